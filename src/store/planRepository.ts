@@ -1,0 +1,250 @@
+import type {
+  Actor,
+  ActivityEntry,
+  Checkpoint,
+  Dependency,
+  EstimateUnit,
+  Note,
+  Sprint,
+  SprintState,
+  Task,
+  TaskPriority,
+  TaskStatus,
+} from '../core/model';
+
+/** A SQL parameter as sql.js binds it. */
+export type SqlValue = string | number | null | Uint8Array;
+
+/** What the repositories need from a database: reads, and writes inside a durable transaction. */
+export interface SqlStore {
+  all<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): T[];
+  get<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): T | undefined;
+  transaction<T>(fn: (tx: SqlWriter) => T): T;
+}
+export interface SqlWriter {
+  run(sql: string, params?: SqlValue[]): { changes: number };
+}
+
+interface SprintRow {
+  id: string; name: string; goal: string; start_date: string | null; end_date: string | null; state: string;
+  position: number; source_key: string | null; created_at: string; updated_at: string;
+}
+interface TaskRow {
+  id: string; title: string; description: string; status: string; priority: string; estimate: number | null;
+  estimate_unit: string; assignee: string | null; sprint_id: string | null; parent_id: string | null; position: number;
+  progress: number; context: string; summary: string | null; source_key: string | null; created_at: string;
+  updated_at: string; completed_at: string | null;
+}
+
+const toSprint = (r: SprintRow): Sprint => ({
+  id: r.id, name: r.name, goal: r.goal, startDate: r.start_date, endDate: r.end_date, state: r.state as SprintState,
+  position: r.position, sourceKey: r.source_key, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+const toTask = (r: TaskRow): Task => ({
+  id: r.id, title: r.title, description: r.description, status: r.status as TaskStatus, priority: r.priority as TaskPriority,
+  estimate: r.estimate, estimateUnit: r.estimate_unit as EstimateUnit, assignee: r.assignee, sprintId: r.sprint_id,
+  parentId: r.parent_id, position: r.position, progress: r.progress, context: r.context, summary: r.summary,
+  sourceKey: r.source_key, createdAt: r.created_at, updatedAt: r.updated_at, completedAt: r.completed_at,
+});
+
+const TASK_COLUMNS: Record<keyof Omit<Task, 'id' | 'createdAt'>, string> = {
+  title: 'title', description: 'description', status: 'status', priority: 'priority', estimate: 'estimate',
+  estimateUnit: 'estimate_unit', assignee: 'assignee', sprintId: 'sprint_id', parentId: 'parent_id', position: 'position',
+  progress: 'progress', context: 'context', summary: 'summary', sourceKey: 'source_key', updatedAt: 'updated_at',
+  completedAt: 'completed_at',
+};
+const SPRINT_COLUMNS: Record<keyof Omit<Sprint, 'id' | 'createdAt'>, string> = {
+  name: 'name', goal: 'goal', startDate: 'start_date', endDate: 'end_date', state: 'state', position: 'position',
+  sourceKey: 'source_key', updatedAt: 'updated_at',
+};
+
+/**
+ * SQL for the plan aggregate: sprints, tasks, dependencies, checkpoints, notes, activity and imports.
+ * The only module that knows these tables' columns. Writes take the transaction's writer, so a use case
+ * in the service commits all of its changes durably at once or none of them.
+ */
+export class PlanRepository {
+  constructor(private readonly db: SqlStore) {}
+
+  transaction<T>(fn: (tx: SqlWriter) => T): T {
+    return this.db.transaction(fn);
+  }
+
+  // ---- sprints
+  listSprints(): Sprint[] {
+    return this.db.all<SprintRow>('SELECT * FROM sprints ORDER BY position, num').map(toSprint);
+  }
+  getSprint(id: string): Sprint | undefined {
+    const row = this.db.get<SprintRow>('SELECT * FROM sprints WHERE id = ?', [id]);
+    return row && toSprint(row);
+  }
+  findSprintBySourceKey(sourceKey: string): Sprint | undefined {
+    const row = this.db.get<SprintRow>('SELECT * FROM sprints WHERE source_key = ?', [sourceKey]);
+    return row && toSprint(row);
+  }
+  nextSprintNumber(): number {
+    return (this.db.get<{ n: number | null }>('SELECT MAX(num) AS n FROM sprints')?.n ?? 0) + 1;
+  }
+  insertSprint(tx: SqlWriter, num: number, s: Sprint): void {
+    tx.run(
+      `INSERT INTO sprints (id, num, name, goal, start_date, end_date, state, position, source_key, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [s.id, num, s.name, s.goal, s.startDate, s.endDate, s.state, s.position, s.sourceKey, s.createdAt, s.updatedAt],
+    );
+  }
+  updateSprint(tx: SqlWriter, id: string, patch: Partial<Omit<Sprint, 'id' | 'createdAt'>>): void {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [keyof typeof SPRINT_COLUMNS, SqlValue][];
+    if (!entries.length) return;
+    tx.run(
+      `UPDATE sprints SET ${entries.map(([k]) => `${SPRINT_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`,
+      [...entries.map(([, v]) => v), id],
+    );
+  }
+
+  // ---- tasks
+  listTasks(): Task[] {
+    return this.db
+      .all<TaskRow>(`SELECT t.* FROM tasks t LEFT JOIN sprints s ON s.id = t.sprint_id
+                     ORDER BY s.position IS NULL, s.position, t.position, t.num`)
+      .map(toTask);
+  }
+  getTask(id: string): Task | undefined {
+    const row = this.db.get<TaskRow>('SELECT * FROM tasks WHERE id = ?', [id]);
+    return row && toTask(row);
+  }
+  findTaskBySourceKey(sourceKey: string): Task | undefined {
+    const row = this.db.get<TaskRow>('SELECT * FROM tasks WHERE source_key = ?', [sourceKey]);
+    return row && toTask(row);
+  }
+  tasksWithSourcePrefix(prefix: string): Task[] {
+    return this.db
+      .all<TaskRow>("SELECT * FROM tasks WHERE substr(source_key, 1, length(?)) = ? ORDER BY num", [prefix, prefix])
+      .map(toTask);
+  }
+  nextTaskNumber(): number {
+    return (this.db.get<{ n: number | null }>('SELECT MAX(num) AS n FROM tasks')?.n ?? 0) + 1;
+  }
+  nextTaskPosition(sprintId: string | null): number {
+    const row = this.db.get<{ p: number | null }>(
+      'SELECT MAX(position) AS p FROM tasks WHERE sprint_id IS ?', [sprintId],
+    );
+    return (row?.p ?? -1) + 1;
+  }
+  insertTask(tx: SqlWriter, num: number, t: Task): void {
+    tx.run(
+      `INSERT INTO tasks (id, num, title, description, status, priority, estimate, estimate_unit, assignee, sprint_id,
+         parent_id, position, progress, context, summary, source_key, created_at, updated_at, completed_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [t.id, num, t.title, t.description, t.status, t.priority, t.estimate, t.estimateUnit, t.assignee, t.sprintId,
+        t.parentId, t.position, t.progress, t.context, t.summary, t.sourceKey, t.createdAt, t.updatedAt, t.completedAt],
+    );
+  }
+  updateTask(tx: SqlWriter, id: string, patch: Partial<Omit<Task, 'id' | 'createdAt'>>): void {
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [keyof typeof TASK_COLUMNS, SqlValue][];
+    if (!entries.length) return;
+    tx.run(
+      `UPDATE tasks SET ${entries.map(([k]) => `${TASK_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`,
+      [...entries.map(([, v]) => v), id],
+    );
+  }
+  /** Deletes a task with its checkpoints, notes and dependency edges; its subtasks move up to its parent. */
+  deleteTask(tx: SqlWriter, task: Task): void {
+    tx.run('UPDATE tasks SET parent_id = ? WHERE parent_id = ?', [task.parentId, task.id]);
+    tx.run('DELETE FROM checkpoints WHERE task_id = ?', [task.id]);
+    tx.run('DELETE FROM notes WHERE task_id = ?', [task.id]);
+    tx.run('DELETE FROM dependencies WHERE task_id = ? OR depends_on_id = ?', [task.id, task.id]);
+    tx.run('DELETE FROM tasks WHERE id = ?', [task.id]);
+  }
+
+  // ---- dependencies
+  listDependencies(): Dependency[] {
+    return this.db.all<{ task_id: string; depends_on_id: string }>('SELECT * FROM dependencies').map(r => ({
+      taskId: r.task_id, dependsOnId: r.depends_on_id,
+    }));
+  }
+  insertDependency(tx: SqlWriter, d: Dependency): void {
+    tx.run('INSERT OR IGNORE INTO dependencies (task_id, depends_on_id) VALUES (?, ?)', [d.taskId, d.dependsOnId]);
+  }
+  deleteDependency(tx: SqlWriter, d: Dependency): number {
+    return tx.run('DELETE FROM dependencies WHERE task_id = ? AND depends_on_id = ?', [d.taskId, d.dependsOnId]).changes;
+  }
+
+  // ---- checkpoints
+  listCheckpoints(taskId?: string): Checkpoint[] {
+    const rows = taskId
+      ? this.db.all<Record<string, SqlValue>>('SELECT * FROM checkpoints WHERE task_id = ? ORDER BY position', [taskId])
+      : this.db.all<Record<string, SqlValue>>('SELECT * FROM checkpoints ORDER BY task_id, position');
+    return rows.map(r => ({
+      id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
+      position: r.position as number, sourceKey: r.source_key as string | null,
+    }));
+  }
+  findCheckpointBySourceKey(sourceKey: string): Checkpoint | undefined {
+    const r = this.db.get<Record<string, SqlValue>>('SELECT * FROM checkpoints WHERE source_key = ?', [sourceKey]);
+    return r && {
+      id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
+      position: r.position as number, sourceKey: r.source_key as string | null,
+    };
+  }
+  insertCheckpoint(tx: SqlWriter, c: Checkpoint): void {
+    tx.run('INSERT INTO checkpoints (id, task_id, title, done, position, source_key) VALUES (?, ?, ?, ?, ?, ?)', [
+      c.id, c.taskId, c.title, c.done ? 1 : 0, c.position, c.sourceKey,
+    ]);
+  }
+  updateCheckpoint(tx: SqlWriter, id: string, patch: { title?: string; done?: boolean; position?: number; taskId?: string }): void {
+    const sets: string[] = [];
+    const params: SqlValue[] = [];
+    if (patch.title !== undefined) { sets.push('title = ?'); params.push(patch.title); }
+    if (patch.done !== undefined) { sets.push('done = ?'); params.push(patch.done ? 1 : 0); }
+    if (patch.position !== undefined) { sets.push('position = ?'); params.push(patch.position); }
+    if (patch.taskId !== undefined) { sets.push('task_id = ?'); params.push(patch.taskId); }
+    if (sets.length) tx.run(`UPDATE checkpoints SET ${sets.join(', ')} WHERE id = ?`, [...params, id]);
+  }
+
+  // ---- notes
+  listNotes(taskId: string): Note[] {
+    return this.db
+      .all<Record<string, string>>('SELECT * FROM notes WHERE task_id = ? ORDER BY created_at, rowid', [taskId])
+      .map(r => ({
+        id: r.id, taskId: r.task_id, author: { kind: r.author_kind as Actor['kind'], name: r.author_name },
+        text: r.text, createdAt: r.created_at,
+      }));
+  }
+  insertNote(tx: SqlWriter, n: Note): void {
+    tx.run('INSERT INTO notes (id, task_id, author_kind, author_name, text, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+      n.id, n.taskId, n.author.kind, n.author.name, n.text, n.createdAt,
+    ]);
+  }
+
+  // ---- activity
+  insertActivity(tx: SqlWriter, e: Omit<ActivityEntry, 'id'>): void {
+    tx.run('INSERT INTO activity (at, actor_kind, actor_name, action, task_id, sprint_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+      e.at, e.actor.kind, e.actor.name, e.action, e.taskId, e.sprintId, e.detail,
+    ]);
+  }
+  listActivity(filter: { taskId?: string; limit: number; beforeId?: number }): ActivityEntry[] {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (filter.taskId) { where.push('task_id = ?'); params.push(filter.taskId); }
+    if (filter.beforeId !== undefined) { where.push('id < ?'); params.push(filter.beforeId); }
+    const sql = `SELECT * FROM activity ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
+    return this.db.all<Record<string, SqlValue>>(sql, [...params, filter.limit]).map(r => ({
+      id: r.id as number, at: r.at as string, actor: { kind: r.actor_kind as Actor['kind'], name: r.actor_name as string },
+      action: r.action as string, taskId: r.task_id as string | null, sprintId: r.sprint_id as string | null,
+      detail: r.detail as string,
+    }));
+  }
+
+  // ---- imports
+  getImport(source: string): { source: string; format: string; contentSha256: string; importedAt: string } | undefined {
+    const r = this.db.get<Record<string, string>>('SELECT * FROM imports WHERE source = ?', [source]);
+    return r && { source: r.source, format: r.format, contentSha256: r.content_sha256, importedAt: r.imported_at };
+  }
+  upsertImport(tx: SqlWriter, source: string, format: string, sha256: string, at: string): void {
+    tx.run(
+      `INSERT INTO imports (source, format, content_sha256, imported_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT(source) DO UPDATE SET format = excluded.format, content_sha256 = excluded.content_sha256, imported_at = excluded.imported_at`,
+      [source, format, sha256, at],
+    );
+  }
+}

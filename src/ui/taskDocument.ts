@@ -1,0 +1,81 @@
+import * as vscode from 'vscode';
+import type { TaskDetails } from '../services/planService';
+import type { PlanService } from '../services/planService';
+import { Disposable } from './lifecycle';
+
+export const TASK_SCHEME = 'baton-task';
+
+/** URI of a task's details document, e.g. `baton-task:/T-12.md`. */
+export function taskDocumentUri(taskId: string): vscode.Uri {
+  return vscode.Uri.from({ scheme: TASK_SCHEME, path: `/${taskId}.md` });
+}
+
+/**
+ * Task details as a read-only markdown document (`baton-task:/T-12.md`): description, context,
+ * checkpoints, dependencies, notes and activity. Shown in VS Code's markdown preview, so it renders
+ * natively in every theme; it updates whenever the task changes.
+ */
+export class TaskDocumentProvider extends Disposable implements vscode.TextDocumentContentProvider {
+  private readonly _onDidChange = this._register(new vscode.EventEmitter<vscode.Uri>());
+  readonly onDidChange = this._onDidChange.event;
+
+  constructor(private readonly plan: PlanService) {
+    super();
+    this._register(vscode.workspace.registerTextDocumentContentProvider(TASK_SCHEME, this));
+    this._register(plan.onDidChangePlan(change => {
+      const open = vscode.workspace.textDocuments.filter(d => d.uri.scheme === TASK_SCHEME);
+      for (const doc of open) {
+        const id = doc.uri.path.replace(/^\//, '').replace(/\.md$/, '');
+        if (change.all || change.taskIds.includes(id)) this._onDidChange.fire(doc.uri);
+      }
+    }));
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    const id = uri.path.replace(/^\//, '').replace(/\.md$/, '');
+    try {
+      return renderTaskMarkdown(this.plan.getTaskDetails(id));
+    } catch (error) {
+      return `# ${id}\n\n${(error as Error).message}\n`;
+    }
+  }
+}
+
+/** Renders a task's details as markdown (pure; exported for tests). */
+export function renderTaskMarkdown(d: TaskDetails): string {
+  const t = d.task;
+  const lines = [`# ${t.title}`, ''];
+  lines.push(`**${t.id}** · ${t.status.replace('_', ' ')}${d.ready ? ' · ready to start' : ''} · priority ${t.priority}` +
+    `${t.estimate !== null ? ` · ${t.estimate} ${t.estimateUnit}` : ''} · ${t.progress}% done` +
+    `${t.assignee ? ` · assigned to ${t.assignee}` : ''}${d.sprint ? ` · sprint *${d.sprint.name}*` : ' · backlog'}`, '');
+  if (t.description) lines.push('## Description', '', t.description, '');
+  if (t.summary) lines.push('## Summary', '', t.summary, '');
+  if (d.checkpoints.length) {
+    lines.push('## Checkpoints', '');
+    d.checkpoints.forEach(c => lines.push(`- [${c.done ? 'x' : ' '}] ${c.title}`));
+    lines.push('');
+  }
+  if (d.dependsOn.length || d.dependents.length) {
+    lines.push('## Dependencies', '');
+    for (const dep of d.dependsOn) lines.push(`- waits for **${dep.id}** ${dep.title} — ${dep.status}`);
+    for (const dep of d.dependents) lines.push(`- blocks **${dep.id}** ${dep.title} — ${dep.status}`);
+    lines.push('');
+  }
+  if (d.subtasks.length) {
+    lines.push('## Subtasks', '');
+    for (const s of d.subtasks) lines.push(`- **${s.id}** ${s.title} — ${s.status}`);
+    lines.push('');
+  }
+  if (t.context) lines.push('## Context', '', t.context, '');
+  if (d.notes.length) {
+    lines.push('## Notes', '');
+    for (const n of d.notes) lines.push(`- *${n.createdAt.replace('T', ' ').slice(0, 16)} — ${n.author.name}*: ${n.text}`);
+    lines.push('');
+  }
+  if (d.activity.length) {
+    lines.push('## Activity', '');
+    for (const a of d.activity) lines.push(`- ${a.at.replace('T', ' ').slice(0, 19)} · ${a.actor.name} (${a.actor.kind}) · ${a.detail}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,215 @@
+import * as vscode from 'vscode';
+import type { Sprint, Task, TaskStatus } from '../core/model';
+import { TaskGraph } from '../core/taskGraph';
+import type { PlanService } from '../services/planService';
+import { Disposable } from './lifecycle';
+import { COMMANDS, SETTINGS, VIEWS } from './constants';
+
+/** A snapshot of the plan taken once per refresh, so every node renders from the same state. */
+interface PlanSnapshot {
+  sprints: Sprint[];
+  tasks: Task[];
+  byId: Map<string, Task>;
+  graph: TaskGraph;
+  ready: Set<string>;
+  checkpoints: Map<string, { done: number; total: number }>;
+}
+
+export type TreeNode = SprintNode | BacklogNode | TaskNode;
+
+export class SprintNode {
+  readonly kind = 'sprint';
+  constructor(readonly sprint: Sprint) {}
+}
+export class BacklogNode {
+  readonly kind = 'backlog';
+}
+export class TaskNode {
+  readonly kind = 'task';
+  constructor(readonly task: Task) {}
+}
+
+const STATUS_ICON: Record<TaskStatus, [string, string | undefined]> = {
+  TODO: ['circle-large-outline', undefined],
+  IN_PROGRESS: ['sync', 'charts.blue'],
+  IN_REVIEW: ['eye', 'charts.purple'],
+  DONE: ['pass-filled', 'testing.iconPassed'],
+  BLOCKED: ['error', 'errorForeground'],
+  CANCELLED: ['circle-slash', 'disabledForeground'],
+};
+
+const STATUS_LABEL: Record<TaskStatus, string> = {
+  TODO: 'To do', IN_PROGRESS: 'In progress', IN_REVIEW: 'In review', DONE: 'Done', BLOCKED: 'Blocked', CANCELLED: 'Cancelled',
+};
+
+/**
+ * The "Sprints & Tasks" tree: sprint → tasks → subtasks, plus a Backlog for tasks outside sprints.
+ * Each task shows its status icon (ready tasks get a green rocket), id, estimate, progress, assignee
+ * and what it still waits for; its `contextValue` (`task status-… canStart canComplete ready`) drives
+ * inline actions and context menus. Refreshes on every committed plan change.
+ */
+export class TasksTreeProvider extends Disposable implements vscode.TreeDataProvider<TreeNode> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<TreeNode | undefined>());
+  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+  readonly view: vscode.TreeView<TreeNode>;
+  private snapshot: PlanSnapshot | undefined;
+
+  constructor(private readonly plan: PlanService) {
+    super();
+    this.view = this._register(vscode.window.createTreeView(VIEWS.tasks, { treeDataProvider: this, showCollapseAll: true }));
+    this._register(plan.onDidChangePlan(() => this.refresh()));
+    this._register(vscode.workspace.onDidChangeConfiguration(e => {
+      if (e.affectsConfiguration(SETTINGS.showCompleted)) this.refresh();
+    }));
+    this.updateBadge();
+  }
+
+  refresh(): void {
+    this.snapshot = undefined;
+    this._onDidChangeTreeData.fire(undefined);
+    this.updateBadge();
+  }
+
+  private state(): PlanSnapshot {
+    if (!this.snapshot) {
+      const tasks = this.plan.allTasks();
+      const graph = new TaskGraph(tasks, this.plan.listDependencies());
+      const checkpoints = new Map<string, { done: number; total: number }>();
+      for (const c of this.plan.listCheckpoints()) {
+        const entry = checkpoints.get(c.taskId) ?? { done: 0, total: 0 };
+        entry.total++;
+        if (c.done) entry.done++;
+        checkpoints.set(c.taskId, entry);
+      }
+      this.snapshot = {
+        sprints: this.plan.listSprints(), tasks, byId: new Map(tasks.map(t => [t.id, t])), graph,
+        ready: new Set(graph.readyTasks()), checkpoints,
+      };
+    }
+    return this.snapshot;
+  }
+
+  private updateBadge(): void {
+    const ready = this.plan.statusCounts().ready;
+    this.view.badge = ready ? { value: ready, tooltip: vscode.l10n.t('{0} ready tasks', ready) } : undefined;
+  }
+
+  private visible(t: Task): boolean {
+    const showCompleted = vscode.workspace.getConfiguration().get<boolean>(SETTINGS.showCompleted, true);
+    return showCompleted || (t.status !== 'DONE' && t.status !== 'CANCELLED');
+  }
+
+  getChildren(node?: TreeNode): TreeNode[] {
+    const s = this.state();
+    if (!node) {
+      const roots: TreeNode[] = s.sprints.map(sp => new SprintNode(sp));
+      if (s.tasks.some(t => t.sprintId === null)) roots.push(new BacklogNode());
+      return roots;
+    }
+    const topLevel = (t: Task) => t.parentId === null || !s.byId.has(t.parentId) || s.byId.get(t.parentId)!.sprintId !== t.sprintId;
+    if (node instanceof SprintNode) return s.tasks.filter(t => t.sprintId === node.sprint.id && topLevel(t) && this.visible(t)).map(t => new TaskNode(t));
+    if (node instanceof BacklogNode) return s.tasks.filter(t => t.sprintId === null && topLevel(t) && this.visible(t)).map(t => new TaskNode(t));
+    return s.tasks.filter(t => t.parentId === node.task.id && t.sprintId === node.task.sprintId && this.visible(t)).map(t => new TaskNode(t));
+  }
+
+  getParent(node: TreeNode): TreeNode | undefined {
+    if (!(node instanceof TaskNode)) return undefined;
+    const s = this.state();
+    const parent = node.task.parentId ? s.byId.get(node.task.parentId) : undefined;
+    if (parent && parent.sprintId === node.task.sprintId) return new TaskNode(parent);
+    const sprint = s.sprints.find(sp => sp.id === node.task.sprintId);
+    return sprint ? new SprintNode(sprint) : new BacklogNode();
+  }
+
+  getTreeItem(node: TreeNode): vscode.TreeItem {
+    const s = this.state();
+    if (node instanceof SprintNode) return this.sprintItem(node.sprint, s);
+    if (node instanceof BacklogNode) {
+      const item = new vscode.TreeItem(vscode.l10n.t('Backlog'), vscode.TreeItemCollapsibleState.Expanded);
+      item.id = 'backlog';
+      item.iconPath = new vscode.ThemeIcon('inbox');
+      item.contextValue = 'backlog';
+      const tasks = s.tasks.filter(t => t.sprintId === null);
+      item.description = vscode.l10n.t('{0} tasks', tasks.length);
+      return item;
+    }
+    return this.taskItem(node.task, s);
+  }
+
+  private sprintItem(sprint: Sprint, s: PlanSnapshot): vscode.TreeItem {
+    const tasks = s.tasks.filter(t => t.sprintId === sprint.id && t.status !== 'CANCELLED');
+    const done = tasks.filter(t => t.status === 'DONE').length;
+    const ready = tasks.filter(t => s.ready.has(t.id)).length;
+    const hours = tasks.filter(t => t.estimateUnit === 'hours').reduce((sum, t) => sum + (t.estimate ?? 0), 0);
+    const points = tasks.filter(t => t.estimateUnit === 'points').reduce((sum, t) => sum + (t.estimate ?? 0), 0);
+    const item = new vscode.TreeItem(sprint.name, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = `sprint:${sprint.id}`;
+    const pct = tasks.length ? Math.round((done / tasks.length) * 100) : 0;
+    item.description = [
+      `${done}/${tasks.length} done · ${pct}%`,
+      ready ? vscode.l10n.t('{0} ready', ready) : '',
+      hours ? `${round(hours)}h` : '',
+      points ? `${round(points)} pts` : '',
+    ].filter(Boolean).join(' · ');
+    item.iconPath = new vscode.ThemeIcon(
+      done === tasks.length && tasks.length ? 'pass' : sprint.state === 'active' ? 'run' : 'milestone',
+      done === tasks.length && tasks.length ? new vscode.ThemeColor('testing.iconPassed') : undefined,
+    );
+    item.tooltip = new vscode.MarkdownString(
+      `**${escapeMd(sprint.name)}** (${sprint.id})\n\n${sprint.goal ? `${escapeMd(sprint.goal)}\n\n` : ''}` +
+      `${done} of ${tasks.length} tasks done, ${ready} ready${hours ? `, ${round(hours)} h estimated` : ''}${points ? `, ${round(points)} points` : ''}`,
+    );
+    item.contextValue = 'sprint';
+    return item;
+  }
+
+  private taskItem(task: Task, s: PlanSnapshot): vscode.TreeItem {
+    const hasChildren = s.tasks.some(t => t.parentId === task.id && t.sprintId === task.sprintId);
+    const item = new vscode.TreeItem(task.title, hasChildren ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+    item.id = `task:${task.id}`;
+    const ready = s.ready.has(task.id);
+    const waiting = s.graph.waitingOn(task.id);
+    const cps = s.checkpoints.get(task.id);
+    const parts = [task.id];
+    if (task.estimate !== null) parts.push(task.estimateUnit === 'hours' ? `${round(task.estimate)}h` : `${round(task.estimate)} pts`);
+    if (cps) parts.push(`${cps.done}/${cps.total} ✓`);
+    if (task.progress && task.status !== 'DONE') parts.push(`${task.progress}%`);
+    if (task.assignee && (task.status === 'IN_PROGRESS' || task.status === 'IN_REVIEW')) parts.push(`@${task.assignee}`);
+    if (ready) parts.push(vscode.l10n.t('ready'));
+    if (waiting.length && task.status !== 'DONE' && task.status !== 'CANCELLED') parts.push(vscode.l10n.t('after {0}', waiting.join(', ')));
+    item.description = parts.join(' · ');
+    const [icon, color] = ready ? ['rocket', 'charts.green'] : STATUS_ICON[task.status];
+    item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+    const deps = s.graph.dependenciesOf(task.id).map(id => s.byId.get(id)!);
+    const tooltip = new vscode.MarkdownString(undefined, true);
+    tooltip.appendMarkdown(`$(${STATUS_ICON[task.status][0]}) **${escapeMd(task.title)}** — ${task.id}\n\n`);
+    tooltip.appendMarkdown(`${STATUS_LABEL[task.status]}${ready ? ' · ready to start' : ''} · priority ${task.priority}`);
+    if (task.estimate !== null) tooltip.appendMarkdown(` · ${round(task.estimate)} ${task.estimateUnit}`);
+    if (task.assignee) tooltip.appendMarkdown(` · ${escapeMd(task.assignee)}`);
+    tooltip.appendMarkdown(` · ${task.progress}%\n\n`);
+    if (deps.length) tooltip.appendMarkdown(`Depends on: ${deps.map(d => `${d.id} ${escapeMd(d.title)} (${STATUS_LABEL[d.status]})`).join(', ')}\n\n`);
+    if (task.description) tooltip.appendMarkdown(escapeMd(task.description.slice(0, 400)) + (task.description.length > 400 ? '…' : ''));
+    item.tooltip = tooltip;
+    const flags = [`task`, `status-${task.status}`];
+    if (task.status === 'TODO' || task.status === 'BLOCKED' || task.status === 'IN_REVIEW') flags.push('canStart');
+    if (task.status === 'IN_PROGRESS' || task.status === 'IN_REVIEW') flags.push('canComplete');
+    if (ready) flags.push('ready');
+    item.contextValue = flags.join(' ');
+    item.command = { command: COMMANDS.openTaskDetails, title: vscode.l10n.t('Open Task Details'), arguments: [new TaskNode(task)] };
+    item.accessibilityInformation = { label: `${task.title}, ${STATUS_LABEL[task.status]}${ready ? ', ready' : ''}, ${task.id}` };
+    return item;
+  }
+
+  /** Reveals and selects a task in the tree. */
+  async reveal(task: Task): Promise<void> {
+    await this.view.reveal(new TaskNode(task), { select: true, focus: false, expand: true });
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+function escapeMd(text: string): string {
+  return text.replace(/([\\`*_{}[\]()#+\-.!|<>])/g, '\\$1');
+}
