@@ -1,0 +1,22 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { WorkspaceOwner } from '../../../src/services/workspaceOwner';
+
+/** Opens a real owner (durable sql.js store, lock, services, optional MCP HTTP server) in a fresh temp folder. */
+export async function openTestOwner(options: { mcp?: boolean; maxBodyBytes?: number } = {}): Promise<WorkspaceOwner & { cleanup(): Promise<void> }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-test-'));
+  const owner = await WorkspaceOwner.open({
+    storageDir: dir, kind: 'cli', version: 'test', log: () => undefined,
+    mcp: options.mcp ? { port: 0, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 } : null,
+  });
+  return Object.assign(owner, {
+    async cleanup() {
+      await owner.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+export const fixturesDir = path.resolve(__dirname, '../../../../shared/fixtures');
+export const samplePlansDir = path.resolve(__dirname, '../../../resources/sample-plans');
