@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as os from 'node:os';
 import { after, before, test } from 'node:test';
 import type { Actor } from '../../src/core/model';
+import { WorkspaceOwner } from '../../src/services/workspaceOwner';
 import { openTestOwner, samplePlansDir } from './helpers/owner';
 
 const me: Actor = { kind: 'user', name: 'ada' };
@@ -130,10 +132,7 @@ test('re-importing a plan updates instead of duplicating, and keeps work done in
 });
 
 test('state survives closing and reopening the owner', async () => {
-  const fs2 = await import('node:fs');
-  const os = await import('node:os');
-  const { WorkspaceOwner } = await import('../../src/services/workspaceOwner');
-  const dir = fs2.mkdtempSync(path.join(os.tmpdir(), 'baton-reopen-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-reopen-'));
   const open = () => WorkspaceOwner.open({ storageDir: dir, kind: 'cli', version: 'test', log: () => undefined, mcp: null });
   const a = await open();
   a.plan.createTask({ title: 'persisted' }, me);
@@ -142,5 +141,5 @@ test('state survives closing and reopening the owner', async () => {
   const b = await open();
   assert.deepEqual(b.plan.allTasks().map(t => t.title), ['persisted']);
   await b.close();
-  fs2.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(dir, { recursive: true, force: true });
 });
