@@ -12,6 +12,8 @@ import { TasksTreeProvider } from './ui/tasksTree';
 /** What `activate` returns: used by the in-host tests and by other extensions. */
 export interface BatonApi {
   plan: PlanService;
+  /** The Sprints & Tasks tree's data provider (what VS Code renders). */
+  tasksTree: TasksTreeProvider;
   mcpUrl: string | null;
   storageDir: string;
 }
@@ -78,7 +80,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   }
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);
-  return { plan, mcpUrl: current.mcpUrl, storageDir };
+  return { plan, tasksTree: tree, mcpUrl: current.mcpUrl, storageDir };
 }
 
 export async function deactivate(): Promise<void> {

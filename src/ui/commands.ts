@@ -48,9 +48,9 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
           void vscode.window.showErrorMessage(error.message);
         } else {
           log.error(`[Commands] ${id} failed: ${error instanceof Error ? error.stack : String(error)}`);
-          const action = await vscode.window.showErrorMessage(
-            vscode.l10n.t('Baton: {0}', error instanceof Error ? error.message : String(error)), vscode.l10n.t('Show Log'));
-          if (action) log.show();
+          void vscode.window.showErrorMessage(
+            vscode.l10n.t('Baton: {0}', error instanceof Error ? error.message : String(error)), vscode.l10n.t('Show Log'))
+            .then(action => action && log.show());
         }
         return undefined;
       }
@@ -107,10 +107,10 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     const report = plan.importDocument(content, source, user());
     log.info(`[Import] ${summarizeImport(report)}`);
     for (const s of report.skipped) log.info(`[Import] skipped${s.line ? ` line ${s.line}` : ''}: ${s.text} — ${s.reason}`);
-    const action = await vscode.window.showInformationMessage(
+    // Not awaited: the command finishes now; the notification's action runs whenever it is clicked.
+    void vscode.window.showInformationMessage(
       vscode.l10n.t('Imported {0}: {1}', path.basename(source), summarizeImport(report)),
-      ...(report.skipped.length ? [vscode.l10n.t('Show Skipped')] : []));
-    if (action) log.show();
+      ...(report.skipped.length ? [vscode.l10n.t('Show Skipped')] : [])).then(action => action && log.show());
     return report;
   });
 
