@@ -1,0 +1,1250 @@
+/**
+ * Crash-safe SQLite storage for Baton on top of sql.js.
+ *
+ * sql.js keeps the whole database in (wasm) memory and can only serialize it as a whole (`db.export()`,
+ * tens of milliseconds and a second full copy in memory at ~50 MB). Exporting on every write would make each
+ * write cost O(database size), so durability comes from a write-ahead *logical journal* instead:
+ *
+ *  - Every write goes through {@link DurableDatabase.transaction}. Its statements run on the in-memory
+ *    database inside BEGIN/COMMIT; on success ONE journal record (the statements and their parameters) is
+ *    appended to `state.journal` and flushed to disk (`fs.writeSync` + `fs.fdatasyncSync`) before
+ *    `transaction()` returns. Returning normally IS the acknowledgment: from then on the write survives the
+ *    process being killed (SIGKILL) at any instant. The cost is O(size of the transaction), independent of
+ *    the database size.
+ *  - From time to time the whole database is written as a snapshot (`state.db`) and the journal is rotated.
+ *    A snapshot is triggered when the journal exceeds `max(snapshotMinJournalBytes, databaseSize / 2)`, so
+ *    for every byte of snapshot written at least half a byte of journal was written: the amortized cost per
+ *    journal byte stays constant however large the database grows.
+ *  - On open, the newest valid snapshot is loaded and the journal records newer than it are replayed.
+ *
+ * Files in the storage directory:
+ *  - `state.db`            last snapshot (a normal SQLite file; `_baton_meta.seq` = last record it contains)
+ *  - `state.db.bak`        previous good snapshot
+ *  - `state.journal.prev`  records written between the previous snapshot and the last one
+ *  - `state.journal`       records written since the last snapshot (the one being appended to)
+ *  - `*.tmp`               in-flight temporary files (removed on open)
+ *  - `*.corrupt-<time>`    damaged files set aside by recovery (never deleted automatically)
+ *
+ * Invariant: `state.db.bak` + `state.journal.prev` + `state.journal` reconstruct every acknowledged write at
+ * every instant, including in the middle of a snapshot, so losing/damaging `state.db` never loses data.
+ *
+ * Snapshot steps (each rename is atomic; the directory is fsynced so they reach the disk in order):
+ *  1. export → write `state.db.tmp` → fsync.
+ *  2. hard-link `state.db` → `state.db.bak.tmp` → rename over `state.db.bak` (an improvement over renaming
+ *     `state.db` away: `state.db` never disappears, so a crash here never looks like a damaged database;
+ *     filesystems without hard links fall back to renaming `state.db` → `state.db.bak`).
+ *  3. rename `state.db.tmp` → `state.db`; fsync the directory.
+ *  4. rotate: close `state.journal`, rename it over `state.journal.prev`, open a fresh `state.journal`;
+ *     fsync the directory.
+ *  When the on-disk `state.db` is not a snapshot this process loaded or wrote (it was missing or damaged at
+ *  open), step 2 instead makes `state.db.bak` a copy of the NEW snapshot after step 3, because the old
+ *  `state.db.bak` is not covered by the journals that remain after the rotation.
+ *
+ * Journal record format (one line per record, UTF-8):
+ *     `<length>\t<crc32 hex, 8 lowercase digits>\t<json>\n`
+ *  where `length` is the byte length of `<json>` and the CRC-32 (IEEE) is computed over those bytes; json is
+ *  `{ "seq": n, "v": schemaVersion, "stmts": [[sql, params|null], ...], "m"?: 1 }` (`m` marks a migration).
+ *  Parameters are JSON values; a `Uint8Array` is encoded as `{ "$b64": "<base64>" }` and a non-finite number
+ *  as `{ "$num": "NaN" | "Infinity" | "-Infinity" }`. A record that fails any check (length, CRC, JSON,
+ *  shape) ends the readable part of a journal: it is the unacknowledged tail of a crash.
+ *
+ * DETERMINISM REQUIREMENT: records are replayed by re-executing their statements, so a statement must
+ * produce the same effect when re-run on the same data. Callers must pass timestamps, ids, random values,
+ * etc. as parameters. SQL that obviously reads the clock or a random source (`random()`, `randomblob()`,
+ * `'now'`, `CURRENT_TIMESTAMP/DATE/TIME`, `datetime()`-style calls without arguments) is rejected with an
+ * Error, both in transactions and in migrations (a `DEFAULT CURRENT_TIMESTAMP` column would make every later
+ * INSERT non-deterministic). The check is best-effort; the rule applies regardless.
+ *
+ * Other rules enforced:
+ *  - Only {@link DurableDatabase.transaction} may write: outside it the connection is `PRAGMA query_only=ON`,
+ *    so a write sneaked through {@link DurableDatabase.all} fails instead of silently bypassing the journal.
+ *  - Transaction control (`BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/END`), `ATTACH/DETACH` and `VACUUM` are
+ *    rejected inside `tx.run`.
+ *  - If any `tx.run` throws, the whole transaction is rolled back and `transaction()` rethrows that error,
+ *    even if the callback caught it (a half-applied statement could not be replayed faithfully). Use
+ *    UPSERT (`INSERT ... ON CONFLICT`) instead of try/catch around a failing INSERT.
+ *  - Connection settings are fixed by this class (`foreign_keys` per options, default off) so live and replay
+ *    behave identically; do not change connection pragmas. Tables named `_baton_*` are reserved.
+ *
+ * ONE WRITER: this class does not lock the directory. The caller must hold the {@link OwnerLock} of the
+ * directory (see ./ownerLock.ts) for as long as the DurableDatabase is open; two processes appending to the
+ * same journal would corrupt it.
+ *
+ * Platform notes: durability relies on fsync reaching stable storage. On Linux and Windows it does; on macOS
+ * `fsync` does not flush the drive cache (node exposes no F_FULLFSYNC), which protects against process
+ * crashes (the requirement) but not fully against power loss. Directory fsync is not supported on Windows
+ * and is skipped there (NTFS journals metadata).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import type { Database, SqlJsStatic } from 'sql.js';
+import { loadSqlJs } from './sqlJsLoader';
+
+/** A value that can be bound to a `?`/`:name` placeholder. Booleans, bigint, undefined, Dates are rejected. */
+export type SqlParam = string | number | null | Uint8Array;
+/**
+ * Positional (`?`, `?NNN`) parameters as an array, or named parameters as an object whose keys include the
+ * prefix used in the SQL (`{ ':id': 1 }` for `:id`, `{ '$id': 1 }` for `$id`, `{ '@id': 1 }` for `@id`).
+ */
+export type SqlParams = SqlParam[] | Record<string, SqlParam>;
+
+/** A schema migration. `version`s are 1, 2, 3, ... in order; `sql` may hold several statements. */
+export interface Migration {
+  version: number;
+  description: string;
+  /** DDL/DML run inside one transaction; must not contain transaction control and must be deterministic. */
+  sql: string;
+}
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface DurableDatabaseOptions {
+  /** All migrations the code knows, ascending from version 1 without gaps. May be empty. */
+  migrations: Migration[];
+  /** Receives diagnostics (recovery events as 'warn', failed background snapshots as 'error'). */
+  log?: (level: LogLevel, message: string) => void;
+  /** Minimum journal size in bytes before an automatic snapshot is taken. Default 1 MiB (1048576). */
+  snapshotMinJournalBytes?: number;
+  /**
+   * `PRAGMA foreign_keys` for the connection, live and during replay alike. Default false (SQLite's default;
+   * Baton's schema documents references without enforcing them). Must stay the same for a given directory,
+   * since replay has to behave exactly like the original run. When true, migrations run with foreign keys
+   * off and are followed by `PRAGMA foreign_key_check` (SQLite's documented procedure for schema changes),
+   * so table rebuilds in migrations do not cascade.
+   */
+  foreignKeys?: boolean;
+}
+
+/** What {@link DurableDatabase.open} had to do to bring the database back. All-zero/empty = clean open. */
+export interface RecoveryReport {
+  /** The base snapshot was `state.db.bak` because `state.db` was missing or damaged. */
+  usedBackup: boolean;
+  /** Paths (absolute) where damaged files were set aside (`*.corrupt-<time>`); never deleted. */
+  corruptFiles: string[];
+  /** Journal records re-applied on top of the base snapshot. */
+  replayedRecords: number;
+  /** Bytes cut from the end of journal files (unacknowledged, partially written records). */
+  tornTailBytes: number;
+  /** Some acknowledged writes could not be restored (gap in record numbers or a record failed to apply). */
+  lostRecords: boolean;
+  /** Records that were present but failed to apply during replay (included in `lostRecords`). */
+  failedRecords: number;
+  /** Migrations applied during this open. */
+  migrationsApplied: number;
+  /** Human-readable description of each event, suitable for showing to the user. */
+  messages: string[];
+}
+
+/** Result of {@link WriteTx.run}. */
+export interface RunResult {
+  /** Rows inserted/updated/deleted by the statement(s) (sum over statements in `sql`). */
+  changes: number;
+  /** `last_insert_rowid()` after the statement(s). */
+  lastInsertRowid: number;
+}
+
+/** Handle passed to the {@link DurableDatabase.transaction} callback. Valid only during that callback. */
+export interface WriteTx {
+  /**
+   * Executes `sql` (several `;`-separated statements are allowed only without `params`) and records it in
+   * the transaction's journal record.
+   * @throws Error on SQL errors, on non-deterministic or forbidden SQL, or TypeError on invalid params. Any
+   *   throw dooms the whole transaction (see the module docs).
+   */
+  run(sql: string, params?: SqlParams): RunResult;
+  /** Reads inside the transaction (sees its uncommitted changes). See {@link DurableDatabase.all}. */
+  all<T = Record<string, unknown>>(sql: string, params?: SqlParams): T[];
+  /** First row or undefined. See {@link DurableDatabase.get}. */
+  get<T = Record<string, unknown>>(sql: string, params?: SqlParams): T | undefined;
+}
+
+/** File names used inside the storage directory. */
+export const STORE_FILES = {
+  db: 'state.db',
+  backup: 'state.db.bak',
+  journal: 'state.journal',
+  prevJournal: 'state.journal.prev',
+  dbTmp: 'state.db.tmp',
+  backupTmp: 'state.db.bak.tmp',
+} as const;
+
+const DEFAULT_SNAPSHOT_MIN_JOURNAL_BYTES = 1024 * 1024;
+const META_TABLE = '_baton_meta';
+
+type EncodedParam = string | number | null | { $b64: string } | { $num: string };
+type EncodedParams = EncodedParam[] | Record<string, EncodedParam>;
+type EncodedStmt = [string, EncodedParams | null];
+
+interface JournalRecord {
+  seq: number;
+  v: number;
+  stmts: EncodedStmt[];
+  m?: 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CRC-32
+// ---------------------------------------------------------------------------------------------------------
+
+let crcTable: Uint32Array | undefined;
+
+/**
+ * CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320, init/xorout 0xFFFFFFFF — the checksum of zlib, gzip
+ * and PNG), computed with the classic byte-wise table algorithm (Sarwate 1988) as given in the sample code
+ * of RFC 1952 section 8 and the PNG specification, Annex D. Used when `zlib.crc32` is unavailable
+ * (node < 20.15 / < 22.2).
+ * @returns the checksum as an unsigned 32-bit integer.
+ */
+export function crc32Ieee(data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let crc = 0xffffffff;
+  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]) & 0xff] ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+const crc32: (data: Uint8Array) => number =
+  typeof zlib.crc32 === 'function' ? (data) => zlib.crc32(data) >>> 0 : crc32Ieee;
+
+// ---------------------------------------------------------------------------------------------------------
+// Parameter validation / encoding
+// ---------------------------------------------------------------------------------------------------------
+
+function checkParam(value: unknown, where: string): SqlParam {
+  if (value === null || typeof value === 'string' || typeof value === 'number' || value instanceof Uint8Array) {
+    return value;
+  }
+  throw new TypeError(
+    `Baton: SQL parameter ${where} has unsupported type ${value === undefined ? 'undefined' : typeof value}` +
+      ' (allowed: string, number, null, Uint8Array)',
+  );
+}
+
+function encodeParam(value: SqlParam): EncodedParam {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { $num: String(value) };
+  if (value instanceof Uint8Array) {
+    return { $b64: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  }
+  return value;
+}
+
+/** Validates params and returns their journal encoding (null when there are none). */
+function encodeParams(params: SqlParams | undefined | null): EncodedParams | null {
+  if (params === undefined || params === null) return null;
+  if (Array.isArray(params)) return params.map((p, i) => encodeParam(checkParam(p, `#${i + 1}`)));
+  if (typeof params !== 'object' || params instanceof Uint8Array) {
+    throw new TypeError('Baton: SQL params must be an array or a plain object');
+  }
+  const out: Record<string, EncodedParam> = {};
+  for (const [key, value] of Object.entries(params)) out[key] = encodeParam(checkParam(value, `'${key}'`));
+  return out;
+}
+
+/** Validates params without encoding them (reads). @throws TypeError */
+function checkParams(params: SqlParams | undefined): void {
+  if (params === undefined || params === null) return;
+  if (Array.isArray(params)) params.forEach((p, i) => checkParam(p, `#${i + 1}`));
+  else if (typeof params !== 'object' || params instanceof Uint8Array) {
+    throw new TypeError('Baton: SQL params must be an array or a plain object');
+  } else for (const [key, value] of Object.entries(params)) checkParam(value, `'${key}'`);
+}
+
+function decodeParam(value: EncodedParam): SqlParam {
+  if (value !== null && typeof value === 'object') {
+    if ('$b64' in value) {
+      const buf = Buffer.from(value.$b64, 'base64');
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    }
+    return Number(value.$num);
+  }
+  return value;
+}
+
+function decodeParams(params: EncodedParams | null): SqlParams | undefined {
+  if (params === null) return undefined;
+  if (Array.isArray(params)) return params.map(decodeParam);
+  const out: Record<string, SqlParam> = {};
+  for (const [key, value] of Object.entries(params)) out[key] = decodeParam(value);
+  return out;
+}
+
+function isEncodedParam(value: unknown): value is EncodedParam {
+  if (value === null || typeof value === 'string' || typeof value === 'number') return true;
+  if (typeof value !== 'object' || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== 1) return false;
+  const v = (value as Record<string, unknown>)[keys[0]];
+  return (keys[0] === '$b64' || keys[0] === '$num') && typeof v === 'string';
+}
+
+function isEncodedParams(value: unknown): value is EncodedParams | null {
+  if (value === null) return true;
+  if (Array.isArray(value)) return value.every(isEncodedParam);
+  return typeof value === 'object' && Object.values(value as object).every(isEncodedParam);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// SQL guards
+// ---------------------------------------------------------------------------------------------------------
+
+const NON_DETERMINISTIC =
+  /\b(?:random|randomblob)\s*\(|\bcurrent_(?:timestamp|date|time)\b|'now'|"now"|\b(?:date|time|datetime|julianday|unixepoch)\s*\(\s*\)|\bstrftime\s*\(\s*'[^']*'\s*\)/i;
+const FORBIDDEN_IN_TX = /^\s*(?:BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|ATTACH|DETACH|VACUUM)\b/i;
+
+function assertDeterministic(sql: string): void {
+  const m = NON_DETERMINISTIC.exec(sql);
+  if (m) {
+    throw new Error(
+      `Baton: non-deterministic SQL (${m[0].trim()}) is not allowed in journaled writes: pass the value ` +
+        'as a parameter instead (statements are re-executed when the journal is replayed)',
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Journal reading
+// ---------------------------------------------------------------------------------------------------------
+
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+
+function isRecord(value: unknown): value is JournalRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const r = value as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(r.seq) &&
+    (r.seq as number) > 0 &&
+    Number.isSafeInteger(r.v) &&
+    (r.v as number) >= 0 &&
+    (r.m === undefined || r.m === 1) &&
+    Array.isArray(r.stmts) &&
+    r.stmts.every(
+      (s: unknown) => Array.isArray(s) && s.length === 2 && typeof s[0] === 'string' && isEncodedParams(s[1]),
+    )
+  );
+}
+
+/** Parses one record starting at `pos`; returns it and the offset after its newline, or null if invalid. */
+function parseRecordAt(buf: Buffer, pos: number): { record: JournalRecord; end: number } | null {
+  let i = pos;
+  let length = 0;
+  while (i < buf.length && buf[i] >= 0x30 && buf[i] <= 0x39 && i - pos < 12) length = length * 10 + (buf[i++] - 0x30);
+  if (i === pos || i >= buf.length || buf[i] !== TAB) return null;
+  const crcStart = i + 1;
+  const crcEnd = crcStart + 8;
+  if (crcEnd >= buf.length || buf[crcEnd] !== TAB) return null;
+  const crcText = buf.toString('latin1', crcStart, crcEnd);
+  if (!/^[0-9a-f]{8}$/.test(crcText)) return null;
+  const jsonStart = crcEnd + 1;
+  const jsonEnd = jsonStart + length;
+  if (jsonEnd >= buf.length || buf[jsonEnd] !== NEWLINE) return null;
+  const json = buf.subarray(jsonStart, jsonEnd);
+  if (crc32(json) !== parseInt(crcText, 16)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(json.toString('utf8'));
+  } catch {
+    return null;
+  }
+  return isRecord(value) ? { record: value, end: jsonEnd + 1 } : null;
+}
+
+interface JournalContents {
+  name: string;
+  exists: boolean;
+  size: number;
+  records: JournalRecord[];
+  /** Length of the valid prefix; bytes after it are a torn tail (or damage). */
+  validBytes: number;
+  /** A valid record exists after the invalid one: damage in the middle, not just a torn tail. */
+  validRecordsAfterDamage: boolean;
+}
+
+function readJournal(dir: string, name: string): JournalContents {
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(path.join(dir, name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { name, exists: false, size: 0, records: [], validBytes: 0, validRecordsAfterDamage: false };
+    }
+    throw err;
+  }
+  const records: JournalRecord[] = [];
+  let pos = 0;
+  while (pos < buf.length) {
+    const parsed = parseRecordAt(buf, pos);
+    if (!parsed) break;
+    records.push(parsed.record);
+    pos = parsed.end;
+  }
+  let validRecordsAfterDamage = false;
+  if (pos < buf.length) {
+    for (let nl = buf.indexOf(NEWLINE, pos); nl !== -1 && nl + 1 < buf.length; nl = buf.indexOf(NEWLINE, nl + 1)) {
+      if (parseRecordAt(buf, nl + 1)) {
+        validRecordsAfterDamage = true;
+        break;
+      }
+    }
+  }
+  return { name, exists: true, size: buf.length, records, validBytes: pos, validRecordsAfterDamage };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// File helpers
+// ---------------------------------------------------------------------------------------------------------
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+}
+
+/** Writes `data` to `file` (replacing it) and fsyncs it. */
+function writeFileDurable(file: string, data: Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    writeAll(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncFile(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Makes renames/creations in `dir` durable. No-op where directories cannot be fsynced (Windows). */
+function fsyncDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES') return;
+    throw err;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EBADF') throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function removeIfExists(file: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+function fileTimestamp(): string {
+  return new Date().toISOString().replace(/[:.]/g, '-');
+}
+
+/** Returns a path `<file>.corrupt-<time>` (with a counter if taken) that does not exist yet. */
+function corruptPath(file: string, stamp: string): string {
+  let candidate = `${file}.corrupt-${stamp}`;
+  for (let n = 2; fs.existsSync(candidate); n++) candidate = `${file}.corrupt-${stamp}-${n}`;
+  return candidate;
+}
+
+/** Checks a snapshot file and opens it; returns an error description instead when it is not usable. */
+function loadSnapshot(SQL: SqlJsStatic, bytes: Uint8Array): { db: Database; seq: number } | { error: string } {
+  if (bytes.length < 512) return { error: `file too small (${bytes.length} bytes)` };
+  const header = Buffer.from(bytes.buffer, bytes.byteOffset, 100);
+  if (header.toString('latin1', 0, 16) !== 'SQLite format 3\u0000') return { error: 'not an SQLite file' };
+  const rawPageSize = header.readUInt16BE(16);
+  const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
+  const pageCount = header.readUInt32BE(28);
+  const headerCountValid = header.readUInt32BE(24) === header.readUInt32BE(92);
+  if (headerCountValid && pageCount > 0 && pageCount * pageSize !== bytes.length) {
+    return { error: `size ${bytes.length} bytes does not match header (${pageCount} pages of ${pageSize})` };
+  }
+  let db: Database;
+  try {
+    db = new SQL.Database(bytes);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  try {
+    const check = db.exec('PRAGMA integrity_check');
+    const rows = check[0]?.values ?? [];
+    if (rows.length !== 1 || rows[0][0] !== 'ok') {
+      db.close();
+      return { error: `integrity check failed: ${rows.slice(0, 3).map((r) => String(r[0])).join('; ')}` };
+    }
+    const meta = db.exec(`SELECT value FROM ${META_TABLE} WHERE key = 'seq'`);
+    const seq = Number(meta[0]?.values[0]?.[0]);
+    if (!Number.isSafeInteger(seq) || seq < 0) {
+      db.close();
+      return { error: 'snapshot has no valid sequence number' };
+    }
+    return { db, seq };
+  } catch (err) {
+    db.close();
+    return { error: (err as Error).message };
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function validateMigrations(migrations: Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) {
+      throw new Error(
+        `Baton: migrations must have versions 1, 2, 3, ... in order; entry ${i} has version ${m.version}`,
+      );
+    }
+    assertDeterministic(m.sql);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// DurableDatabase
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * A sql.js database whose acknowledged writes survive crashes. See the module documentation for the
+ * design, file layout and the rules statements must follow. Not safe for concurrent use by several
+ * processes (hold the directory's OwnerLock); within a process all methods are synchronous except open().
+ */
+export class DurableDatabase {
+  /** Absolute path of the storage directory. */
+  readonly dir: string;
+  /** What open() had to do (recovery, replay, migrations). */
+  readonly recovery: RecoveryReport;
+
+  private db: Database;
+  private readonly log: (level: LogLevel, message: string) => void;
+  private readonly minJournalBytes: number;
+  private readonly foreignKeys: boolean;
+  private journalFd: number | null = null;
+  private journalBytes = 0;
+  private _seq: number;
+  /** seq contained in the on-disk state.db if this process loaded or wrote it; null if unknown/missing. */
+  private dbFileSeq: number | null;
+  private inTransaction = false;
+  private closed = false;
+  /** Set when the journal may hold garbage we could not remove; writes are refused from then on. */
+  private broken: Error | null = null;
+  private nextAutoSnapshotAt = 0;
+
+  private constructor(
+    dir: string,
+    db: Database,
+    seq: number,
+    dbFileSeq: number | null,
+    recovery: RecoveryReport,
+    options: DurableDatabaseOptions,
+  ) {
+    this.dir = dir;
+    this.db = db;
+    this._seq = seq;
+    this.dbFileSeq = dbFileSeq;
+    this.recovery = recovery;
+    this.log = options.log ?? (() => undefined);
+    this.minJournalBytes = options.snapshotMinJournalBytes ?? DEFAULT_SNAPSHOT_MIN_JOURNAL_BYTES;
+    this.foreignKeys = options.foreignKeys ?? false;
+  }
+
+  /**
+   * Opens (creating if needed) the database stored in `dir`: loads the newest valid snapshot
+   * (`state.db`, else `state.db.bak`, else an empty database), replays the journals, applies pending
+   * migrations, and takes a fresh snapshot if anything had to be replayed, repaired or migrated.
+   * Damaged files are renamed to `<name>.corrupt-<time>`; torn journal tails are truncated (a journal damaged
+   * in the middle is first copied aside). `recovery` describes all of this.
+   *
+   * @param dir storage directory (created if missing).
+   * @throws TypeError for an invalid `snapshotMinJournalBytes`. Error if migrations are malformed (versions
+   *   not 1..n, non-deterministic SQL); if the stored schema
+   *   version is newer than the newest migration (the message says so; no file is changed in this case); if a
+   *   migration fails (it is rolled back; earlier migrations stay applied); on I/O errors other than
+   *   missing files (e.g. EACCES).
+   */
+  static async open(dir: string, options: DurableDatabaseOptions): Promise<DurableDatabase> {
+    validateMigrations(options.migrations);
+    const min = options.snapshotMinJournalBytes;
+    if (min !== undefined && !(Number.isFinite(min) && min >= 0)) {
+      throw new TypeError(`Baton: snapshotMinJournalBytes must be a non-negative number (got ${min})`);
+    }
+    const SQL = await loadSqlJs();
+    dir = path.resolve(dir);
+    fs.mkdirSync(dir, { recursive: true });
+    const log = options.log ?? (() => undefined);
+    const foreignKeys = options.foreignKeys ?? false;
+    const recovery: RecoveryReport = {
+      usedBackup: false,
+      corruptFiles: [],
+      replayedRecords: 0,
+      tornTailBytes: 0,
+      lostRecords: false,
+      failedRecords: 0,
+      migrationsApplied: 0,
+      messages: [],
+    };
+    const note = (message: string) => {
+      recovery.messages.push(message);
+      log('warn', message);
+    };
+    // File changes are collected and applied only after the schema-version check, so refusing to open a
+    // database from a newer Baton leaves every file untouched.
+    const fileActions: Array<() => void> = [];
+    const stamp = fileTimestamp();
+
+    // 1. Base snapshot.
+    let db: Database | null = null;
+    let baseSeq = 0;
+    let dbFileSeq: number | null = null;
+    for (const name of [STORE_FILES.db, STORE_FILES.backup]) {
+      const file = path.join(dir, name);
+      let bytes: Buffer;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        continue;
+      }
+      const loaded = loadSnapshot(SQL, bytes);
+      if ('db' in loaded) {
+        db = loaded.db;
+        baseSeq = loaded.seq;
+        if (name === STORE_FILES.db) {
+          dbFileSeq = loaded.seq;
+        } else {
+          recovery.usedBackup = true;
+        }
+        break;
+      }
+      note(`${name} is damaged (${loaded.error}).`);
+      const aside = corruptPath(file, stamp);
+      recovery.corruptFiles.push(aside);
+      fileActions.push(() => fs.renameSync(file, aside));
+    }
+    if (recovery.usedBackup && recovery.corruptFiles.length === 0) {
+      note(`${STORE_FILES.db} is missing; using ${STORE_FILES.backup}.`);
+    }
+    const hadAnySnapshot = db !== null || recovery.corruptFiles.length > 0;
+    if (!db) db = new SQL.Database();
+    let maxSeq = baseSeq;
+
+    try {
+      db.run(`PRAGMA foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+      db.run(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY, value)`);
+
+      // 2. Journals.
+      const journals = [readJournal(dir, STORE_FILES.prevJournal), readJournal(dir, STORE_FILES.journal)];
+      for (const j of journals) {
+        for (const r of j.records) maxSeq = Math.max(maxSeq, r.seq);
+        if (j.validBytes < j.size) {
+          const torn = j.size - j.validBytes;
+          recovery.tornTailBytes += torn;
+          const file = path.join(dir, j.name);
+          if (j.validRecordsAfterDamage) {
+            const aside = corruptPath(file, stamp);
+            recovery.corruptFiles.push(aside);
+            recovery.lostRecords = true;
+            note(
+              `${j.name} is damaged at byte ${j.validBytes} with readable records after the damage; ` +
+                `a copy was kept as ${path.basename(aside)}.`,
+            );
+            fileActions.push(() => fs.copyFileSync(file, aside));
+          } else {
+            note(`${j.name} ended with ${torn} bytes of an incomplete (unacknowledged) write; they were discarded.`);
+          }
+          fileActions.push(() => {
+            const fd = fs.openSync(file, 'r+');
+            try {
+              fs.ftruncateSync(fd, j.validBytes);
+              fs.fsyncSync(fd);
+            } finally {
+              fs.closeSync(fd);
+            }
+          });
+        }
+      }
+
+      // 3. Replay. Records are applied inside one outer transaction with a SAVEPOINT each (a record that
+      // fails is undone on its own); in sql.js a COMMIT per record would make replay ~6x slower.
+      const seen = new Set<number>();
+      const pending = journals
+        .flatMap((j) => j.records)
+        .filter((r) => r.seq > baseSeq && !seen.has(r.seq) && seen.add(r.seq))
+        .sort((a, b) => a.seq - b.seq);
+      let expected = baseSeq + 1;
+      let outerOpen = false;
+      for (const record of pending) {
+        if (record.seq !== expected) {
+          recovery.lostRecords = true;
+          note(
+            `Journal records ${expected}..${record.seq - 1} are missing; those changes are lost` +
+              (hadAnySnapshot ? '.' : ' (no snapshot was found).'),
+          );
+        }
+        try {
+          if (record.m === 1 && foreignKeys) {
+            // needs foreign keys off, which cannot change inside a transaction
+            if (outerOpen) db.run('COMMIT');
+            outerOpen = false;
+            applyMigrationRecord(db, record);
+          } else {
+            if (!outerOpen) db.run('BEGIN');
+            outerOpen = true;
+            applyRecordInSavepoint(db, record);
+          }
+          recovery.replayedRecords++;
+          const version = readUserVersion(db);
+          if (version !== record.v) {
+            note(`Journal record ${record.seq} was written at schema version ${record.v} but replayed at ${version}.`);
+          }
+        } catch (err) {
+          recovery.failedRecords++;
+          recovery.lostRecords = true;
+          note(`Journal record ${record.seq} could not be re-applied (${(err as Error).message}); it was skipped.`);
+        }
+        expected = record.seq + 1;
+      }
+      if (outerOpen) db.run('COMMIT');
+
+      // 4. Schema version check (before touching any file).
+      const storedVersion = readUserVersion(db);
+      const knownVersion = options.migrations.length;
+      if (storedVersion > knownVersion) {
+        throw new Error(
+          `Baton: the database in ${dir} has schema version ${storedVersion}, but this version of Baton only ` +
+            `knows versions up to ${knownVersion}. It was written by a newer Baton; please update Baton. ` +
+            'No files were changed.',
+        );
+      }
+
+      // 5. Apply the file changes decided above and clear leftovers of interrupted snapshots.
+      for (const action of fileActions) action();
+      removeIfExists(path.join(dir, STORE_FILES.dbTmp));
+      removeIfExists(path.join(dir, STORE_FILES.backupTmp));
+      if (fileActions.length > 0) fsyncDir(dir);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+
+    db.run('PRAGMA query_only = ON');
+    const store = new DurableDatabase(dir, db, maxSeq, dbFileSeq, recovery, options);
+    try {
+      store.openJournal();
+      // 6. Migrations (journaled like any other write).
+      for (const migration of options.migrations) {
+        if (migration.version <= store.schemaVersion) continue;
+        try {
+          store.commitStatements([[migration.sql, null]], migration.version);
+        } catch (err) {
+          throw new Error(
+            `Baton: migration ${migration.version} (${migration.description}) failed and was rolled back: ` +
+              (err as Error).message,
+          );
+        }
+        recovery.migrationsApplied++;
+        log('info', `Applied migration ${migration.version}: ${migration.description}`);
+      }
+    } catch (err) {
+      store.closeWithoutSnapshot();
+      throw err;
+    }
+
+    // 7. Consolidate.
+    if (
+      recovery.usedBackup ||
+      recovery.corruptFiles.length > 0 ||
+      recovery.replayedRecords > 0 ||
+      recovery.tornTailBytes > 0 ||
+      recovery.lostRecords ||
+      recovery.migrationsApplied > 0
+    ) {
+      try {
+        store.snapshot();
+      } catch (err) {
+        log('error', `Snapshot after open failed (changes stay safe in the journal): ${(err as Error).message}`);
+      }
+    }
+    if (recovery.usedBackup || recovery.corruptFiles.length > 0 || recovery.lostRecords) {
+      const summary =
+        (recovery.usedBackup
+          ? 'Baton recovered its database from the last good copy'
+          : recovery.corruptFiles.length > 0
+            ? 'Baton repaired its database'
+            : 'Baton opened its database') +
+        ` (${recovery.replayedRecords} journaled changes re-applied)` +
+        (recovery.lostRecords ? '; some recent changes could not be restored' : '; no acknowledged changes were lost') +
+        (recovery.corruptFiles.length > 0
+          ? `. Damaged files were kept: ${recovery.corruptFiles.map((f) => path.basename(f)).join(', ')}.`
+          : '.');
+      recovery.messages.unshift(summary);
+      log(recovery.lostRecords ? 'error' : 'warn', summary);
+    }
+    return store;
+  }
+
+  /** Number of the last committed journal record (0 for a new database). Increases by 1 per write transaction. */
+  get seq(): number {
+    return this._seq;
+  }
+
+  /** Current schema version (`PRAGMA user_version`) = version of the last applied migration. */
+  get schemaVersion(): number {
+    this.assertOpen();
+    return readUserVersion(this.db);
+  }
+
+  /** Bytes currently in `state.journal` (resets to 0 after each snapshot). */
+  get journalSizeBytes(): number {
+    return this.journalBytes;
+  }
+
+  /** Approximate size of the database in bytes (`page_count * page_size`). @throws Error if closed. */
+  sizeBytes(): number {
+    this.assertOpen();
+    const r = this.db.exec('PRAGMA page_count; PRAGMA page_size');
+    return Number(r[0].values[0][0]) * Number(r[1].values[0][0]);
+  }
+
+  /**
+   * Runs `fn` as one atomic, durable write transaction and returns its result.
+   *
+   * All statements executed through `tx.run` are applied to the in-memory database inside BEGIN/COMMIT.
+   * If `fn` returns normally, one journal record holding those statements and parameters is appended to
+   * `state.journal` and flushed to disk before this method returns: a normal return means the write is
+   * durable. A transaction that ran no statements writes nothing. Afterwards a snapshot may be taken
+   * automatically (its failure is logged, not thrown: the write is already safe in the journal).
+   *
+   * `fn` must be synchronous and must not call transaction(), snapshot() or close().
+   *
+   * @throws whatever `fn` or a failed `tx.run` threw (after ROLLBACK; nothing is journaled); TypeError if `fn`
+   *   returns a Promise; Error if the database is closed, a transaction is already running, or the journal
+   *   cannot be written (the in-memory changes are rolled back, so memory never runs ahead of the disk).
+   */
+  transaction<T>(fn: (tx: WriteTx) => T): T {
+    this.assertWritable();
+    if (this.inTransaction) throw new Error('Baton: transaction() cannot be nested or called during a snapshot');
+    this.ensureJournal();
+    const stmts: EncodedStmt[] = [];
+    let active = true;
+    let failure: { error: unknown } | null = null;
+    const tx: WriteTx = {
+      run: (sql, params) => {
+        if (!active) throw new Error('Baton: WriteTx used after its transaction ended');
+        if (failure) throw new Error('Baton: an earlier statement of this transaction failed; it will be rolled back');
+        try {
+          assertDeterministic(sql);
+          const encoded = encodeParams(params);
+          const result = this.execute(sql, params, true);
+          stmts.push([sql, encoded]);
+          return result;
+        } catch (err) {
+          failure = { error: err };
+          throw err;
+        }
+      },
+      all: (sql, params) => {
+        if (!active) throw new Error('Baton: WriteTx used after its transaction ended');
+        return this.all(sql, params);
+      },
+      get: (sql, params) => {
+        if (!active) throw new Error('Baton: WriteTx used after its transaction ended');
+        return this.get(sql, params);
+      },
+    };
+
+    this.inTransaction = true;
+    let result: T;
+    try {
+      this.db.run('PRAGMA query_only = OFF');
+      this.db.run('BEGIN');
+      try {
+        result = fn(tx);
+        if (isThenable(result)) {
+          Promise.resolve(result).catch(() => undefined);
+          throw new TypeError('Baton: the transaction callback must be synchronous (it returned a Promise)');
+        }
+        if (failure) throw (failure as { error: unknown }).error;
+        if (stmts.length === 0) {
+          this.db.run('COMMIT');
+        } else {
+          this.appendAndCommit({ seq: this._seq + 1, v: readUserVersion(this.db), stmts });
+        }
+      } catch (err) {
+        rollbackQuietly(this.db);
+        throw err;
+      }
+    } finally {
+      active = false;
+      this.inTransaction = false;
+      this.restoreQueryOnly();
+    }
+    if (stmts.length > 0) this.maybeAutoSnapshot();
+    return result;
+  }
+
+  /**
+   * Runs a read query and returns all rows as objects keyed by column name. Reads the in-memory database
+   * (no I/O). `sql` must be a single statement; writes are rejected (`attempt to write a readonly database`)
+   * unless called through a {@link WriteTx}.
+   * @throws Error on SQL errors or if the database is closed; TypeError on invalid params.
+   */
+  all<T = Record<string, unknown>>(sql: string, params?: SqlParams): T[] {
+    this.assertOpen();
+    checkParams(params);
+    const stmt = this.db.prepare(sql);
+    try {
+      if (params) stmt.bind(params);
+      const rows: T[] = [];
+      while (stmt.step()) rows.push(stmt.getAsObject() as T);
+      return rows;
+    } finally {
+      stmt.free();
+    }
+  }
+
+  /** Like {@link all} but returns only the first row, or undefined if there is none. */
+  get<T = Record<string, unknown>>(sql: string, params?: SqlParams): T | undefined {
+    this.assertOpen();
+    checkParams(params);
+    const stmt = this.db.prepare(sql);
+    try {
+      if (params) stmt.bind(params);
+      return stmt.step() ? (stmt.getAsObject() as T) : undefined;
+    } finally {
+      stmt.free();
+    }
+  }
+
+  /**
+   * Writes a snapshot now (export → `state.db.tmp` → fsync → rotate `state.db` to `state.db.bak` → rename →
+   * rotate journals; see the module docs) if anything changed since the last one; otherwise does nothing.
+   * Cost is proportional to the database size (it exports the whole database).
+   * @throws Error on I/O errors (the files stay in a recoverable state at every step), if closed, or if
+   *   called inside a transaction.
+   */
+  snapshot(): void {
+    this.assertOpen();
+    if (this.inTransaction) throw new Error('Baton: snapshot() cannot run inside a transaction');
+    if (this.dbFileSeq !== null && this.dbFileSeq === this._seq) return;
+    this.writeSnapshot();
+  }
+
+  /**
+   * Takes a final snapshot (if anything changed), closes the journal and frees the in-memory database.
+   * Idempotent. A failing final snapshot is logged ('error') and not thrown: the data is durable in the
+   * journal and is replayed on the next open.
+   * @throws Error only if called inside a transaction.
+   */
+  close(): void {
+    if (this.closed) return;
+    if (this.inTransaction) throw new Error('Baton: close() cannot run inside a transaction');
+    if (!this.broken) {
+      try {
+        this.snapshot();
+      } catch (err) {
+        this.log('error', `Final snapshot failed (changes stay safe in the journal): ${(err as Error).message}`);
+      }
+    }
+    this.closeWithoutSnapshot();
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // internals
+  // -------------------------------------------------------------------------------------------------------
+
+  private closeWithoutSnapshot(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.journalFd !== null) {
+      try {
+        fs.closeSync(this.journalFd);
+      } catch {
+        // ignore
+      }
+      this.journalFd = null;
+    }
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('Baton: the database is closed');
+  }
+
+  private assertWritable(): void {
+    this.assertOpen();
+    if (this.broken) {
+      throw new Error(`Baton: the database journal could not be repaired after an I/O error (${this.broken.message}); reopen the database`);
+    }
+  }
+
+  private restoreQueryOnly(): void {
+    try {
+      this.db.run('PRAGMA query_only = ON');
+    } catch {
+      // only fails if the connection is unusable; later calls will report it
+    }
+  }
+
+  /** Executes possibly several statements (params only for a single one). */
+  private execute(sql: string, params: SqlParams | undefined, userTx: boolean): RunResult {
+    return executeOn(this.db, sql, params, userTx);
+  }
+
+  private openJournal(): void {
+    const file = path.join(this.dir, STORE_FILES.journal);
+    const existed = fs.existsSync(file);
+    this.journalFd = fs.openSync(file, 'a');
+    this.journalBytes = fs.fstatSync(this.journalFd).size;
+    if (!existed) fsyncDir(this.dir);
+  }
+
+  private ensureJournal(): void {
+    if (this.journalFd === null) this.openJournal();
+  }
+
+  /**
+   * Journals + commits a migration's statements as one record (`m: 1`) that also sets user_version. With
+   * foreign keys enabled, they are switched off around it and checked afterwards.
+   */
+  private commitStatements(stmts: EncodedStmt[], migrationVersion: number): void {
+    this.assertWritable();
+    this.ensureJournal();
+    const all: EncodedStmt[] = [...stmts, [`PRAGMA user_version = ${migrationVersion}`, null]];
+    this.inTransaction = true;
+    try {
+      this.db.run('PRAGMA query_only = OFF');
+      if (this.foreignKeys) this.db.run('PRAGMA foreign_keys = OFF');
+      this.db.run('BEGIN');
+      try {
+        for (const [sql, params] of all) executeOn(this.db, sql, decodeParams(params), true);
+        if (this.foreignKeys) assertNoForeignKeyViolations(this.db);
+        this.appendAndCommit({ seq: this._seq + 1, v: migrationVersion, stmts: all, m: 1 });
+      } catch (err) {
+        rollbackQuietly(this.db);
+        throw err;
+      }
+    } finally {
+      this.inTransaction = false;
+      if (this.foreignKeys) this.db.run('PRAGMA foreign_keys = ON');
+      this.restoreQueryOnly();
+    }
+  }
+
+  /**
+   * Appends `record` to the journal, flushes it, then COMMITs. Called inside BEGIN; on any failure the
+   * journal is cut back to its previous length (so no record exists for a rolled-back transaction) and
+   * the error is rethrown for the caller to ROLLBACK. If cutting back fails, the instance is marked broken.
+   */
+  private appendAndCommit(record: JournalRecord): void {
+    const json = Buffer.from(JSON.stringify(record), 'utf8');
+    const line = Buffer.concat([
+      Buffer.from(`${json.length}\t${crc32(json).toString(16).padStart(8, '0')}\t`, 'latin1'),
+      json,
+      Buffer.from('\n', 'latin1'),
+    ]);
+    const fd = this.journalFd;
+    if (fd === null) throw new Error('Baton: journal is not open');
+    const before = this.journalBytes;
+    try {
+      writeAll(fd, line);
+      fs.fdatasyncSync(fd);
+      this.db.run('COMMIT');
+    } catch (err) {
+      try {
+        fs.ftruncateSync(fd, before);
+        fs.fdatasyncSync(fd);
+      } catch (truncErr) {
+        this.broken = truncErr as Error;
+        this.log('error', `Baton: could not undo a failed journal append: ${(truncErr as Error).message}`);
+      }
+      throw err;
+    }
+    this.journalBytes = before + line.length;
+    this._seq = record.seq;
+  }
+
+  private maybeAutoSnapshot(): void {
+    if (this.journalBytes <= this.minJournalBytes || this.journalBytes < this.nextAutoSnapshotAt) return;
+    const threshold = Math.max(this.minJournalBytes, this.sizeBytes() / 2);
+    if (this.journalBytes <= threshold) return;
+    try {
+      this.writeSnapshot();
+      this.nextAutoSnapshotAt = 0;
+    } catch (err) {
+      this.nextAutoSnapshotAt = this.journalBytes + threshold;
+      this.log('error', `Automatic snapshot failed (changes stay safe in the journal): ${(err as Error).message}`);
+    }
+  }
+
+  private writeSnapshot(): void {
+    const seq = this._seq;
+    const dir = this.dir;
+    const dbPath = path.join(dir, STORE_FILES.db);
+    const tmpPath = path.join(dir, STORE_FILES.dbTmp);
+    this.db.run('PRAGMA query_only = OFF');
+    try {
+      this.db.run(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES ('seq', ?)`, [seq]);
+    } finally {
+      this.restoreQueryOnly();
+    }
+    const bytes = this.db.export();
+    try {
+      writeFileDurable(tmpPath, bytes);
+    } catch (err) {
+      try {
+        removeIfExists(tmpPath);
+      } catch {
+        // ignore; removed on next open
+      }
+      throw err;
+    }
+    const dbIsKnownGood = this.dbFileSeq !== null && fs.existsSync(dbPath);
+    if (dbIsKnownGood) this.replaceBackupFrom(dbPath, true);
+    fs.renameSync(tmpPath, dbPath);
+    if (!dbIsKnownGood) this.replaceBackupFrom(dbPath, false);
+    fsyncDir(dir);
+    this.dbFileSeq = seq;
+
+    // Rotate journals: state.journal becomes state.journal.prev (replacing the older one).
+    if (this.journalFd !== null) {
+      fs.closeSync(this.journalFd);
+      this.journalFd = null;
+    }
+    const journalPath = path.join(dir, STORE_FILES.journal);
+    if (fs.existsSync(journalPath)) fs.renameSync(journalPath, path.join(dir, STORE_FILES.prevJournal));
+    this.journalFd = fs.openSync(journalPath, 'a');
+    this.journalBytes = 0;
+    fsyncDir(dir);
+  }
+
+  /**
+   * Makes `state.db.bak` a copy of `source` atomically: hard link to `state.db.bak.tmp`, then rename. Without
+   * hard-link support: rename `source` itself when `allowMove`, else copy + fsync.
+   */
+  private replaceBackupFrom(source: string, allowMove: boolean): void {
+    const bak = path.join(this.dir, STORE_FILES.backup);
+    const bakTmp = path.join(this.dir, STORE_FILES.backupTmp);
+    removeIfExists(bakTmp);
+    try {
+      fs.linkSync(source, bakTmp);
+    } catch {
+      if (allowMove) {
+        fs.renameSync(source, bak);
+        return;
+      }
+      fs.copyFileSync(source, bakTmp);
+      fsyncFile(bakTmp);
+    }
+    fs.renameSync(bakTmp, bak);
+    // rename() is a no-op when both names already link the same file; do not leave the extra name behind.
+    removeIfExists(bakTmp);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// shared helpers operating on a sql.js Database
+// ---------------------------------------------------------------------------------------------------------
+
+function readUserVersion(db: Database): number {
+  return Number(db.exec('PRAGMA user_version')[0].values[0][0]);
+}
+
+function rollbackQuietly(db: Database): void {
+  try {
+    db.run('ROLLBACK');
+  } catch {
+    // no transaction active (e.g. BEGIN itself failed)
+  }
+}
+
+function assertNoForeignKeyViolations(db: Database): void {
+  const violations = db.exec('PRAGMA foreign_key_check');
+  if (violations.length > 0 && violations[0].values.length > 0) {
+    const first = violations[0].values[0];
+    throw new Error(`foreign key violation after migration (table ${String(first[0])}, rowid ${String(first[1])})`);
+  }
+}
+
+/**
+ * Executes every statement in `sql`, binding `params` (only allowed when `sql` is one statement).
+ * @returns total changes and the last insert rowid.
+ */
+function executeOn(db: Database, sql: string, params: SqlParams | undefined, guard: boolean): RunResult {
+  let count = 0;
+  let changes = 0;
+  for (const stmt of db.iterateStatements(sql)) {
+    try {
+      count++;
+      if (guard && FORBIDDEN_IN_TX.test(stmt.getSQL())) {
+        throw new Error(`Baton: '${stmt.getSQL().trim().split(/\s+/)[0]}' is not allowed inside a transaction`);
+      }
+      if (params) {
+        if (count > 1) throw new Error('Baton: parameters can only be used with a single SQL statement');
+        stmt.bind(params);
+      }
+      while (stmt.step()) {
+        // results of a statement run for its side effects are ignored
+      }
+      changes += db.getRowsModified();
+    } finally {
+      stmt.free();
+    }
+  }
+  const rowid = db.exec('SELECT last_insert_rowid()');
+  return { changes, lastInsertRowid: Number(rowid[0].values[0][0]) };
+}
+
+/** Re-applies one journal record inside the caller's transaction; on error only this record is undone. */
+function applyRecordInSavepoint(db: Database, record: JournalRecord): void {
+  db.run('SAVEPOINT baton_replay');
+  try {
+    for (const [sql, params] of record.stmts) executeOn(db, sql, decodeParams(params), false);
+  } catch (err) {
+    db.run('ROLLBACK TO baton_replay');
+    db.run('RELEASE baton_replay');
+    throw err;
+  }
+  db.run('RELEASE baton_replay');
+}
+
+/** Re-applies a migration record in its own transaction with foreign keys off (when they are enabled). */
+function applyMigrationRecord(db: Database, record: JournalRecord): void {
+  db.run('PRAGMA foreign_keys = OFF');
+  try {
+    db.run('BEGIN');
+    try {
+      for (const [sql, params] of record.stmts) executeOn(db, sql, decodeParams(params), false);
+      assertNoForeignKeyViolations(db);
+      db.run('COMMIT');
+    } catch (err) {
+      rollbackQuietly(db);
+      throw err;
+    }
+  } finally {
+    db.run('PRAGMA foreign_keys = ON');
+  }
+}
