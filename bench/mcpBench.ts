@@ -1,0 +1,362 @@
+/**
+ * MCP tool-call latency and throughput: Baton's server vs a bare SDK server, both in child processes,
+ * driven by real SDK clients (`Client` + `StreamableHTTPClientTransport`) from this process over 127.0.0.1.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Payloads } from './bareServer';
+import type { BatonInfo } from './serverProcess';
+import { nowMs, summarize, type LatencyStats } from './stats';
+
+export type ToolName = keyof Payloads;
+
+export interface McpBenchOptions {
+  warmupCalls: number;
+  readCalls: number;
+  writeCalls: number;
+  clients: number;
+  durationMs: number;
+  /** Ready tasks put in the claim pool before each batch of claims (the plan grows by at most this much). */
+  claimPool: number;
+  log: (line: string) => void;
+}
+
+export interface PhaseThroughput {
+  clients: number;
+  durationMs: number;
+  /** Measurement windows (claims: one per pool top-up). */
+  windows: number;
+  calls: number;
+  callsPerSec: number;
+  latency: LatencyStats;
+  /** Server process CPU (user+system) per call, ms. */
+  serverCpuMsPerCall: number;
+  /** Server process CPU time / wall time (1.0 = one core busy). */
+  serverCpuUtil: number;
+  /** This (client) process CPU time / wall time. */
+  clientCpuUtil: number;
+}
+
+export interface ServerToolResult {
+  sequential: LatencyStats & { serverCpuMsPerCall: number };
+  throughput: PhaseThroughput;
+  errors: number;
+  /** Sequential claims that found nothing to claim (should be 0: each batch gets a pool of its size). */
+  dryClaims: number;
+  /** Most tasks in the plan during the sequential phase (Baton only). */
+  tasksInPlan?: number;
+  /** Most tasks in the plan during the throughput phase (Baton only). */
+  tasksInPlanThroughput?: number;
+  /** The PlanService work of the call timed in-process, without MCP/HTTP (Baton only), ms per call. */
+  inProcess?: { wallMs: number; cpuMs: number; tasks: number };
+}
+
+export interface ToolResult {
+  tool: ToolName;
+  kind: 'read' | 'write';
+  args: string;
+  responseBytes: number;
+  baton: ServerToolResult;
+  bare: ServerToolResult;
+}
+
+export interface McpBenchResult {
+  seed: Omit<BatonInfo, 'url' | 'token' | 'noteTargets'>;
+  tools: ToolResult[];
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Child processes
+
+class ServerProcess {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+
+  private constructor(readonly role: string, private readonly child: ChildProcess) {
+    child.on('message', (m: { id?: number; result?: unknown; error?: string }) => {
+      if (m.id === undefined) return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error) p.reject(new Error(`[${role}] ${m.error}`));
+      else p.resolve(m.result);
+    });
+    child.on('exit', code => {
+      for (const p of this.pending.values()) p.reject(new Error(`[${role}] server process exited (${code})`));
+      this.pending.clear();
+    });
+  }
+
+  static async spawn(role: 'baton' | 'bare'): Promise<ServerProcess> {
+    const child = fork(path.join(__dirname, 'serverProcess.ts'), [role], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onMessage = (m: { ready?: string }) => {
+        if (m.ready) {
+          child.off('message', onMessage);
+          resolve();
+        }
+      };
+      child.on('message', onMessage);
+      child.once('exit', code => reject(new Error(`${role} server process exited early (${code})`)));
+    });
+    return new ServerProcess(role, child);
+  }
+
+  call<T>(cmd: string, arg?: unknown): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.child.send({ id, cmd, arg });
+    });
+  }
+
+  async cpuMs(): Promise<number> {
+    const u = await this.call<NodeJS.CpuUsage>('cpu');
+    return (u.user + u.system) / 1000;
+  }
+
+  async stop(): Promise<void> {
+    await this.call('close').catch(() => undefined);
+    await new Promise<void>(resolve => {
+      if (this.child.exitCode !== null) return resolve();
+      const timer = setTimeout(() => { this.child.kill('SIGKILL'); resolve(); }, 5000);
+      this.child.once('exit', () => { clearTimeout(timer); resolve(); });
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Clients
+
+type Agent = Client;
+
+async function connect(url: string, headers: Record<string, string>, name: string): Promise<Agent> {
+  const client = new Client({ name, version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
+  return client;
+}
+
+interface CallOutcome { text: string; isError: boolean }
+
+async function callTool(client: Agent, tool: ToolName, args: Record<string, unknown>): Promise<CallOutcome> {
+  const r = await client.callTool({ name: tool, arguments: args });
+  const text = (r.content as { type: string; text: string }[])[0]?.text ?? '';
+  return { text, isError: !!r.isError };
+}
+
+const isDry = (tool: ToolName, text: string) => tool === 'claim_next_task' && text.includes('"task": null');
+
+interface Target {
+  name: 'baton' | 'bare';
+  proc: ServerProcess;
+  seqClient: Agent;
+  loadClients: Agent[];
+}
+
+type ArgsFn = (i: number) => Record<string, unknown>;
+
+/** Untimed work around a phase or batch (topping up and clearing the claim pool). */
+interface Hooks {
+  before?(calls: number): Promise<void>;
+  after?(): Promise<void>;
+}
+
+/** One client, one call at a time; `batch` calls between hooks (server CPU is only counted inside batches). */
+async function sequential(target: Target, tool: ToolName, n: number, argsFn: ArgsFn, counter: { i: number }, batch: number, hooks: Hooks) {
+  const samples: number[] = [];
+  let errors = 0;
+  let dry = 0;
+  let cpu = 0;
+  for (let done = 0; done < n; done += batch) {
+    const size = Math.min(batch, n - done);
+    await hooks.before?.(size);
+    const cpu0 = await target.proc.cpuMs();
+    for (let k = 0; k < size; k++) {
+      const args = argsFn(counter.i++);
+      const t0 = nowMs();
+      const r = await callTool(target.seqClient, tool, args);
+      samples.push(nowMs() - t0);
+      if (r.isError) errors++;
+      if (isDry(tool, r.text)) dry++;
+    }
+    cpu += (await target.proc.cpuMs()) - cpu0;
+    await hooks.after?.();
+  }
+  return { stats: { ...summarize(samples), serverCpuMsPerCall: cpu / n }, errors, dry };
+}
+
+/**
+ * Every load client calls in a closed loop (next call as soon as the previous answer arrives) for
+ * `durationMs` in total. With `pool` hooks (claims), the time is split into windows: before each the pool is
+ * topped up (untimed), and a window ends early when a claim finds the pool empty (that call is not counted),
+ * so the plan never grows far beyond its seeded size and no cheap "nothing to claim" answers are counted.
+ */
+async function closedLoop(target: Target, tool: ToolName, durationMs: number, argsFn: ArgsFn, counter: { i: number }, pool?: { size: number; hooks: Hooks }) {
+  const samples: number[] = [];
+  let errors = 0;
+  let dry = 0;
+  let windows = 0;
+  let elapsed = 0;
+  let serverCpu = 0;
+  let clientCpu = 0;
+  while (elapsed < durationMs) {
+    await pool?.hooks.before?.(pool.size);
+    windows++;
+    const cpu0 = await target.proc.cpuMs();
+    const client0 = process.cpuUsage();
+    const start = nowMs();
+    const end = start + (durationMs - elapsed);
+    let exhausted = false;
+    await Promise.all(target.loadClients.map(async client => {
+      while (!exhausted && nowMs() < end) {
+        const args = argsFn(counter.i++);
+        const t0 = nowMs();
+        const r = await callTool(client, tool, args);
+        const took = nowMs() - t0;
+        if (isDry(tool, r.text)) {
+          if (!pool) dry++;
+          exhausted = true;
+          continue;
+        }
+        samples.push(took);
+        if (r.isError) errors++;
+      }
+    }));
+    elapsed += nowMs() - start;
+    const c = process.cpuUsage(client0);
+    clientCpu += (c.user + c.system) / 1000;
+    serverCpu += (await target.proc.cpuMs()) - cpu0;
+    await pool?.hooks.after?.();
+    if (exhausted && !pool) break;
+  }
+  const throughput: PhaseThroughput = {
+    clients: target.loadClients.length,
+    durationMs: elapsed,
+    windows,
+    calls: samples.length,
+    callsPerSec: samples.length / (elapsed / 1000),
+    latency: summarize(samples),
+    serverCpuMsPerCall: serverCpu / samples.length,
+    serverCpuUtil: serverCpu / elapsed,
+    clientCpuUtil: clientCpu / elapsed,
+  };
+  return { throughput, errors, dry };
+}
+
+async function warmup(target: Target, tool: ToolName, n: number, argsFn: ArgsFn, counter: { i: number }): Promise<void> {
+  for (let k = 0; k < n; k++) await callTool(target.seqClient, tool, argsFn(counter.i++));
+  // A few calls on every load client too, so their connections and sessions are warm.
+  await Promise.all(target.loadClients.map(async c => {
+    for (let k = 0; k < 5; k++) await callTool(c, tool, argsFn(counter.i++));
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The benchmark
+
+export async function runMcpBench(o: McpBenchOptions): Promise<McpBenchResult> {
+  const batonProc = await ServerProcess.spawn('baton');
+  const bareProc = await ServerProcess.spawn('bare');
+  const targets: Target[] = [];
+  try {
+    const info = await batonProc.call<BatonInfo>('open');
+    o.log(`  Baton seeded: ${info.tasks} tasks in ${info.sprints} sprints, ${info.notes} notes, ${(info.dbBytes / 1024).toFixed(0)} KiB database`);
+    const auth = { Authorization: `Bearer ${info.token}` };
+
+    const noteText = (i: number) => `Bench note ${i}: measured the handler, the cache warms after the first request; next agent should check the retry path and the error message wording.`;
+    const argsOf: Record<ToolName, ArgsFn> = {
+      get_task: () => ({ task_id: info.getTaskId }),
+      list_tasks: () => ({ limit: 50 }),
+      add_note: i => ({ task_id: info.noteTargets[i % info.noteTargets.length], text: noteText(i) }),
+      claim_next_task: () => ({ sprint_id: info.poolSprintId }),
+    };
+
+    // Capture Baton's real answers: the bare server returns exactly these texts.
+    const probe = await connect(info.url, auth, 'bench-probe');
+    await batonProc.call('topup', 1);
+    const payloads = {} as Payloads;
+    for (const tool of Object.keys(argsOf) as ToolName[]) {
+      const r = await callTool(probe, tool, argsOf[tool](0));
+      if (r.isError) throw new Error(`Baton ${tool} failed: ${r.text}`);
+      payloads[tool] = r.text;
+    }
+    await probe.close();
+    await batonProc.call('clearPool');
+    await bareProc.call('open');
+    const { url: bareUrl } = await bareProc.call<{ url: string }>('start', payloads);
+
+    for (const [name, proc, url, headers] of [['baton', batonProc, info.url, auth], ['bare', bareProc, bareUrl, {}]] as const) {
+      const seqClient = await connect(url, headers, `${name}-seq`);
+      const loadClients = await Promise.all(Array.from({ length: o.clients }, (_, k) => connect(url, headers, `${name}-load-${k}`)));
+      targets.push({ name, proc, seqClient, loadClients });
+    }
+
+    const tools: ToolResult[] = [];
+    const plan: { tool: ToolName; kind: 'read' | 'write' }[] = [
+      { tool: 'get_task', kind: 'read' },
+      { tool: 'list_tasks', kind: 'read' },
+      { tool: 'add_note', kind: 'write' },
+      { tool: 'claim_next_task', kind: 'write' },
+    ];
+    for (const { tool, kind } of plan) {
+      const n = kind === 'read' ? o.readCalls : o.writeCalls;
+      const results = {} as Record<'baton' | 'bare', ServerToolResult>;
+      for (const target of targets) {
+        const counter = { i: 0 };
+        const isBaton = target.name === 'baton';
+        const claims = isBaton && tool === 'claim_next_task';
+        const t0 = nowMs();
+        // Claims need ready tasks: a pool is topped up before and deleted after each batch (untimed), so the
+        // plan stays near its seeded size instead of growing by every task ever claimed.
+        const tasksNow = async () => (await batonProc.call<{ tasks: number }>('state')).tasks;
+        let tasksInPlan = isBaton ? await tasksNow() : undefined;
+        let tasksInPlanThroughput = tasksInPlan;
+        const poolHooks = (extra: number, record?: (tasks: number) => void): Hooks => claims ? {
+          before: async calls => {
+            await batonProc.call('topup', calls + extra);
+            record?.(await tasksNow());
+          },
+          after: async () => { await batonProc.call('clearPool'); },
+        } : {};
+        const warm = poolHooks(5 * o.clients + 10);
+        await warm.before?.(o.warmupCalls);
+        await warmup(target, tool, o.warmupCalls, argsOf[tool], counter);
+        await warm.after?.();
+        const seq = await sequential(target, tool, n, argsOf[tool], counter, claims ? o.claimPool : n, poolHooks(0, k => { tasksInPlan = Math.max(tasksInPlan ?? 0, k); }));
+        let inProcess: ServerToolResult['inProcess'];
+        if (isBaton) {
+          inProcess = await batonProc.call('serviceTiming', { tool, n: Math.min(n, 200), batch: o.claimPool, getTaskId: info.getTaskId, noteTargets: info.noteTargets });
+        }
+        const load = await closedLoop(target, tool, o.durationMs, argsOf[tool], counter, claims ? { size: o.claimPool, hooks: poolHooks(0, k => { tasksInPlanThroughput = Math.max(tasksInPlanThroughput ?? 0, k); }) } : undefined);
+        results[target.name] = {
+          sequential: seq.stats,
+          throughput: load.throughput,
+          errors: seq.errors + load.errors,
+          dryClaims: seq.dry + load.dry,
+          tasksInPlan,
+          tasksInPlanThroughput,
+          inProcess,
+        };
+        o.log(`  ${tool.padEnd(16)} ${target.name.padEnd(5)} p50 ${seq.stats.p50.toFixed(3)} ms, ${load.throughput.callsPerSec.toFixed(0)} calls/s (${((nowMs() - t0) / 1000).toFixed(1)} s)`);
+      }
+      tools.push({
+        tool, kind, args: JSON.stringify(argsOf[tool](0)).replace(info.noteTargets[0], 'T-…'),
+        responseBytes: Buffer.byteLength(payloads[tool]), baton: results.baton, bare: results.bare,
+      });
+    }
+    const { url: _u, token: _t, noteTargets: _n, ...seed } = info;
+    return { seed, tools };
+  } finally {
+    for (const t of targets) {
+      await t.seqClient.close().catch(() => undefined);
+      for (const c of t.loadClients) await c.close().catch(() => undefined);
+    }
+    await batonProc.stop();
+    await bareProc.stop();
+  }
+}
