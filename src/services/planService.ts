@@ -124,6 +124,8 @@ export class PlanService {
   /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
   readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
 
+  private cache: { tasks: Task[]; graph: TaskGraph } | undefined;
+
   constructor(
     private readonly repo: PlanRepository,
     private readonly now: () => Date = () => new Date(),
@@ -153,7 +155,7 @@ export class PlanService {
 
   /** All tasks in plan order (sprint position, then task position). */
   allTasks(): Task[] {
-    return this.repo.listTasks();
+    return [...this.plan().tasks];
   }
 
   /** Tasks matching `filter`, paginated (`limit` 1–500, default 100). */
@@ -162,8 +164,8 @@ export class PlanService {
     const limit = page.limit ?? 100;
     if (!Number.isInteger(offset) || offset < 0) throw invalid(`offset must be a whole number ≥ 0, got ${offset}.`);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid(`limit must be a whole number from 1 to 500, got ${limit}.`);
-    let tasks = this.repo.listTasks();
-    const ready = filter.ready ? new Set(this.graph(tasks).readyTasks()) : null;
+    let tasks = this.plan().tasks;
+    const ready = filter.ready ? new Set(this.plan().graph.readyTasks()) : null;
     const text = filter.text?.toLowerCase();
     tasks = tasks.filter(
       t =>
@@ -181,9 +183,9 @@ export class PlanService {
   /** Everything about one task, for the details view and agents. */
   getTaskDetails(id: string, activityLimit = 50): TaskDetails {
     const task = this.getTask(id);
-    const tasks = this.repo.listTasks();
+    const tasks = this.plan().tasks;
     const byId = new Map(tasks.map(t => [t.id, t]));
-    const graph = this.graph(tasks);
+    const graph = this.plan().graph;
     const ref = (tid: string): TaskRef => {
       const t = byId.get(tid)!;
       return { id: t.id, title: t.title, status: t.status };
@@ -212,29 +214,29 @@ export class PlanService {
 
   /** The ready set (TODO with all dependencies done or cancelled), most urgent first. */
   readyTasks(sprintId?: string): Task[] {
-    const tasks = this.repo.listTasks();
-    const ready = new Set(this.graph(tasks).readyTasks());
+    const tasks = this.plan().tasks;
+    const ready = new Set(this.plan().graph.readyTasks());
     return this.byUrgency(tasks.filter(t => ready.has(t.id) && (sprintId === undefined || t.sprintId === sprintId)));
   }
 
   /** The chain of unfinished tasks with the largest total estimate (see `TaskGraph.criticalPath`). */
   criticalPath(): { tasks: Task[]; total: number } {
-    const tasks = this.repo.listTasks();
+    const tasks = this.plan().tasks;
     const byId = new Map(tasks.map(t => [t.id, t]));
-    const { taskIds, total } = this.graph(tasks).criticalPath();
+    const { taskIds, total } = this.plan().graph.criticalPath();
     return { tasks: taskIds.map(id => byId.get(id)!), total };
   }
 
   statusCounts(): StatusCounts {
-    const tasks = this.repo.listTasks();
+    const tasks = this.plan().tasks;
     const byStatus: Record<TaskStatus, number> = { TODO: 0, IN_PROGRESS: 0, IN_REVIEW: 0, DONE: 0, BLOCKED: 0, CANCELLED: 0 };
     for (const t of tasks) byStatus[t.status]++;
-    return { ready: this.graph(tasks).readyTasks().length, byStatus, total: tasks.length };
+    return { ready: this.plan().graph.readyTasks().length, byStatus, total: tasks.length };
   }
 
   /** Progress of a sprint: done tasks / all tasks not cancelled, and the same weighted by estimate. */
   sprintProgress(sprintId: string): { done: number; total: number; percent: number; estimateDone: number; estimateTotal: number } {
-    const tasks = this.repo.listTasks().filter(t => t.sprintId === sprintId && t.status !== 'CANCELLED');
+    const tasks = this.plan().tasks.filter(t => t.sprintId === sprintId && t.status !== 'CANCELLED');
     const done = tasks.filter(t => t.status === 'DONE');
     const sum = (ts: Task[]) => ts.reduce((s, t) => s + (t.estimate ?? 0), 0);
     return {
@@ -257,7 +259,7 @@ export class PlanService {
     const byId = this.repo.getTask(m ? `T-${m[1]}` : trimmed);
     if (byId) return byId;
     const lower = trimmed.toLowerCase();
-    const matches = this.repo.listTasks().filter(t => t.title.toLowerCase() === lower);
+    const matches = this.plan().tasks.filter(t => t.title.toLowerCase() === lower);
     if (matches.length === 1) return matches[0];
     if (matches.length > 1) throw invalid(`"${ref}" matches ${matches.length} tasks (${matches.map(t => t.id).join(', ')}); use the id.`);
     throw notFound(`No task with id or title "${ref}".`);
@@ -494,9 +496,9 @@ export class PlanService {
   addDependency(taskId: string, dependsOnId: string, actor: Actor): void {
     const task = this.getTask(taskId);
     const prerequisite = this.getTask(dependsOnId);
-    const tasks = this.repo.listTasks();
+    const tasks = this.plan().tasks;
     const byId = new Map(tasks.map(t => [t.id, t]));
-    this.graph(tasks).assertCanAdd(task.id, prerequisite.id, id => `${id} "${byId.get(id)?.title ?? id}"`);
+    this.plan().graph.assertCanAdd(task.id, prerequisite.id, id => `${id} "${byId.get(id)?.title ?? id}"`);
     if (this.repo.listDependencies().some(d => d.taskId === task.id && d.dependsOnId === prerequisite.id)) return;
     this.repo.transaction(tx => {
       this.repo.insertDependency(tx, { taskId: task.id, dependsOnId: prerequisite.id });
@@ -774,6 +776,19 @@ export class PlanService {
     return new TaskGraph(tasks, this.repo.listDependencies());
   }
 
+  /**
+   * All tasks and their dependency graph, read once and reused until the next committed change
+   * (`changed()` drops it). Every write goes through this service, so the cache cannot go stale;
+   * callers must not mutate the returned objects.
+   */
+  private plan(): { tasks: Task[]; graph: TaskGraph } {
+    if (!this.cache) {
+      const tasks = this.repo.listTasks();
+      this.cache = { tasks, graph: this.graph(tasks) };
+    }
+    return this.cache;
+  }
+
   private byUrgency(tasks: Task[]): Task[] {
     const sprintPos = new Map(this.repo.listSprints().map(s => [s.id, s.position]));
     return [...tasks].sort(
@@ -786,9 +801,9 @@ export class PlanService {
   }
 
   private checkTransition(task: Task, to: TaskStatus): void {
-    const tasks = this.repo.listTasks();
+    const tasks = this.plan().tasks;
     const byId = new Map(tasks.map(t => [t.id, t]));
-    const waitingOn = this.graph(tasks).waitingOn(task.id).map(id => `${id} ${byId.get(id)!.title}`);
+    const waitingOn = this.plan().graph.waitingOn(task.id).map(id => `${id} ${byId.get(id)!.title}`);
     assertTransition(`${task.id} "${task.title}"`, task.status, to, { waitingOn });
   }
 
@@ -827,6 +842,7 @@ export class PlanService {
   }
 
   private changed(taskIds: string[], sprintIds: string[], all = false): void {
+    this.cache = undefined;
     this._onDidChangePlan.fire({ taskIds, sprintIds, all });
   }
 
