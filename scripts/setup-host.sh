@@ -3,6 +3,9 @@
 # Debian's Chromium, a Node 24 runtime from the npm registry and code-server 4.139.1 (VS Code 1.139.1)
 # built under it. Only the npm registry and Debian's packages are used. Idempotent; fast when done.
 set -euo pipefail
+# An enclosing `npm test`/`npm start` exports npm_* variables; npm_config_user_agent ("… node/v20 …") would make
+# code-server's postinstall believe it runs on Node 20 and refuse. Drop them for the installs below.
+for v in $(compgen -e); do case "$v" in npm_*) unset "$v" ;; esac; done
 ROOT="$(cd "$(dirname "$0")" && pwd)/host"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
 need=()

@@ -9,7 +9,8 @@ function fixturesDir(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'shared', 'fixtures');
     if (fs.existsSync(path.join(candidate, 'orchestration-v1-readiness-plan.md'))) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`shared/fixtures not found above ${__dirname}`);
+    // Outside the workplace layout, the same documents ship as the extension's sample plans.
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '../../resources/sample-plans');
   }
 }
 

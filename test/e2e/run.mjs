@@ -1,0 +1,314 @@
+#!/usr/bin/env node
+// End-to-end test of Baton in a real VS Code (code-server 1.139 web workbench) driven by headless Chromium.
+//
+// A temp git workspace gets the orchestron sample plan as PLAN.md, imported with the CLI
+// (`node dist/cli.js import PLAN.md --workspace WS`) into a fresh BATON_HOME before VS Code starts; then the
+// checks in STEPS run in order against the workbench. Each prints `ok - NAME` or `not ok - NAME` and leaves a
+// screenshot .test-output/e2e/NN-name.png; the last line is `N passed, N failed`; exit 1 on any failure.
+//
+// How Baton is loaded: by default as an extension under development (workbench payload
+// extensionDevelopmentPath = this repo, using dist/ from `npm run build`; code-server's web workbench reads
+// that payload only with `--vscode-option enable-smoke-test-driver`, so it is on in this mode); with E2E_VSIX=path/to/baton.vsix
+// (scripts/test.sh does this after `npm run package`) the VSIX is installed into the extensions dir instead,
+// which tests the packaged artifact.
+//
+// Env: E2E_VSIX, E2E_HEADFUL=1 (show the browser), KEEP_TEMP=1 (keep the workspace and BATON_HOME).
+// Add checks by appending to STEPS: { name, needs?: [names of steps it depends on], timeoutMs?, run(ctx) }.
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT, assertHostInstalled, chromiumPath, installExtension, launchChromium, startCodeServer } from '../../scripts/lib/codeServer.mjs';
+import { makeGitWorkspace, runCli, tempDir } from '../../scripts/lib/workspace.mjs';
+
+const OUT = path.join(REPO_ROOT, '.test-output/e2e');
+const STATUS_RE = /(\d+) ready · (\d+) in progress · (\d+) blocked/;
+
+const log = (...a) => console.log('#', ...a);
+
+// ---------------------------------------------------------------- helpers used by the steps
+
+/** Opens the command palette and runs the command with this exact title (e.g. 'Baton: Start Task'). */
+async function runCommand(page, title) {
+  const widget = page.locator('.quick-input-widget');
+  const input = widget.locator('input').first();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    try { await input.waitFor({ state: 'visible', timeout: 5000 }); break; } catch {
+      await page.locator('.part.editor').click({ position: { x: 200, y: 200 } }).catch(() => {});
+    }
+  }
+  await input.fill(`>${title}`);
+  const row = widget.locator('.monaco-list-row', { hasText: title }).first();
+  await row.waitFor({ timeout: 10_000 }).catch(() => {
+    throw new Error(`command '${title}' is not in the command palette`);
+  });
+  await page.keyboard.press('Enter');
+}
+
+/**
+ * Waits for a quick pick (not the command palette) with at least one row and returns the rows' labels;
+ * fails at once when an error dialog or error notification shows up instead.
+ */
+async function waitForQuickPick(page, timeout = 15_000) {
+  return poll(async () => {
+    const state = await page.evaluate(() => {
+      const visible = el => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+      const w = document.querySelector('.quick-input-widget');
+      const i = w && w.querySelector('input');
+      if (visible(w) && i && !i.value.startsWith('>')) {
+        const rows = [...w.querySelectorAll('.monaco-list-row')].map(r => {
+          const parts = [...r.querySelectorAll('.label-name, .label-description')].map(e => e.textContent.trim()).filter(Boolean);
+          return parts.length ? parts.join(' ') : r.innerText;
+        });
+        if (rows.length) return { rows };
+      }
+      const dialog = document.querySelector('.monaco-dialog-box');
+      if (visible(dialog)) return { error: `dialog: ${dialog.innerText}` };
+      const toast = [...document.querySelectorAll('.notifications-toasts .notification-toast')]
+        .find(t => visible(t) && t.querySelector('.codicon-error'));
+      if (toast) return { error: `error notification: ${toast.innerText}` };
+      return null;
+    });
+    if (state && state.error) throw new Error(state.error.replace(/\s+/g, ' ').trim());
+    return state && state.rows;
+  }, { timeout, message: 'no quick pick appeared' });
+}
+
+/** The Baton status-bar item's counts, or null when it is not shown. */
+async function statusCounts(page) {
+  const item = page.locator('.part.statusbar .statusbar-item', { hasText: STATUS_RE }).first();
+  if (!(await item.count())) return null;
+  const text = (await item.innerText()).replace(/\s+/g, ' ').trim();
+  const m = STATUS_RE.exec(text);
+  return m && { text, ready: +m[1], inProgress: +m[2], blocked: +m[3] };
+}
+
+/** The pane of a view in the side bar, by its title. */
+const viewPane = (page, title) => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: title }) });
+
+async function poll(fn, { timeout, interval = 250, message }) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    last = await fn();
+    if (last) return last;
+    await new Promise(r => setTimeout(r, interval));
+  }
+  throw new Error(typeof message === 'function' ? await message(last) : message);
+}
+
+// ---------------------------------------------------------------- the checks
+
+const STEPS = [
+  {
+    name: 'workbench loads',
+    timeoutMs: 120_000,
+    async run({ page }) {
+      await page.locator('.monaco-workbench').waitFor({ timeout: 120_000 });
+      await page.locator('.part.activitybar').waitFor({ timeout: 60_000 });
+      await page.locator('.part.statusbar').waitFor({ timeout: 60_000 });
+      // The explorer lists the workspace, so the remote file system is connected.
+      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'PLAN.md' }).waitFor({ timeout: 60_000 });
+    },
+  },
+  {
+    name: "the 'Baton' activity-bar item opens Baton's views",
+    needs: ['workbench loads'],
+    async run({ page }) {
+      const item = page.locator('.part.activitybar [aria-label^="Baton"]').first();
+      await item.waitFor({ timeout: 30_000 }).catch(() => { throw new Error('no activity-bar item labelled Baton'); });
+      await item.click();
+      await page.locator('.part.sidebar .composite.title', { hasText: 'Baton' }).waitFor({ timeout: 15_000 });
+      await viewPane(page, 'Sprints & Tasks').waitFor({ timeout: 15_000 });
+    },
+  },
+  {
+    name: "'Sprints & Tasks' shows the imported sprints ('Phase 1')",
+    needs: ["the 'Baton' activity-bar item opens Baton's views"],
+    async run({ page, imported }) {
+      const rows = viewPane(page, 'Sprints & Tasks').locator('.monaco-list-row', { hasText: 'Phase 1' });
+      await rows.first().waitFor({ timeout: 30_000 }).catch(async () => {
+        const seen = await viewPane(page, 'Sprints & Tasks').locator('.pane-body').innerText().catch(() => '');
+        throw new Error(`no row containing 'Phase 1' in Sprints & Tasks${imported ? '' : ' (the CLI import was skipped)'}; `
+          + `the view shows: ${JSON.stringify(seen.replace(/\s+/g, ' ').slice(0, 200))}`);
+      });
+      log('rows with Phase 1:', (await rows.allInnerTexts()).map(t => t.replace(/\s+/g, ' ')).join(' | '));
+    },
+  },
+  {
+    name: "the status bar shows Baton's counts ('N ready · N in progress · N blocked')",
+    needs: ['workbench loads'],
+    async run({ page, state }) {
+      state.before = await poll(() => statusCounts(page), {
+        timeout: 30_000,
+        message: async () => `no status-bar item matching ${STATUS_RE}; the status bar shows `
+          + JSON.stringify((await page.locator('.part.statusbar').innerText()).replace(/\s+/g, ' ')),
+      });
+      log('status bar:', state.before.text);
+    },
+  },
+  {
+    name: "'Baton: Start Task' from the palette starts the first task of its quick pick",
+    needs: ['workbench loads'],
+    async run({ page, state }) {
+      await runCommand(page, 'Baton: Start Task');
+      const labels = await waitForQuickPick(page).catch(e => { throw new Error(`'Baton: Start Task' showed no quick pick of tasks (${e.message})`); });
+      state.started = labels[0].replace(/\s+/g, ' ').trim();
+      log(`quick pick has ${labels.length} item(s); picking "${state.started}"`);
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 10_000 });
+    },
+  },
+  {
+    name: "the status bar's 'in progress' count goes up by one",
+    needs: ["the status bar shows Baton's counts ('N ready · N in progress · N blocked')",
+      "'Baton: Start Task' from the palette starts the first task of its quick pick"],
+    async run({ page, state }) {
+      const want = state.before.inProgress + 1;
+      let last = null;
+      await poll(async () => { last = await statusCounts(page); return last && last.inProgress === want; }, {
+        timeout: 15_000, message: () => `expected ${want} in progress, status bar shows ${last ? `'${last.text}'` : 'no Baton item'}`,
+      });
+      log('status bar:', last.text);
+    },
+  },
+  {
+    name: 'the CLI sees the started task as IN_PROGRESS (shared BATON_HOME)',
+    needs: ["'Baton: Start Task' from the palette starts the first task of its quick pick"],
+    async run({ state, workspace, batonHome }) {
+      const id = (/(?:^|[^A-Za-z0-9-])([A-Z]+-\d+)\b/.exec(state.started) || [])[1];
+      if (!id) throw new Error(`no task id in the picked item "${state.started}"`);
+      let last = 'no output';
+      await poll(() => {
+        const r = runCli(['tasks', '--json', '--workspace', workspace], { batonHome, cwd: workspace });
+        try {
+          const j = JSON.parse(r.stdout);
+          const task = (Array.isArray(j) ? j : j.tasks || []).find(t => t.id === id);
+          last = task ? `${id} is ${task.status}` : `${id} is not listed`;
+          return task && /^IN[_ ]PROGRESS$/i.test(task.status);
+        } catch { last = `exit ${r.status}: ${(r.stderr || r.stdout).trim().slice(0, 120)}`; return false; }
+      }, { timeout: 15_000, interval: 1000, message: () => `\`baton tasks --json\`: ${last}` });
+      log(`CLI: ${last}`);
+    },
+  },
+];
+
+// ---------------------------------------------------------------- runner
+
+const slug = s => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+
+async function runSteps(ctx) {
+  const results = new Map();
+  let n = 0;
+  for (const step of STEPS) {
+    n++;
+    const t = Date.now();
+    const shot = path.join(OUT, `${String(n).padStart(2, '0')}-${slug(step.name)}.png`);
+    const unmet = (step.needs || []).filter(d => results.get(d) !== true);
+    let error = null;
+    if (unmet.length) {
+      error = `skipped: needs ${unmet.map(d => `'${d}'`).join(', ')}`;
+    } else {
+      let timer;
+      try {
+        await Promise.race([
+          step.run(ctx),
+          new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${step.timeoutMs || 60_000} ms`)), step.timeoutMs || 60_000); }),
+        ]);
+      } catch (e) {
+        error = String((e && e.message) || e).split('\n')[0];
+      } finally {
+        clearTimeout(timer);
+      }
+      await ctx.page.screenshot({ path: shot }).catch(e => log('screenshot failed:', e.message));
+    }
+    results.set(step.name, !error);
+    const secs = ((Date.now() - t) / 1000).toFixed(1);
+    if (error) console.log(`not ok - ${step.name}\n    ${error}`);
+    else console.log(`ok - ${step.name} (${secs} s)`);
+  }
+  return results;
+}
+
+async function main() {
+  const t0 = Date.now();
+  for (const f of ['dist/extension.js', 'dist/cli.js']) {
+    if (!fs.existsSync(path.join(REPO_ROOT, f))) throw new Error(`${f} is missing: run npm run build first`);
+  }
+  assertHostInstalled();
+  chromiumPath();
+  fs.rmSync(OUT, { recursive: true, force: true });
+  fs.mkdirSync(OUT, { recursive: true });
+
+  const workspace = makeGitWorkspace({ prefix: 'baton-e2e-ws' });
+  const batonHome = tempDir('baton-e2e-home');
+  log('workspace', workspace, '· BATON_HOME', batonHome);
+
+  // Import the plan before VS Code starts, as a user of the CLI would.
+  let imported = false;
+  const imp = runCli(['import', 'PLAN.md', '--workspace', workspace], { batonHome, cwd: workspace });
+  if (imp.status !== 0) {
+    log(`SKIPPING the plan import: \`node dist/cli.js import PLAN.md --workspace WS\` exited ${imp.status} `
+      + `(not implemented yet?): ${(imp.stderr || imp.stdout).trim().split('\n')[0]}`);
+  } else {
+    imported = true;
+    const list = runCli(['tasks', '--json', '--workspace', workspace], { batonHome, cwd: workspace });
+    let summary;
+    try {
+      const j = JSON.parse(list.stdout);
+      const tasks = Array.isArray(j) ? j : (j.tasks || []);
+      summary = `${tasks.length} task(s) listed by \`baton tasks --json\``;
+    } catch {
+      summary = `\`baton tasks --json\` printed no JSON (exit ${list.status}): ${JSON.stringify(list.stdout.trim().slice(0, 80))}`;
+    }
+    log(`imported PLAN.md with the CLI: ${imp.stdout.trim().split('\n')[0] || '(no output)'}; ${summary}`);
+  }
+
+  const vsix = process.env.E2E_VSIX && path.resolve(process.env.E2E_VSIX);
+  const stateDir = tempDir('baton-e2e-cs');
+  let server;
+  let browser;
+  let results = new Map();
+  const consoleLines = [];
+  try {
+    if (vsix) {
+      log('installing', path.relative(REPO_ROOT, vsix), 'into the extensions dir');
+      installExtension({ vsix, extensionsDir: path.join(stateDir, 'extensions'), stateDir });
+    }
+    // The web workbench honours the URL's payload (extensionDevelopmentPath) only with the smoke-test driver on.
+    server = await startCodeServer({ folder: workspace, stateDir, env: { BATON_HOME: batonHome }, logDir: OUT, smokeTestDriver: !vsix });
+    const payload = vsix ? undefined : [['extensionDevelopmentPath', server.remoteUri(REPO_ROOT)], ['skipWelcome', 'true']];
+    log(`code-server ${server.url} up after ${Date.now() - t0} ms; Baton loaded ${vsix ? 'from the VSIX' : 'as extensionDevelopmentPath'}`);
+
+    browser = await launchChromium({ headless: !process.env.E2E_HEADFUL });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(`[${m.type()}] ${m.text()}`); });
+    page.on('pageerror', e => consoleLines.push(`[pageerror] ${e.message}`));
+    await page.goto(server.urlFor({ folder: workspace, payload }));
+    results = await runSteps({ page, server, workspace, batonHome, imported, state: {} });
+  } finally {
+    fs.writeFileSync(path.join(OUT, 'browser-console.log'), consoleLines.join('\n') + '\n');
+    if (browser) await browser.close().catch(() => {});
+    if (server) {
+      const failed = [...results.values()].filter(v => !v).length;
+      if (failed || results.size === 0) server.copyLogs(OUT);
+      await server.stop();
+    }
+    fs.rmSync(stateDir, { recursive: true, force: true });
+    if (!process.env.KEEP_TEMP) {
+      fs.rmSync(workspace, { recursive: true, force: true });
+      fs.rmSync(batonHome, { recursive: true, force: true });
+    }
+  }
+  const passed = [...results.values()].filter(Boolean).length;
+  const failed = STEPS.length - passed;
+  log(`e2e finished in ${((Date.now() - t0) / 1000).toFixed(1)} s; screenshots and logs in ${path.relative(REPO_ROOT, OUT)}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+main().then(code => process.exit(code), e => {
+  console.error('#', e.stack || e);
+  console.log(`0 passed, ${STEPS.length} failed`);
+  process.exit(2);
+});
