@@ -1,8 +1,12 @@
 import * as vscode from 'vscode';
+import { parseWorkflowRules } from './core/workflowRules';
+import type { BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
 import { OwnedElsewhereError, WorkspaceOwner } from './services/workspaceOwner';
 import { resolveStorageDir } from './store/storageLocation';
 import { registerCommands } from './ui/commands';
+import { registerCoordinationCommands } from './ui/coordinationCommands';
+import { InboxTreeProvider } from './ui/inboxTree';
 import { CONTEXT_KEYS, COMMANDS, MCP_PROVIDER_ID, SETTINGS } from './ui/constants';
 import { McpDefinitionProvider } from './ui/mcpDefinitionProvider';
 import { PlanStatusBar } from './ui/statusBar';
@@ -12,6 +16,9 @@ import { TasksTreeProvider } from './ui/tasksTree';
 /** What `activate` returns: used by the in-host tests and by other extensions. */
 export interface BatonApi {
   plan: PlanService;
+  services: BatonServices;
+  /** The Inbox view's data provider. */
+  inboxTree: InboxTreeProvider;
   /** The Sprints & Tasks tree's data provider (what VS Code renders). */
   tasksTree: TasksTreeProvider;
   mcpUrl: string | null;
@@ -37,6 +44,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   const version = String(context.extension.packageJSON.version ?? '0.0.0');
   const config = vscode.workspace.getConfiguration();
   const storageDir = resolveStorageDir(folder.uri.fsPath, context.storageUri.fsPath);
+  let workflowRules;
+  try {
+    workflowRules = parseWorkflowRules(config.get(SETTINGS.workflowRules));
+  } catch (error) {
+    log.warn(`[Workflow] ${(error as Error).message} Using the default rules.`);
+    void vscode.window.showWarningMessage(vscode.l10n.t('Baton: setting {0} is invalid: {1} The default rules apply.', SETTINGS.workflowRules, (error as Error).message));
+  }
   log.info(`[Store] state in ${storageDir}`);
   try {
     owner = await WorkspaceOwner.open({
@@ -44,8 +58,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
       kind: 'vscode',
       version,
       log: (level, message) => log[level](message),
+      workspaceDir: folder.uri.fsPath,
+      workflowRules,
       mcp: config.get<boolean>(SETTINGS.mcpEnabled, true)
-        ? { port: config.get<number>(SETTINGS.mcpPort, 0), maxBodyBytes: config.get<number>(SETTINGS.mcpMaxRequestBytes, 1024 * 1024) }
+        ? {
+          port: config.get<number>(SETTINGS.mcpPort, 0),
+          maxBodyBytes: config.get<number>(SETTINGS.mcpMaxRequestBytes, 1024 * 1024),
+          tier: config.get<'core' | 'full'>(SETTINGS.mcpToolTier, 'core') === 'full' ? 'full' : 'core',
+        }
         : null,
     });
   } catch (error) {
@@ -74,13 +94,24 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   const tree = new TasksTreeProvider(plan);
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
+  const inboxTree = new InboxTreeProvider(current.services.inbox, config.get<boolean>(SETTINGS.inboxNotifications, true));
+  context.subscriptions.push(inboxTree);
+  registerCoordinationCommands(context, current.services, inboxTree, log);
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
+    if (!e.affectsConfiguration(SETTINGS.workflowRules)) return;
+    try {
+      current.services.workflow.setRules(parseWorkflowRules(vscode.workspace.getConfiguration().get(SETTINGS.workflowRules)));
+    } catch (error) {
+      void vscode.window.showWarningMessage(vscode.l10n.t('Baton: setting {0} is invalid: {1}', SETTINGS.workflowRules, (error as Error).message));
+    }
+  }));
   if (current.mcpUrl && vscode.lm?.registerMcpServerDefinitionProvider) {
     const provider = new McpDefinitionProvider(mcpConfig, version);
     context.subscriptions.push(provider, vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, provider));
   }
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);
-  return { plan, tasksTree: tree, mcpUrl: current.mcpUrl, storageDir };
+  return { plan, services: current.services, tasksTree: tree, inboxTree, mcpUrl: current.mcpUrl, storageDir };
 }
 
 export async function deactivate(): Promise<void> {

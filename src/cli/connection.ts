@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
@@ -34,7 +35,7 @@ export async function connect(storageDir: string, version: string, log: LogFn): 
     throw error;
   }
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  const server = createBatonMcpServer(owner.plan, version, () => 'cli');
+  const server = createBatonMcpServer(owner.services, { version, tier: 'operator', mcpSessionId: () => undefined, operatorName: os.userInfo().username });
   await server.connect(serverSide);
   const client = new Client({ name: 'baton-cli', version });
   await client.connect(clientSide);
@@ -47,7 +48,7 @@ export async function connect(storageDir: string, version: string, log: LogFn): 
 
 export async function connectRemote(url: string, token: string, version: string, description: string): Promise<BatonConnection> {
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    requestInit: { headers: { Authorization: `Bearer ${token}`, 'X-Baton-Tools': 'operator' } },
   });
   const client = new Client({ name: 'baton-cli', version });
   await client.connect(transport);

@@ -59,3 +59,30 @@ export function formatImportReport(r: ImportReport): string {
   }
   return lines.join('\n') + '\n';
 }
+
+/** An inbox request as the `list_inbox` tool returns it. */
+export interface InboxRow {
+  id: string; kind: string; agentName: string; taskId: string | null; text: string; options: string[];
+  status: string; answer: string | null; answeredBy: string | null; createdAt: string;
+}
+
+export interface ActivityRow {
+  id: number; at: string; by: string; kind: string; action: string; task_id: string | null; detail: string;
+}
+
+const KIND_LABEL: Record<string, string> = { question: 'asks', approval: 'asks to approve', blocked: 'is blocked' };
+
+export function formatInbox(requests: InboxRow[]): string {
+  if (!requests.length) return 'The inbox is empty: no agent is waiting for you.\n';
+  return requests.map(r => {
+    const head = `${r.id.padEnd(5)} ${r.agentName} ${KIND_LABEL[r.kind] ?? r.kind}${r.taskId ? ` (${r.taskId})` : ''} — ${r.createdAt.replace('T', ' ').slice(0, 16)}`;
+    const body = `      ${r.text.replace(/\n/g, '\n      ')}`;
+    const options = r.options.length ? `\n      options: ${r.options.join(' | ')}` : '';
+    const answer = r.status !== 'open' ? `\n      → ${r.status}${r.answer ? `: ${r.answer}` : ''}${r.answeredBy ? ` (${r.answeredBy})` : ''}` : '';
+    return `${head}\n${body}${options}${answer}`;
+  }).join('\n') + '\n';
+}
+
+export function formatActivity(e: ActivityRow): string {
+  return `${e.at.replace('T', ' ').slice(0, 19)}  ${e.by}${e.task_id ? `  ${e.task_id}` : ''}  ${e.detail}\n`;
+}

@@ -10,7 +10,7 @@ import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../services/workspaceOwner';
 import { resolveStorageDir } from '../store/storageLocation';
 import { connect, type BatonConnection } from './connection';
-import { formatImportReport, formatSprints, formatTasks, type SprintRow, type TaskRow } from './format';
+import { formatActivity, formatImportReport, formatInbox, formatSprints, formatTasks, type ActivityRow, type InboxRow, type SprintRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -59,6 +59,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   const ws = new Option('-w, --workspace <dir>', 'workspace folder (default: current folder)');
   const verbose = new Option('-v, --verbose', 'log what Baton does to stderr');
+  const tools = new Option('--tools <tier>', 'MCP tool tier agents get: core (~10 tools), full, operator').choices(['core', 'full', 'operator']).default('core');
 
   program.command('import')
     .description('import a markdown plan or a Task Master tasks.json; re-importing updates instead of duplicating')
@@ -109,16 +110,112 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('inbox')
+    .description('the human inbox: open questions, approval requests and blockers from every agent')
+    .addOption(ws).addOption(verbose)
+    .option('--all', 'include answered and rejected requests')
+    .option('--json', 'print JSON')
+    .action(async opts => {
+      await withConnection(opts, async conn => {
+        const { requests } = await conn.call<{ requests: InboxRow[] }>('list_inbox', { include_resolved: !!opts.all });
+        process.stdout.write(opts.json ? JSON.stringify(requests, null, 2) + '\n' : formatInbox(requests));
+      });
+    });
+
+  program.command('answer')
+    .description('answer an inbox request; the waiting agent gets the answer')
+    .argument('<id>', 'request id, e.g. Q-3')
+    .argument('<text...>', 'the answer')
+    .addOption(ws).addOption(verbose)
+    .action(async (id: string, text: string[], opts) => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<InboxRow>('answer_request', { request_id: id, answer: text.join(' ') });
+        process.stdout.write(`${r.id} answered: ${r.answer}\n`);
+      });
+    });
+
+  program.command('approve')
+    .description('approve an inbox request (Q-3), or approve a task to ship (T-5) with feedback')
+    .argument('<id>', 'request id (Q-…) or task id (T-…)')
+    .addOption(ws).addOption(verbose)
+    .option('-f, --feedback <text>', 'feedback for the agent')
+    .action(async (id: string, opts) => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ id: string; status: string }>('approve', { id, ...(opts.feedback ? { feedback: opts.feedback } : {}) });
+        process.stdout.write(`${r.id} ${r.status === 'DONE' ? 'approved to ship: DONE' : r.status}\n`);
+      });
+    });
+
+  program.command('reject')
+    .description('reject an inbox request, saying why')
+    .argument('<id>', 'request id, e.g. Q-3')
+    .requiredOption('-r, --reason <text>', 'why, or what to do instead')
+    .addOption(ws).addOption(verbose)
+    .action(async (id: string, opts) => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<InboxRow>('reject_request', { request_id: id, note: opts.reason });
+        process.stdout.write(`${r.id} rejected: ${r.answer}\n`);
+      });
+    });
+
+  program.command('pause')
+    .description('pause a task (BLOCKED) and tell the agents on it why')
+    .argument('<task>', 'task id, e.g. T-5')
+    .requiredOption('-r, --reason <text>', 'why, e.g. "needs architecture review"')
+    .addOption(ws).addOption(verbose)
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const t = await conn.call<TaskRow>('pause_task', { task_id: task, reason: opts.reason });
+        process.stdout.write(`${t.id} paused (${t.status}): ${opts.reason}\n`);
+      });
+    });
+
+  program.command('intervene')
+    .description('send a message into a running task: the agents on it see it on their next call')
+    .argument('<task>', 'task id, e.g. T-5')
+    .requiredOption('-m, --message <text>', 'what they should know or do')
+    .addOption(ws).addOption(verbose)
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ task: TaskRow; delivered_to_sessions: number }>('intervene', { task_id: task, message: opts.message });
+        process.stdout.write(`${r.task.id}: delivered to ${r.delivered_to_sessions} agent session(s) and noted on the task\n`);
+      });
+    });
+
+  program.command('watch')
+    .description('live activity: who does what, as it happens (Ctrl+C to stop)')
+    .addOption(ws).addOption(verbose)
+    .option('--interval <ms>', 'poll interval', v => Number(v), 1000)
+    .action(async opts => {
+      await withConnection(opts, async conn => {
+        let last = 0;
+        const stop = waitForSignal();
+        let stopped = false;
+        void stop.then(() => (stopped = true));
+        const first = await conn.call<{ activity: ActivityRow[] }>('list_activity', { limit: 20 });
+        for (const e of first.activity.reverse()) process.stdout.write(formatActivity(e));
+        last = first.activity.reduce((m, e) => Math.max(m, e.id), 0);
+        while (!stopped) {
+          await Promise.race([stop, new Promise(r => setTimeout(r, opts.interval))]);
+          if (stopped) break;
+          const next = await conn.call<{ activity: ActivityRow[] }>('list_activity', { after_id: last, limit: 200 });
+          for (const e of next.activity.reverse()) process.stdout.write(formatActivity(e));
+          last = next.activity.reduce((m, e) => Math.max(m, e.id), last);
+        }
+      });
+    });
+
   program.command('serve')
     .description('own the workspace state headless and serve MCP over HTTP on 127.0.0.1 until stopped')
-    .addOption(ws).addOption(verbose)
+    .addOption(ws).addOption(verbose).addOption(tools)
     .option('-p, --port <port>', 'port (default: a free one)', v => Number(v), 0)
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const running = readEndpoint(storageDir);
       if (running) throw new Error(`Baton already serves this workspace at ${running.url} (${running.kind}, pid ${running.pid}).`);
       const owner = await WorkspaceOwner.open({
-        storageDir, kind: 'cli', version: VERSION, log: makeLog(true), mcp: { port: opts.port, maxBodyBytes: 1024 * 1024 },
+        storageDir, kind: 'cli', version: VERSION, log: makeLog(true), workspaceDir: workspaceOf(opts),
+        mcp: { port: opts.port, maxBodyBytes: 1024 * 1024, tier: opts.tools },
       });
       for (const m of owner.recovery.messages) process.stderr.write(`[warn] ${m}\n`);
       process.stdout.write(`Baton MCP server: ${owner.mcpUrl}\nBearer token in: ${owner.tokenFile}\nState in: ${storageDir}\nPress Ctrl+C to stop.\n`);
@@ -128,18 +225,20 @@ export function buildProgram(): Command {
 
   program.command('mcp')
     .description('MCP over stdio, for agents that only speak stdio: proxies to the running owner, or becomes the owner')
-    .addOption(ws).addOption(verbose)
+    .addOption(ws).addOption(verbose).addOption(tools)
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const log = makeLog(!!opts.verbose);
       const endpoint = readEndpoint(storageDir);
       if (endpoint) {
         log('info', `proxying stdio to ${endpoint.url}`);
-        await proxyStdio(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim());
+        await proxyStdio(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim(), opts.tools);
         return;
       }
-      const owner = await WorkspaceOwner.open({ storageDir, kind: 'cli', version: VERSION, log, mcp: { port: 0, maxBodyBytes: 1024 * 1024 } });
-      const server = createBatonMcpServer(owner.plan, VERSION, () => 'stdio');
+      const owner = await WorkspaceOwner.open({
+        storageDir, kind: 'cli', version: VERSION, log, workspaceDir: workspaceOf(opts), mcp: { port: 0, maxBodyBytes: 1024 * 1024, tier: opts.tools },
+      });
+      const server = createBatonMcpServer(owner.services, { version: VERSION, tier: opts.tools, mcpSessionId: () => undefined });
       const transport = new StdioServerTransport();
       const closed = new Promise<void>(resolve => (transport.onclose = resolve));
       await server.connect(transport);
@@ -153,9 +252,9 @@ export function buildProgram(): Command {
 }
 
 /** Forwards JSON-RPC messages between stdio and the owner's Streamable HTTP endpoint, until stdin closes. */
-async function proxyStdio(url: string, token: string): Promise<void> {
+async function proxyStdio(url: string, token: string, tier: string): Promise<void> {
   const stdio = new StdioServerTransport();
-  const http = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+  const http = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}`, 'X-Baton-Tools': tier } } });
   const done = new Promise<void>(resolve => {
     stdio.onclose = resolve;
     process.stdin.once('end', resolve);

@@ -13,7 +13,11 @@ export interface McpHttpOptions {
   /** Largest accepted request body in bytes; larger ones get 413. */
   maxBodyBytes: number;
   /** Builds a fresh MCP server (tools, resources, prompts) for each client session. */
-  createServer: (session: { sessionId: () => string | undefined }) => McpServer;
+  /**
+   * Builds a fresh MCP server (tools, resources, prompts) for each client session. `tier` is what the
+   * client asked for in the `X-Baton-Tools` header at initialize (`core`, `full` or `operator`), if anything.
+   */
+  createServer: (session: { sessionId: () => string | undefined; tier?: 'core' | 'full' | 'operator' }) => McpServer;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -114,7 +118,11 @@ export class McpHttpServer {
       const initializing = Array.isArray(parsed) ? parsed.some(m => isInitializeRequest(m)) : isInitializeRequest(parsed);
       if (!initializing) return jsonRpcError(res, 400, -32000, 'Bad request: no Mcp-Session-Id header; start with an initialize request.');
       let id: string | undefined;
-      const server = this.options.createServer({ sessionId: () => id });
+      const asked = header(req, 'x-baton-tools');
+      if (asked !== undefined && !['core', 'full', 'operator'].includes(asked)) {
+        return jsonRpcError(res, 400, -32602, `X-Baton-Tools must be core, full or operator, got "${asked}".`);
+      }
+      const server = this.options.createServer({ sessionId: () => id, tier: asked as 'core' | 'full' | 'operator' | undefined });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: sid => {

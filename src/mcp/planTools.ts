@@ -1,11 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { BatonError } from '../core/errors';
 import { ESTIMATE_UNITS, TASK_PRIORITIES, TASK_STATUSES, type Actor, type Sprint, type Task } from '../core/model';
-import { InvalidTransitionError } from '../core/statusRules';
-import { DependencyCycleError } from '../core/taskGraph';
 import type { PlanService } from '../services/planService';
+import { runTool } from './toolResult';
 
 /** Identifies who calls a tool, from the MCP session (client name + session id). */
 export type ActorResolver = (extra: { sessionId?: string }) => Actor;
@@ -28,22 +25,6 @@ function sprintSummary(s: Sprint, plan: PlanService) {
   return { id: s.id, name: s.name, goal: s.goal, state: s.state, start_date: s.startDate, end_date: s.endDate, tasks_done: p.done, tasks_total: p.total, percent_done: p.percent };
 }
 
-function ok(value: unknown): CallToolResult {
-  return { content: [{ type: 'text', text: JSON.stringify(value, null, 1) }] };
-}
-
-/** Runs a tool body, turning Baton's domain errors into tool errors the agent can read and act on. */
-async function run(body: () => unknown): Promise<CallToolResult> {
-  try {
-    return ok(await body());
-  } catch (error) {
-    if (error instanceof BatonError || error instanceof InvalidTransitionError || error instanceof DependencyCycleError) {
-      return { isError: true, content: [{ type: 'text', text: error.message }] };
-    }
-    throw error;
-  }
-}
-
 /**
  * Registers the plan tools on an MCP server: list/get sprints and tasks, create/update tasks, add and
  * remove dependencies, claim the next ready task, notes, context, progress, checkpoints, completion.
@@ -58,14 +39,14 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     description: 'All sprints of the plan in order, with goal, state and how many tasks are done.',
     inputSchema: z.object({}).strict(),
     annotations: { readOnlyHint: true },
-  }, () => run(() => ({ sprints: plan.listSprints().map(s => sprintSummary(s, plan)) })));
+  }, () => runTool(() => ({ sprints: plan.listSprints().map(s => sprintSummary(s, plan)) })));
 
   server.registerTool('get_sprint', {
     title: 'Get a sprint',
     description: 'One sprint with its tasks (compact) and progress.',
     inputSchema: z.object({ sprint_id: sprintId }).strict(),
     annotations: { readOnlyHint: true },
-  }, ({ sprint_id }) => run(() => {
+  }, ({ sprint_id }) => runTool(() => {
     const sprint = plan.getSprint(sprint_id);
     return { ...sprintSummary(sprint, plan), tasks: plan.listTasks({ sprintId: sprint.id }, { limit: 500 }).items.map(taskSummary) };
   }));
@@ -83,7 +64,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       limit: z.number().int().min(1).max(200).optional().describe('Page size, default 50'),
     }).strict(),
     annotations: { readOnlyHint: true },
-  }, args => run(() => {
+  }, args => runTool(() => {
     const page = plan.listTasks(
       { sprintId: args.sprint_id, status: args.status, assignee: args.assignee, ready: args.ready, text: args.text },
       { offset: args.offset, limit: args.limit ?? 50 },
@@ -96,7 +77,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     description: 'Everything about one task: description, context, checkpoints, notes, dependencies (and which are unfinished), subtasks and recent activity.',
     inputSchema: z.object({ task_id: taskId }).strict(),
     annotations: { readOnlyHint: true },
-  }, ({ task_id }) => run(() => {
+  }, ({ task_id }) => runTool(() => {
     const d = plan.getTaskDetails(resolve(task_id), 20);
     return {
       ...taskSummary(d.task), description: d.task.description, context: d.task.context, summary: d.task.summary,
@@ -122,7 +103,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       depends_on: z.array(taskId).max(100).optional().describe('Tasks that must be done first'),
       checkpoints: z.array(z.string().min(1).max(500)).max(100).optional(),
     }).strict(),
-  }, (args, extra) => run(() => taskSummary(plan.createTask({
+  }, (args, extra) => runTool(() => taskSummary(plan.createTask({
     title: args.title, description: args.description, sprintId: args.sprint_id ?? null,
     parentId: args.parent_id ? resolve(args.parent_id) : null, priority: args.priority, estimate: args.estimate ?? null,
     estimateUnit: args.estimate_unit, dependsOn: args.depends_on?.map(resolve), checkpoints: args.checkpoints,
@@ -143,7 +124,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       status: status.optional(),
       note: z.string().max(200_000).optional().describe('A note recorded with the status change'),
     }).strict(),
-  }, (args, extra) => run(() => {
+  }, (args, extra) => runTool(() => {
     const id = resolve(args.task_id);
     const actor = actorOf(extra);
     if (args.status !== undefined) plan.checkStatusChange(id, args.status);
@@ -159,7 +140,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Add a dependency',
     description: 'Makes task_id wait for depends_on. Refused, naming the cycle, if it would create one.',
     inputSchema: z.object({ task_id: taskId, depends_on: taskId }).strict(),
-  }, (args, extra) => run(() => {
+  }, (args, extra) => runTool(() => {
     plan.addDependency(resolve(args.task_id), resolve(args.depends_on), actorOf(extra));
     return { task_id: resolve(args.task_id), depends_on: plan.getTaskDetails(resolve(args.task_id), 0).dependsOn };
   }));
@@ -168,7 +149,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Remove a dependency',
     description: 'task_id no longer waits for depends_on.',
     inputSchema: z.object({ task_id: taskId, depends_on: taskId }).strict(),
-  }, (args, extra) => run(() => {
+  }, (args, extra) => runTool(() => {
     plan.removeDependency(resolve(args.task_id), resolve(args.depends_on), actorOf(extra));
     return { task_id: resolve(args.task_id), depends_on: plan.getTaskDetails(resolve(args.task_id), 0).dependsOn };
   }));
@@ -177,7 +158,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Claim the next ready task',
     description: 'Atomically takes the most urgent ready task (optionally within a sprint), marks it IN_PROGRESS and assigns it to you. No two agents get the same task. Returns the task with its details, or task: null when nothing is ready.',
     inputSchema: z.object({ sprint_id: sprintId.optional() }).strict(),
-  }, (args, extra) => run(() => {
+  }, (args, extra) => runTool(() => {
     const task = plan.claimNextReadyTask(actorOf(extra), { sprintId: args.sprint_id });
     if (!task) {
       const c = plan.statusCounts();
@@ -194,7 +175,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Add a note',
     description: 'Adds a timestamped note to a task (findings, decisions, problems).',
     inputSchema: z.object({ task_id: taskId, text: z.string().min(1).max(200_000) }).strict(),
-  }, (args, extra) => run(() => {
+  }, (args, extra) => runTool(() => {
     const note = plan.addNote(resolve(args.task_id), args.text, actorOf(extra));
     return { task_id: note.taskId, note_id: note.id, at: note.createdAt };
   }));
@@ -203,7 +184,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Append to or replace task context',
     description: 'The task\'s working context (markdown) that the next agent on it reads: append a section, or replace it all.',
     inputSchema: z.object({ task_id: taskId, text: z.string().max(200_000), mode: z.enum(['append', 'replace']).default('append') }).strict(),
-  }, (args, extra) => run(() => {
+  }, (args, extra) => runTool(() => {
     const task = plan.updateContext(resolve(args.task_id), args.text, args.mode, actorOf(extra));
     return { task_id: task.id, context_chars: task.context.length };
   }));
@@ -212,7 +193,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Report progress',
     description: 'Sets a task\'s progress (0–100) when it has no checkpoints; with checkpoints, use set_checkpoint instead. An optional note is recorded.',
     inputSchema: z.object({ task_id: taskId, percent: z.number().min(0).max(100), note: z.string().min(1).max(200_000).optional() }).strict(),
-  }, (args, extra) => run(() => {
+  }, (args, extra) => runTool(() => {
     const id = resolve(args.task_id);
     const actor = actorOf(extra);
     const task = plan.setProgress(id, args.percent, actor);
@@ -224,13 +205,13 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Check or uncheck a checkpoint',
     description: 'Marks a checkpoint of a task done (or not); checkpoint is its number (1-based), id or exact title. Progress follows.',
     inputSchema: z.object({ task_id: taskId, checkpoint: z.union([z.string().min(1).max(500), z.number().int().min(1)]), done: z.boolean().default(true) }).strict(),
-  }, (args, extra) => run(() => taskSummary(plan.setCheckpoint(resolve(args.task_id), String(args.checkpoint), args.done, actorOf(extra)))));
+  }, (args, extra) => runTool(() => taskSummary(plan.setCheckpoint(resolve(args.task_id), String(args.checkpoint), args.done, actorOf(extra)))));
 
   server.registerTool('complete_task', {
     title: 'Complete a task',
     description: 'Marks a task DONE with a summary of what was done (files, tests, follow-ups). The task must be IN_PROGRESS or IN_REVIEW and have no unfinished dependencies.',
     inputSchema: z.object({ task_id: taskId, summary: z.string().min(1).max(200_000) }).strict(),
-  }, (args, extra) => run(() => taskSummary(plan.completeTask(resolve(args.task_id), args.summary, actorOf(extra)))));
+  }, (args, extra) => runTool(() => taskSummary(plan.completeTask(resolve(args.task_id), args.summary, actorOf(extra)))));
 }
 
 /** Registers `import_plan`: the `baton import` command and agents import plan documents through it. */
@@ -242,5 +223,5 @@ export function registerImportTool(server: McpServer, plan: PlanService, actorOf
       source: z.string().min(1).max(1000).describe('Name identifying the document across re-imports, e.g. docs/PLAN.md'),
       content: z.string().max(5_000_000),
     }).strict(),
-  }, (args, extra) => run(() => plan.importDocument(args.content, args.source, actorOf(extra))));
+  }, (args, extra) => runTool(() => plan.importDocument(args.content, args.source, actorOf(extra))));
 }

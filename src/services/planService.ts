@@ -126,9 +126,14 @@ export class PlanService {
 
   private cache: { tasks: Task[]; graph: TaskGraph } | undefined;
 
+  /**
+   * @param sanitize applied to every free text taken from outside (descriptions, notes, context,
+   *   summaries) before it is stored; the owner passes secret redaction (`core/redaction.ts`).
+   */
   constructor(
     private readonly repo: PlanRepository,
     private readonly now: () => Date = () => new Date(),
+    private readonly sanitize: (text: string) => string = text => text,
   ) {}
 
   dispose(): void {
@@ -312,7 +317,7 @@ export class PlanService {
 
   createTask(input: NewTask, actor: Actor): Task {
     const title = this.requireText('Task title', input.title, MAX_TITLE);
-    const description = this.optionalText('description', input.description);
+    const description = this.sanitize(this.optionalText('description', input.description));
     const priority = this.checkPriority(input.priority ?? 'medium');
     const estimate = this.checkEstimate(input.estimate ?? null);
     const estimateUnit = this.checkUnit(input.estimateUnit ?? 'hours');
@@ -347,7 +352,7 @@ export class PlanService {
     const next: Partial<Task> = {};
     const changes: string[] = [];
     if (patch.title !== undefined) { next.title = this.requireText('Task title', patch.title, MAX_TITLE); changes.push('title'); }
-    if (patch.description !== undefined) { next.description = this.optionalText('description', patch.description); changes.push('description'); }
+    if (patch.description !== undefined) { next.description = this.sanitize(this.optionalText('description', patch.description)); changes.push('description'); }
     if (patch.priority !== undefined) { next.priority = this.checkPriority(patch.priority); changes.push(`priority ${patch.priority}`); }
     if (patch.estimate !== undefined) { next.estimate = this.checkEstimate(patch.estimate); changes.push(`estimate ${patch.estimate ?? 'none'}`); }
     if (patch.estimateUnit !== undefined) { next.estimateUnit = this.checkUnit(patch.estimateUnit); changes.push(`unit ${patch.estimateUnit}`); }
@@ -434,7 +439,7 @@ export class PlanService {
 
   /** Marks a task DONE with a summary of what was done (from IN_PROGRESS or IN_REVIEW). */
   completeTask(id: string, summary: string, actor: Actor): Task {
-    const text = this.requireText('Summary', summary, MAX_TEXT);
+    const text = this.sanitize(this.requireText('Summary', summary, MAX_TEXT));
     return this.setStatus(id, 'DONE', actor, { summary: text });
   }
 
@@ -459,7 +464,7 @@ export class PlanService {
   /** Adds a timestamped note to a task's log. */
   addNote(id: string, text: string, actor: Actor): Note {
     const task = this.getTask(id);
-    const body = this.requireText('Note', text, MAX_TEXT);
+    const body = this.sanitize(this.requireText('Note', text, MAX_TEXT));
     const note: Note = { id: this.newId('N'), taskId: id, author: actor, text: body, createdAt: this.stamp() };
     this.repo.transaction(tx => {
       this.repo.insertNote(tx, note);
@@ -473,7 +478,7 @@ export class PlanService {
   /** Appends to (`mode: 'append'`, separated by a blank line) or replaces the task's working context. */
   updateContext(id: string, text: string, mode: 'append' | 'replace', actor: Actor): Task {
     const task = this.getTask(id);
-    const body = this.optionalText('context', text);
+    const body = this.sanitize(this.optionalText('context', text));
     if (mode !== 'append' && mode !== 'replace') throw invalid(`mode must be "append" or "replace", got "${mode}".`);
     if (mode === 'append' && !body.trim()) throw invalid('Nothing to append: the text is empty.');
     const context = mode === 'append' && task.context ? `${task.context}\n\n${body}` : body;
@@ -628,13 +633,14 @@ export class PlanService {
 
       const upsertTask = (item: ImportedTask, sprintId: string | null, parentId: string | null, position: number) => {
         const sourceKey = prefix + item.key;
+        const description = this.sanitize(item.description);
         seenTasks.add(sourceKey);
         const existing = this.repo.findTaskBySourceKey(sourceKey);
         let id: string;
         if (!existing) {
           id = `T-${taskNum}`;
           const task: Task = {
-            id, title: item.title.slice(0, MAX_TITLE), description: item.description, status: item.status, priority: item.priority,
+            id, title: item.title.slice(0, MAX_TITLE), description, status: item.status, priority: item.priority,
             estimate: item.estimate, estimateUnit: item.estimateUnit, assignee: null, sprintId, parentId, position,
             progress: progressFromCheckpoints(item.checkpoints) ?? (item.status === 'DONE' ? 100 : 0), context: '', summary: null,
             sourceKey, createdAt: at, updatedAt: at, completedAt: item.status === 'DONE' ? at : null,
@@ -646,7 +652,7 @@ export class PlanService {
           id = existing.id;
           const patch: Partial<Task> = {};
           if (existing.title !== item.title) patch.title = item.title.slice(0, MAX_TITLE);
-          if (existing.description !== item.description) patch.description = item.description;
+          if (existing.description !== description) patch.description = description;
           if (existing.priority !== item.priority) patch.priority = item.priority;
           if (existing.estimate !== item.estimate) patch.estimate = item.estimate;
           if (existing.estimateUnit !== item.estimateUnit) patch.estimateUnit = item.estimateUnit;
@@ -770,6 +776,16 @@ export class PlanService {
     return report;
   }
 
+  /**
+   * Records an entry in the activity log for things other services do (answers, decisions, handoffs),
+   * so a task's history tells the whole story. `detail` is sanitized like any outside text.
+   */
+  recordActivity(actor: Actor, action: string, taskId: string | null, detail: string): void {
+    const task = taskId ? this.getTask(taskId) : undefined;
+    this.repo.transaction(tx => this.log(tx, actor, action, task?.id ?? null, task?.sprintId ?? null, this.sanitize(detail)));
+    this.changed(task ? [task.id] : [], []);
+  }
+
   // ------------------------------------------------------------------ internals
 
   private graph(tasks: Task[]): TaskGraph {
@@ -826,7 +842,7 @@ export class PlanService {
     this.log(tx, actor, 'task.status', task.id, task.sprintId,
       options.summary ? `${detail}: ${oneLine(options.summary)}` : patch.assignee && patch.assignee !== task.assignee ? `${detail}, assigned to ${patch.assignee}` : detail);
     if (options.note) {
-      this.repo.insertNote(tx, { id: this.newId('N'), taskId: task.id, author: actor, text: options.note, createdAt: at });
+      this.repo.insertNote(tx, { id: this.newId('N'), taskId: task.id, author: actor, text: this.sanitize(options.note), createdAt: at });
     }
   }
 

@@ -1,10 +1,19 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { DurableDatabase, type RecoveryReport } from '../store/durableDatabase';
 import { OwnerLock } from '../store/ownerLock';
 import { PlanRepository } from '../store/planRepository';
 import { STATE_MIGRATIONS } from '../store/schema';
-import { createBatonMcpServer } from '../mcp/batonMcpServer';
+import { redactDeep, redactSecrets } from '../core/redaction';
+import { DEFAULT_WORKFLOW_RULES, type WorkflowRule } from '../core/workflowRules';
+import { createBatonMcpServer, type BatonServices, type ToolTier } from '../mcp/batonMcpServer';
+import { CoordinationRepository } from '../store/coordinationRepository';
+import { createArtifactService } from './artifactService';
+import { InboxService } from './inboxService';
+import { MessageService } from './messageService';
+import { SessionService } from './sessionService';
+import { WorkflowService } from './workflowService';
 import { loadOrCreateToken, removeEndpoint, writeEndpoint } from '../mcp/endpoint';
 import { McpHttpServer } from '../mcp/httpServer';
 import { PlanService } from './planService';
@@ -16,7 +25,11 @@ export interface OwnerOptions {
   kind: 'vscode' | 'cli';
   version: string;
   log: LogFn;
-  mcp?: { port: number; maxBodyBytes: number } | null;
+  /** HTTP MCP server settings; `tier` is the tool tier agents get (default `core`). */
+  mcp?: { port: number; maxBodyBytes: number; tier?: ToolTier } | null;
+  /** The workspace folder (for role definitions in `.claude/agents/`). */
+  workspaceDir?: string;
+  workflowRules?: WorkflowRule[];
 }
 
 /** Thrown when another live process owns the workspace's state. */
@@ -37,7 +50,7 @@ export class WorkspaceOwner {
     readonly storageDir: string,
     private readonly lock: OwnerLock,
     readonly db: DurableDatabase,
-    readonly plan: PlanService,
+    readonly services: BatonServices,
     readonly mcp: McpHttpServer | null,
     readonly tokenFile: string | null,
     private readonly log: LogFn,
@@ -59,7 +72,7 @@ export class WorkspaceOwner {
     let mcp: McpHttpServer | null = null;
     try {
       db = await DurableDatabase.open(storageDir, { migrations: STATE_MIGRATIONS, log });
-      const plan = new PlanService(new PlanRepository(db));
+      const services = buildServices(db, options);
       let tokenFile: string | null = null;
       if (options.mcp) {
         const { token, file } = loadOrCreateToken(storageDir);
@@ -68,20 +81,29 @@ export class WorkspaceOwner {
           port: options.mcp.port,
           token,
           maxBodyBytes: options.mcp.maxBodyBytes,
-          createServer: session => createBatonMcpServer(plan, options.version, session.sessionId),
+          createServer: session => createBatonMcpServer(services, {
+            version: options.version,
+            tier: session.tier ?? options.mcp?.tier ?? 'core',
+            mcpSessionId: session.sessionId,
+            operatorName: os.userInfo().username,
+          }),
           log,
         });
         const url = await mcp.start();
         writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file });
         log('info', `[MCP] listening on ${url}`);
       }
-      return new WorkspaceOwner(storageDir, lock, db, plan, mcp, tokenFile, log);
+      return new WorkspaceOwner(storageDir, lock, db, services, mcp, tokenFile, log);
     } catch (error) {
       await mcp?.stop().catch(() => undefined);
       db?.close();
       lock.release();
       throw error;
     }
+  }
+
+  get plan(): PlanService {
+    return this.services.plan;
   }
 
   /** What the database's open had to recover, for telling the user. */
@@ -101,13 +123,44 @@ export class WorkspaceOwner {
   async close(): Promise<void> {
     removeEndpoint(this.storageDir);
     await this.mcp?.stop().catch(e => this.log('warn', `[MCP] stop failed: ${e}`));
-    this.plan.dispose();
+    for (const service of Object.values(this.services)) service.dispose();
     try {
       this.db.close();
     } finally {
       this.lock.release();
     }
   }
+}
+
+/**
+ * Builds the services over one database: the plan, then coordination (workflow rules, messages, the
+ * human inbox, agent sessions) and artifacts. Everything taken from outside passes secret redaction.
+ * Sessions still marked active from a previous run are ended: their connections died with it.
+ */
+function buildServices(db: DurableDatabase, options: OwnerOptions): BatonServices {
+  const redact = (text: string) => redactSecrets(text).text;
+  const plan = new PlanService(new PlanRepository(db), undefined, redact);
+  const repo = new CoordinationRepository(db);
+  const workflow = new WorkflowService(plan, options.workflowRules ?? DEFAULT_WORKFLOW_RULES, (level, message) => options.log(level, message));
+  const messages = new MessageService(repo, plan, redact);
+  const inbox = new InboxService(repo, plan, messages, workflow, redact);
+  const sessions = new SessionService(repo, plan, workflow, {
+    sanitizeDeep: value => redactDeep(value).value,
+    workspaceDir: options.workspaceDir,
+    health: () => ({
+      store: { ok: true, schemaVersion: db.schemaVersion, sizeBytes: db.sizeBytes(), journalBytes: db.journalSizeBytes, recovered: db.recovery.messages },
+      index: { available: false, note: 'The code index is not built yet in this version of Baton.' },
+      inbox: { open: inbox.openCount() },
+    }),
+  });
+  const ended = sessions.endStaleSessions();
+  if (ended) options.log('info', `[Sessions] ended ${ended} agent sessions left open by the previous run`);
+  const artifacts = createArtifactService(db, options.storageDir, plan);
+  const garbage = artifacts.collectGarbage();
+  if (garbage.removedContents || garbage.removedTempFiles) {
+    options.log('info', `[Artifacts] removed ${garbage.removedContents} unreferenced contents and ${garbage.removedTempFiles} temp files left by a crash`);
+  }
+  return { plan, sessions, inbox, messages, workflow, artifacts };
 }
 
 export function statePath(storageDir: string): string {

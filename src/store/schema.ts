@@ -97,4 +97,92 @@ CREATE TABLE imports (
 );
 `,
   },
+  {
+    version: 2,
+    description: 'agent sessions, saved context and handoffs, the human inbox, messages, artifacts',
+    sql: `
+CREATE TABLE agent_sessions (
+  id TEXT PRIMARY KEY,
+  num INTEGER NOT NULL UNIQUE,
+  agent_name TEXT NOT NULL,
+  profile TEXT,
+  role TEXT,
+  task_id TEXT REFERENCES tasks(id),
+  mcp_session_id TEXT,
+  status TEXT NOT NULL DEFAULT 'active',
+  started_at TEXT NOT NULL,
+  last_seen_at TEXT NOT NULL,
+  ended_at TEXT,
+  end_reason TEXT
+);
+CREATE INDEX agent_sessions_task ON agent_sessions(task_id, started_at);
+CREATE INDEX agent_sessions_mcp ON agent_sessions(mcp_session_id);
+CREATE TABLE contexts (
+  id TEXT PRIMARY KEY,
+  session_id TEXT REFERENCES agent_sessions(id),
+  task_id TEXT REFERENCES tasks(id),
+  kind TEXT NOT NULL,
+  pack TEXT NOT NULL,
+  dropped TEXT NOT NULL DEFAULT '[]',
+  bytes INTEGER NOT NULL,
+  created_at TEXT NOT NULL,
+  resumed_by TEXT,
+  resumed_at TEXT
+);
+CREATE INDEX contexts_task ON contexts(task_id, created_at);
+CREATE INDEX contexts_session ON contexts(session_id, created_at);
+CREATE TABLE human_requests (
+  id TEXT PRIMARY KEY,
+  num INTEGER NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  session_id TEXT REFERENCES agent_sessions(id),
+  agent_name TEXT NOT NULL,
+  task_id TEXT REFERENCES tasks(id),
+  text TEXT NOT NULL,
+  options TEXT NOT NULL DEFAULT '[]',
+  status TEXT NOT NULL DEFAULT 'open',
+  answer TEXT,
+  answered_by TEXT,
+  answered_at TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX human_requests_status ON human_requests(status, num);
+CREATE TABLE messages (
+  id TEXT PRIMARY KEY,
+  num INTEGER NOT NULL UNIQUE,
+  from_kind TEXT NOT NULL,
+  from_id TEXT NOT NULL,
+  from_name TEXT NOT NULL,
+  task_id TEXT REFERENCES tasks(id),
+  sprint_id TEXT REFERENCES sprints(id),
+  subject TEXT NOT NULL DEFAULT '',
+  body TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE message_recipients (
+  message_id TEXT NOT NULL REFERENCES messages(id),
+  recipient_kind TEXT NOT NULL,
+  recipient_id TEXT NOT NULL,
+  read_at TEXT,
+  PRIMARY KEY (message_id, recipient_kind, recipient_id)
+);
+CREATE INDEX message_recipients_inbox ON message_recipients(recipient_kind, recipient_id, read_at);
+CREATE TABLE artifacts (
+  id TEXT PRIMARY KEY,
+  num INTEGER NOT NULL UNIQUE,
+  sha256 TEXT NOT NULL,
+  name TEXT NOT NULL,
+  media_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  scope TEXT NOT NULL,
+  sprint_id TEXT REFERENCES sprints(id),
+  task_id TEXT REFERENCES tasks(id),
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX artifacts_sha ON artifacts(sha256);
+CREATE INDEX artifacts_task ON artifacts(task_id);
+CREATE INDEX artifacts_sprint ON artifacts(sprint_id);
+`,
+  },
 ];

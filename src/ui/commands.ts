@@ -1,11 +1,9 @@
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { BatonError } from '../core/errors';
 import { TASK_STATUSES, type Actor, type Task, type TaskStatus } from '../core/model';
-import { InvalidTransitionError, STATUS_TRANSITIONS } from '../core/statusRules';
-import { DependencyCycleError } from '../core/taskGraph';
+import { STATUS_TRANSITIONS } from '../core/statusRules';
 import type { ImportReport, PlanService } from '../services/planService';
+import { commandRegistrar, currentUser } from './commandRegistry';
 import { COMMANDS, SETTINGS } from './constants';
 import { SprintNode, TaskNode, type TasksTreeProvider } from './tasksTree';
 import { taskDocumentUri } from './taskDocument';
@@ -25,37 +23,11 @@ const STATUS_ICON: Record<TaskStatus, string> = {
   TODO: 'circle-large-outline', IN_PROGRESS: 'sync', IN_REVIEW: 'eye', DONE: 'pass-filled', BLOCKED: 'error', CANCELLED: 'circle-slash',
 };
 
-/**
- * Registers every Baton command. Each handler is wrapped the same way: domain errors (bad input,
- * refused status moves, dependency cycles) become a short message; anything unexpected is logged with
- * its stack to the Baton log and shown with a "Show Log" action. No handler rejects unhandled.
- * Handlers return their result, so tests and other extensions can call them with arguments.
- */
+/** Registers the plan commands (see `commandRegistrar` for how every handler is wrapped). */
 export function registerCommands(context: vscode.ExtensionContext, deps: CommandDeps): void {
   const { plan, log } = deps;
-  const user = (): Actor => ({
-    kind: 'user',
-    name: vscode.workspace.getConfiguration().get<string>(SETTINGS.userName)?.trim() || safeUserName(),
-  });
-
-  const register = (id: string, handler: (...args: any[]) => unknown) => {
-    context.subscriptions.push(vscode.commands.registerCommand(id, async (...args: unknown[]) => {
-      try {
-        return await handler(...args);
-      } catch (error) {
-        if (error instanceof BatonError || error instanceof InvalidTransitionError || error instanceof DependencyCycleError) {
-          log.warn(`[Commands] ${id}: ${error.message}`);
-          void vscode.window.showErrorMessage(error.message);
-        } else {
-          log.error(`[Commands] ${id} failed: ${error instanceof Error ? error.stack : String(error)}`);
-          void vscode.window.showErrorMessage(
-            vscode.l10n.t('Baton: {0}', error instanceof Error ? error.message : String(error)), vscode.l10n.t('Show Log'))
-            .then(action => action && log.show());
-        }
-        return undefined;
-      }
-    }));
-  };
+  const user = (): Actor => currentUser(SETTINGS.userName);
+  const register = commandRegistrar(context, log);
 
   const taskItems = (tasks: Task[]) => {
     const ready = new Set(plan.readyTasks().map(t => t.id));
@@ -345,10 +317,3 @@ function summarizeImport(r: ImportReport): string {
     r.sprints.created, r.tasks.created, r.tasks.updated + r.sprints.updated, r.checkpoints.created + r.checkpoints.updated, r.skipped.length);
 }
 
-function safeUserName(): string {
-  try {
-    return os.userInfo().username || 'me';
-  } catch {
-    return 'me';
-  }
-}

@@ -30,6 +30,14 @@ export const COMMANDS = {
   copyMcpConfig: 'baton.copyMcpConfig',
   showLog: 'baton.showLog',
   deleteTask: 'baton.deleteTask',
+  answerRequest: 'baton.answerRequest',
+  approveRequest: 'baton.approveRequest',
+  rejectRequest: 'baton.rejectRequest',
+  pauseTask: 'baton.pauseTask',
+  interveneTask: 'baton.interveneTask',
+  approveTask: 'baton.approveTask',
+  sendMessage: 'baton.sendMessage',
+  showHandoff: 'baton.showHandoff',
 } as const;
 
 export const CONTEXT_KEYS = {
@@ -43,6 +51,9 @@ export const SETTINGS = {
   mcpMaxRequestBytes: 'baton.mcp.maxRequestBytes',
   userName: 'baton.user.name',
   showCompleted: 'baton.tasks.showCompleted',
+  mcpToolTier: 'baton.mcp.toolTier',
+  workflowRules: 'baton.workflow.rules',
+  inboxNotifications: 'baton.inbox.notifications',
 } as const;
 
 export const MCP_PROVIDER_ID = 'baton.mcp';

@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import { WorkspaceOwner } from '../../../src/services/workspaceOwner';
 
 /** Opens a real owner (durable sql.js store, lock, services, optional MCP HTTP server) in a fresh temp folder. */
-export async function openTestOwner(options: { mcp?: boolean; maxBodyBytes?: number } = {}): Promise<WorkspaceOwner & { cleanup(): Promise<void> }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-test-'));
+export async function openTestOwner(options: { mcp?: boolean; maxBodyBytes?: number; tier?: 'core' | 'full'; dir?: string } = {}): Promise<WorkspaceOwner & { cleanup(): Promise<void> }> {
+  const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'baton-test-'));
   const owner = await WorkspaceOwner.open({
     storageDir: dir, kind: 'cli', version: 'test', log: () => undefined,
-    mcp: options.mcp ? { port: 0, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024 } : null,
+    mcp: options.mcp ? { port: 0, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024, tier: options.tier ?? 'full' } : null,
   });
   return Object.assign(owner, {
     async cleanup() {
