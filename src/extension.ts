@@ -7,6 +7,7 @@ import { resolveStorageDir } from './store/storageLocation';
 import { registerCommands } from './ui/commands';
 import { registerCoordinationCommands } from './ui/coordinationCommands';
 import { InboxTreeProvider } from './ui/inboxTree';
+import { SessionsTreeProvider } from './ui/sessionsTree';
 import { CONTEXT_KEYS, COMMANDS, MCP_PROVIDER_ID, SETTINGS } from './ui/constants';
 import { McpDefinitionProvider } from './ui/mcpDefinitionProvider';
 import { PlanStatusBar } from './ui/statusBar';
@@ -95,7 +96,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
   const inboxTree = new InboxTreeProvider(current.services.inbox, config.get<boolean>(SETTINGS.inboxNotifications, true));
-  context.subscriptions.push(inboxTree);
+  context.subscriptions.push(inboxTree, new SessionsTreeProvider(current.services.sessions, plan));
   registerCoordinationCommands(context, current.services, inboxTree, log);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
     if (!e.affectsConfiguration(SETTINGS.workflowRules)) return;

@@ -310,8 +310,15 @@ function withoutEmpty(n: Normalized): Normalized {
   return n;
 }
 
+/**
+ * A copy of the containers that packing changes (lists, decisions, the extras list); strings and
+ * custom values are shared, as packing never mutates them (it maps them to new values).
+ */
 function cloneNormalized(n: Normalized): Normalized {
-  return structuredClone(n);
+  const out: Normalized = { ...n, extras: n.extras.map(([key, value]) => [key, value]) };
+  for (const field of LIST_FIELDS) if (n[field]) out[field] = n[field]!.slice();
+  if (n.decisions) out.decisions = Array.isArray(n.decisions) ? n.decisions.map(d => ({ ...d })) : { ...n.decisions };
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
