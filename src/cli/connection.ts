@@ -22,18 +22,31 @@ export interface BatonConnection {
  * one runs, else by becoming the owner for the duration of the command (lock held, no HTTP server).
  * Both paths speak MCP to the same tools, so the CLI never re-implements a rule.
  */
-export async function connect(storageDir: string, version: string, log: LogFn): Promise<BatonConnection> {
-  const endpoint = readEndpoint(storageDir);
-  if (endpoint) return connectRemote(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim(), version, `${endpoint.kind} pid ${endpoint.pid} at ${endpoint.url}`);
-  let owner: WorkspaceOwner;
-  try {
-    owner = await WorkspaceOwner.open({ storageDir, kind: 'cli', version, log, mcp: null });
-  } catch (error) {
-    if (error instanceof OwnedElsewhereError) {
-      throw new Error(`${error.message} It publishes no MCP endpoint yet; try again in a moment.`);
+export async function connect(storageDir: string, version: string, log: LogFn, waitMs = 10_000): Promise<BatonConnection> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const endpoint = readEndpoint(storageDir);
+    if (endpoint) {
+      return connectRemote(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim(), version, `${endpoint.kind} pid ${endpoint.pid} at ${endpoint.url}`);
     }
-    throw error;
+    try {
+      const owner = await WorkspaceOwner.open({ storageDir, kind: 'cli', version, log, mcp: null });
+      return connectLocal(owner, storageDir, version);
+    } catch (error) {
+      if (!(error instanceof OwnedElsewhereError)) throw error;
+      // Another process owns the state: a `baton` command finishing (it holds the lock only for its
+      // run), or an owner starting up that will publish its endpoint. Wait for either.
+      if (Date.now() > deadline) {
+        throw new Error(error.owner.kind === 'cli'
+          ? `Another baton command (pid ${error.owner.pid}) has held this workspace's state for ${Math.round(waitMs / 1000)} s; try again when it ends.`
+          : `${error.message} It publishes no MCP endpoint; is it still starting?`);
+      }
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
   }
+}
+
+async function connectLocal(owner: WorkspaceOwner, storageDir: string, version: string): Promise<BatonConnection> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const server = createBatonMcpServer(owner.services, { version, tier: 'operator', mcpSessionId: () => undefined, operatorName: os.userInfo().username });
   await server.connect(serverSide);

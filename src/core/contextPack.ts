@@ -148,10 +148,13 @@ function codePointIndex(text: string, chars: number): number {
 
 /** `text` cut to at most `max` characters, the last being `…`; unchanged when it is short enough. */
 function truncate(text: string, max: number): string {
-  if (text.length <= max || charCount(text) <= max) return text;
+  if (text.length <= max || codePointIndex(text, max) >= text.length) return text;
   if (max <= 1) return max === 1 ? ELLIPSIS : '';
   return text.slice(0, codePointIndex(text, max - 1)) + ELLIPSIS;
 }
+
+/** Whether `text` has more than `max` characters (looks at no more than `max + 1` of them). */
+const longerThan = (text: string, max: number): boolean => text.length > max && codePointIndex(text, max) < text.length;
 
 function lineCount(text: string): number {
   if (!text) return 0;
@@ -163,8 +166,8 @@ function lineCount(text: string): number {
 /** The summary that replaces a dump, or null when `text` is not one. */
 function dumpSummary(text: string): string | null {
   const lines = lineCount(text);
-  const chars = text.length > DUMP_MAX_CHARS ? charCount(text) : text.length;
-  if (chars <= DUMP_MAX_CHARS && lines <= DUMP_MAX_LINES) return null;
+  if (lines <= DUMP_MAX_LINES && !longerThan(text, DUMP_MAX_CHARS)) return null;
+  const chars = charCount(text);
   return `[omitted: ${lines} ${lines === 1 ? 'line' : 'lines'} of text, ${chars} chars]`;
 }
 
@@ -402,17 +405,18 @@ interface Plan {
   currentTaskChars?: number;
 }
 
-/** A string that step 1 may truncate: its field, its length and how to cut it. */
+/** A string that step 1 may truncate: its field, its length and its rank in traversal order. */
 interface LongString {
   field: string;
   chars: number;
   order: number;
-  max: number;
 }
 
 class Packer {
   readonly base: Normalized;
+  /** The strings longer than their limit, longest first (ties: traversal order). */
   readonly longStrings: LongString[] = [];
+  /** Custom keys in the order step 5 drops them (set by step 5). */
   extrasOrder: string[] = [];
 
   constructor(base: Normalized, readonly budget: number) {
@@ -421,15 +425,15 @@ class Packer {
     forEachString(cloneNormalized(base), (field, s) => {
       const max = field === 'currentTask' ? CURRENT_TASK_MAX_CHARS : field === 'notes' ? Infinity : ITEM_MAX_CHARS;
       const chars = charCount(s);
-      if (chars > max) this.longStrings.push({ field, chars, order, max });
+      if (chars > max) this.longStrings.push({ field, chars, order });
       order++;
     });
+    this.longStrings.sort((a, b) => b.chars - a.chars || a.order - b.order);
   }
 
-  /** Ranks of the long strings to truncate when `count` are: the `count` longest. */
+  /** Traversal ranks of the strings to truncate when `count` are: the `count` longest. */
   private truncatedOrders(count: number): Set<number> {
-    const ranked = [...this.longStrings].sort((a, b) => b.chars - a.chars || a.order - b.order);
-    return new Set(ranked.slice(0, count).map(s => s.order));
+    return new Set(this.longStrings.slice(0, count).map(s => s.order));
   }
 
   build(plan: Plan): WorkContext {
@@ -548,7 +552,7 @@ export function packContext(input: unknown, budgetBytes: number = DEFAULT_CONTEX
   if (!packer.fits(plan)) {
     // 1. long strings, longest first
     plan = { ...plan, truncated: packer.least(plan, 0, packer.longStrings.length, (p, v) => ({ ...p, truncated: v })) };
-    const cut = [...packer.longStrings].sort((a, b) => b.chars - a.chars || a.order - b.order).slice(0, plan.truncated);
+    const cut = packer.longStrings.slice(0, plan.truncated);
     const perField = new Map<string, number>();
     for (const s of cut) perField.set(s.field, (perField.get(s.field) ?? 0) + 1);
     for (const [field, n] of perField) {
@@ -578,10 +582,8 @@ export function packContext(input: unknown, budgetBytes: number = DEFAULT_CONTEX
 
     // 5. custom keys, largest first
     if (base.extras.length && !packer.fits(plan)) {
-      const sized = base.extras.map(([key]) => {
-        const current = packer.build(plan)[key];
-        return { key, bytes: jsonBytes({ [key]: current }) };
-      });
+      const current = packer.build(plan);
+      const sized = base.extras.map(([key]) => ({ key, bytes: jsonBytes({ [key]: current[key] }) }));
       sized.sort((a, b) => b.bytes - a.bytes || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       packer.extrasOrder = sized.map(s => s.key);
       plan = { ...plan, extrasDropped: packer.least(plan, 0, sized.length, (p, v) => ({ ...p, extrasDropped: v })) };

@@ -240,8 +240,7 @@ export function registerOperatorTools(server: McpServer, deps: CoordinationDeps,
     inputSchema: z.object({ task_id: taskId.optional(), after_id: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(),
     annotations: { readOnlyHint: true },
   }, args => runTool(() => {
-    const entries = plan.listActivity({ taskId: args.task_id ? plan.resolveTask(args.task_id).id : undefined, limit: args.limit })
-      .filter(e => args.after_id === undefined || e.id > args.after_id);
+    const entries = plan.listActivity({ taskId: args.task_id ? plan.resolveTask(args.task_id).id : undefined, limit: args.limit, afterId: args.after_id });
     return { activity: entries.map(e => ({ id: e.id, at: e.at, by: e.actor.name, kind: e.actor.kind, action: e.action, task_id: e.taskId, detail: e.detail })) };
   }));
 }

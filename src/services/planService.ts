@@ -253,7 +253,7 @@ export class PlanService {
     };
   }
 
-  listActivity(filter: { taskId?: string; limit?: number; beforeId?: number } = {}): ActivityEntry[] {
+  listActivity(filter: { taskId?: string; limit?: number; beforeId?: number; afterId?: number } = {}): ActivityEntry[] {
     return this.repo.listActivity({ ...filter, limit: filter.limit ?? 100 });
   }
 
@@ -839,8 +839,9 @@ export class PlanService {
     if (options.summary !== undefined) patch.summary = options.summary;
     this.repo.updateTask(tx, task.id, patch);
     const detail = task.status === status ? `status stays ${status}` : `${task.status} → ${status}`;
+    const why = options.summary ?? options.note;
     this.log(tx, actor, 'task.status', task.id, task.sprintId,
-      options.summary ? `${detail}: ${oneLine(options.summary)}` : patch.assignee && patch.assignee !== task.assignee ? `${detail}, assigned to ${patch.assignee}` : detail);
+      why ? `${detail}: ${oneLine(this.sanitize(why))}` : patch.assignee && patch.assignee !== task.assignee ? `${detail}, assigned to ${patch.assignee}` : detail);
     if (options.note) {
       this.repo.insertNote(tx, { id: this.newId('N'), taskId: task.id, author: actor, text: this.sanitize(options.note), createdAt: at });
     }

@@ -222,9 +222,10 @@ export class PlanRepository {
       e.at, e.actor.kind, e.actor.name, e.action, e.taskId, e.sprintId, e.detail,
     ]);
   }
-  listActivity(filter: { taskId?: string; limit: number; beforeId?: number }): ActivityEntry[] {
+  listActivity(filter: { taskId?: string; limit: number; beforeId?: number; afterId?: number }): ActivityEntry[] {
     const where: string[] = [];
     const params: SqlValue[] = [];
+    if (filter.afterId !== undefined) { where.push('id > ?'); params.push(filter.afterId); }
     if (filter.taskId) { where.push('task_id = ?'); params.push(filter.taskId); }
     if (filter.beforeId !== undefined) { where.push('id < ?'); params.push(filter.beforeId); }
     const sql = `SELECT * FROM activity ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;

@@ -13,9 +13,14 @@
 // which tests the packaged artifact.
 //
 // Env: E2E_VSIX, E2E_HEADFUL=1 (show the browser), KEEP_TEMP=1 (keep the workspace and BATON_HOME).
-// Add checks by appending to STEPS: { name, needs?: [names of steps it depends on], timeoutMs?, run(ctx) }.
+// Add checks by appending to STEPS: { name, needs?: [names of steps it depends on], timeoutMs?, shot?, run(ctx) }
+// (shot: the screenshot's name instead of one made from the step's name).
+// The inbox checks connect a real MCP SDK client from this process, as an agent, to the MCP server Baton
+// runs in VS Code (found through $BATON_HOME/workspaces/*.json → storageDir → mcp-endpoint.json).
 import fs from 'node:fs';
 import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { REPO_ROOT, assertHostInstalled, chromiumPath, installExtension, launchChromium, startCodeServer } from '../../scripts/lib/codeServer.mjs';
 import { makeGitWorkspace, runCli, tempDir } from '../../scripts/lib/workspace.mjs';
 
@@ -85,6 +90,36 @@ async function statusCounts(page) {
 
 /** The pane of a view in the side bar, by its title. */
 const viewPane = (page, title) => page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: title }) });
+
+/**
+ * The MCP endpoint Baton's VS Code publishes for the workspace: { url, token }, once the registry file
+ * ($BATON_HOME/workspaces/<hash>.json) points at a storage folder whose mcp-endpoint.json names a live process.
+ */
+function mcpEndpoint(batonHome, workspace) {
+  const dir = path.join(batonHome, 'workspaces');
+  const real = fs.realpathSync(workspace);
+  for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).filter(n => n.endsWith('.json')) : []) {
+    try {
+      const entry = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
+      if (!entry.storageDir || fs.realpathSync(entry.workspace) !== real) continue;
+      const info = JSON.parse(fs.readFileSync(path.join(entry.storageDir, 'mcp-endpoint.json'), 'utf8'));
+      process.kill(info.pid, 0); // throws when the owner is gone (a stale file)
+      if (info.kind !== 'vscode') continue;
+      return { url: info.url, token: fs.readFileSync(info.tokenFile, 'utf8').trim() };
+    } catch {
+      // not published yet, or stale
+    }
+  }
+  return null;
+}
+
+/** Calls an MCP tool and returns its JSON answer; throws with the tool's message when it fails. */
+async function callTool(client, name, args = {}, timeout = 120_000) {
+  const result = await client.callTool({ name, arguments: args }, undefined, { timeout });
+  const text = (result.content || []).find(c => c.type === 'text')?.text ?? '';
+  if (result.isError) throw new Error(`${name} failed: ${text}`);
+  return JSON.parse(text);
+}
 
 async function poll(fn, { timeout, interval = 250, message }) {
   const end = Date.now() + timeout;
@@ -191,6 +226,118 @@ const STEPS = [
       log(`CLI: ${last}`);
     },
   },
+  {
+    name: "an agent connected over MCP asks 'Which database should the orders service use?' and waits",
+    needs: ['workbench loads'],
+    async run({ state, workspace, batonHome }) {
+      const endpoint = await poll(() => mcpEndpoint(batonHome, workspace), {
+        timeout: 30_000, message: `no live mcp-endpoint.json of VS Code under ${batonHome}/workspaces (is the MCP server on?)`,
+      });
+      const client = new Client({ name: 'e2e-agent', version: '1' });
+      await client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url), { requestInit: { headers: { Authorization: `Bearer ${endpoint.token}` } } }));
+      state.agent = client;
+      const init = await callTool(client, 'agent_init', { agent: 'e2e-agent' });
+      log(`agent session ${init.session.id} at ${endpoint.url}`);
+      state.question = 'Which database should the orders service use?';
+      // Not awaited: the call waits for the person's answer. Settles to { answer } or { error }.
+      state.waiting = callTool(client, 'ask_human', { question: state.question, options: ['PostgreSQL', 'SQLite', 'MongoDB'], wait_seconds: 120 })
+        .then(answer => ({ answer }), error => ({ error }));
+      const early = await Promise.race([state.waiting, new Promise(r => setTimeout(() => r(null), 500))]);
+      if (early) throw new Error(`ask_human returned before anyone answered: ${JSON.stringify(early.answer) || early.error.message}`);
+    },
+  },
+  {
+    name: "a notification '… asks: Which database …' with an 'Answer' button appears",
+    shot: 'inbox-notification',
+    needs: ["an agent connected over MCP asks 'Which database should the orders service use?' and waits"],
+    async run({ page, smokeTestDriver }) {
+      // With the smoke-test driver on (Baton loaded as extensionDevelopmentPath) the workbench shows no toasts
+      // at all, so the notification is looked for in the notification center; with E2E_VSIX it pops up as a toast.
+      let where = 'toast';
+      let found = page.locator('.notifications-toasts .notification-toast', { hasText: 'asks: Which database' }).first();
+      if (smokeTestDriver) {
+        where = 'notification center';
+        await runCommand(page, 'Notifications: Show Notifications');
+        await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+        found = page.locator('.notifications-center .notification-list-item', { hasText: 'asks: Which database' }).first();
+      }
+      await found.waitFor({ timeout: 15_000 }).catch(async () => {
+        const shown = await page.locator(smokeTestDriver ? '.notifications-center' : '.notifications-toasts').innerText().catch(() => '');
+        throw new Error(`no notification containing 'asks: Which database' in the ${where}; it shows: ${JSON.stringify(shown.replace(/\s+/g, ' ').slice(0, 200))}`);
+      });
+      await found.locator('.monaco-button', { hasText: 'Answer' }).first().waitFor({ timeout: 5000 })
+        .catch(() => { throw new Error("the notification has no 'Answer' button"); });
+      log(`notification (${where}):`, (await found.innerText()).replace(/\s+/g, ' ').trim());
+    },
+  },
+  {
+    name: "the Inbox view (expanded from its header) lists the agent's question",
+    shot: 'inbox-view',
+    needs: ["an agent connected over MCP asks 'Which database should the orders service use?' and waits",
+      "the 'Baton' activity-bar item opens Baton's views"],
+    async run({ page, state }) {
+      if (await page.locator('.notifications-center.visible').count()) {
+        await page.locator('.notifications-center .codicon-chevron-down, .notifications-center .codicon-notifications-hide').first().click({ timeout: 5000 })
+          .catch(() => page.keyboard.press('Escape'));
+      }
+      const pane = viewPane(page, 'Inbox');
+      const header = pane.locator('.pane-header').first();
+      await header.waitFor({ timeout: 10_000 }).catch(() => { throw new Error("no 'Inbox' view in the Baton side bar"); });
+      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      const row = pane.locator('.monaco-list-row', { hasText: state.question }).first();
+      await row.waitFor({ timeout: 15_000 }).catch(async () => {
+        const seen = await pane.locator('.pane-body').innerText().catch(() => '');
+        throw new Error(`the Inbox view does not list the question; it shows: ${JSON.stringify(seen.replace(/\s+/g, ' ').slice(0, 200))}`);
+      });
+      state.inboxRow = (await row.innerText()).replace(/\s+/g, ' ').trim();
+      log('inbox row:', state.inboxRow);
+      if (!/Q-\d+ · e2e-agent#A-\d+/.test(state.inboxRow)) throw new Error(`the row does not show the request id and the agent: "${state.inboxRow}"`);
+    },
+  },
+  {
+    name: "clicking the Inbox row opens a quick pick of the agent's suggested answers ('PostgreSQL')",
+    shot: 'inbox-quick-pick',
+    needs: ["the Inbox view (expanded from its header) lists the agent's question"],
+    async run({ page, state }) {
+      await viewPane(page, 'Inbox').locator('.monaco-list-row', { hasText: state.question }).first().click();
+      const labels = await waitForQuickPick(page);
+      log('quick pick:', labels.join(' | '));
+      if (!labels.some(l => l.trim() === 'PostgreSQL')) throw new Error(`no 'PostgreSQL' in the quick pick: ${labels.join(' | ')}`);
+      if (!labels.some(l => l.includes('Write another answer'))) throw new Error(`no 'Write another answer…' in the quick pick: ${labels.join(' | ')}`);
+      state.quickPickOpen = true;
+    },
+  },
+  {
+    name: "choosing 'PostgreSQL' answers the agent: its waiting ask_human returns 'PostgreSQL'",
+    needs: ["clicking the Inbox row opens a quick pick of the agent's suggested answers ('PostgreSQL')"],
+    async run({ page, state }) {
+      const widget = page.locator('.quick-input-widget');
+      await widget.getByRole('option', { name: 'PostgreSQL', exact: true }).click({ timeout: 5000 });
+      await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+      const settled = await Promise.race([state.waiting, new Promise(r => setTimeout(() => r(null), 10_000))]);
+      if (!settled) throw new Error('the agent\'s ask_human call is still waiting 10 s after the answer');
+      if (settled.error) throw new Error(`the agent's ask_human call failed: ${settled.error.message}`);
+      const { answer } = settled;
+      log('agent got:', JSON.stringify({ request_id: answer.request_id, status: answer.status, answer: answer.answer, answered_by: answer.answered_by }));
+      if (answer.status !== 'answered' || answer.answer !== 'PostgreSQL') throw new Error(`expected status 'answered' and answer 'PostgreSQL', got ${JSON.stringify(answer)}`);
+      state.requestId = answer.request_id;
+    },
+  },
+  {
+    name: 'the answered request leaves the Inbox view\'s open requests',
+    shot: 'inbox-answered',
+    needs: ["choosing 'PostgreSQL' answers the agent: its waiting ask_human returns 'PostgreSQL'"],
+    async run({ page, state }) {
+      const pane = viewPane(page, 'Inbox');
+      await poll(async () => !(await pane.locator('.monaco-list-row', { hasText: state.question }).count()), {
+        timeout: 10_000, message: 'the answered question is still listed in the Inbox view',
+      });
+      // The resolved request moves to the collapsed 'Recently resolved' group.
+      await pane.locator('.monaco-list-row', { hasText: 'Recently resolved' }).first().waitFor({ timeout: 5000 })
+        .catch(() => { throw new Error("no 'Recently resolved' group in the Inbox view"); });
+      log('inbox view:', (await pane.locator('.pane-body').innerText()).replace(/\s+/g, ' ').trim());
+    },
+  },
 ];
 
 // ---------------------------------------------------------------- runner
@@ -203,7 +350,7 @@ async function runSteps(ctx) {
   for (const step of STEPS) {
     n++;
     const t = Date.now();
-    const shot = path.join(OUT, `${String(n).padStart(2, '0')}-${slug(step.name)}.png`);
+    const shot = path.join(OUT, `${String(n).padStart(2, '0')}-${step.shot || slug(step.name)}.png`);
     const unmet = (step.needs || []).filter(d => results.get(d) !== true);
     let error = null;
     if (unmet.length) {
@@ -269,6 +416,7 @@ async function main() {
   let server;
   let browser;
   let results = new Map();
+  const state = {};
   const consoleLines = [];
   try {
     if (vsix) {
@@ -285,9 +433,10 @@ async function main() {
     page.on('console', m => { if (m.type() === 'error' || m.type() === 'warning') consoleLines.push(`[${m.type()}] ${m.text()}`); });
     page.on('pageerror', e => consoleLines.push(`[pageerror] ${e.message}`));
     await page.goto(server.urlFor({ folder: workspace, payload }));
-    results = await runSteps({ page, server, workspace, batonHome, imported, state: {} });
+    results = await runSteps({ page, server, workspace, batonHome, imported, state, smokeTestDriver: !vsix });
   } finally {
     fs.writeFileSync(path.join(OUT, 'browser-console.log'), consoleLines.join('\n') + '\n');
+    if (state.agent) await state.agent.close().catch(() => {});
     if (browser) await browser.close().catch(() => {});
     if (server) {
       const failed = [...results.values()].filter(v => !v).length;

@@ -21,6 +21,7 @@ interface TestResult { title: string; state: 'passed' | 'failed' | 'pending'; er
 function loadSuites(): void {
   require('./smoke.test');
   require('./plan.test');
+  require('./inbox.test');
 }
 
 export function run(): Promise<void> {

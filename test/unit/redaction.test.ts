@@ -306,6 +306,34 @@ test('redactSecrets: is synchronous, rejects non-strings, and handles large text
   assert.ok(elapsed < 5000, `took ${elapsed} ms`);
 });
 
+test('redactSecrets: API key headers are redacted', () => {
+  const key = pick(ALNUM, 32);
+  assert.equal(redactSecrets(`X-Api-Key: ${key}`).text, 'X-Api-Key: [REDACTED:authorization-header]');
+  assert.equal(redactSecrets(`curl -H 'X-Auth-Token: ${key}' https://x.example.com`).text, "curl -H 'X-Auth-Token: [REDACTED:authorization-header]' https://x.example.com");
+  assert.equal(redactSecrets('Authorization: Basic ' + Buffer.from('ada:' + key).toString('base64')).text, 'Authorization: Basic [REDACTED:authorization-header]');
+});
+
+test('redactSecrets: pathological inputs finish quickly', () => {
+  const inputs = [
+    'curl '.repeat(50000),
+    '-----BEGIN RSA PRIVATE KEY-----\n'.repeat(3000),
+    '-----BEGIN RSA PRIVATE KEY-----' + 'A'.repeat(200000) + '!',
+    ('Authorization' + ' '.repeat(50)).repeat(20000),
+    ('api_key=' + 'a1B2'.repeat(40000) + '.').repeat(3),
+    'key=key=key=key='.repeat(30000),
+    ('https://u:' + 'p'.repeat(300)).repeat(2000),
+    ('eyJ' + 'a'.repeat(5000) + '.eyJ' + 'b'.repeat(5000) + '.').repeat(50),
+    ('password="' + 'x'.repeat(300)).repeat(3000),
+    'A'.repeat(2_000_000),
+  ];
+  for (const text of inputs) {
+    const started = Date.now();
+    redactSecrets(text);
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 8000, `${text.slice(0, 30)}…: ${elapsed} ms`);
+  }
+});
+
 test('redactDeep: redacts every string leaf of nested values, without touching the input', () => {
   const gh = 'ghs_' + pick(ALNUM, 36);
   const npm = 'npm_' + pick(ALNUM, 36);
