@@ -4,6 +4,7 @@ import type { BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
 import { OwnedElsewhereError, WorkspaceOwner } from './services/workspaceOwner';
 import { resolveStorageDir } from './store/storageLocation';
+import { registerArtifactCommands } from './ui/artifactCommands';
 import { registerCommands } from './ui/commands';
 import { registerCoordinationCommands } from './ui/coordinationCommands';
 import { InboxTreeProvider } from './ui/inboxTree';
@@ -93,11 +94,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   const plan = current.plan;
   const mcpConfig = () => (current.mcpUrl ? { url: current.mcpUrl, token: current.readToken()! } : null);
   const tree = new TasksTreeProvider(plan);
-  context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan));
+  context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan, current.services));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
   const inboxTree = new InboxTreeProvider(current.services.inbox, config.get<boolean>(SETTINGS.inboxNotifications, true));
   context.subscriptions.push(inboxTree, new SessionsTreeProvider(current.services.sessions, plan));
   registerCoordinationCommands(context, current.services, inboxTree, log);
+  registerArtifactCommands(context, current.services.artifacts, plan, log);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
     if (!e.affectsConfiguration(SETTINGS.workflowRules)) return;
     try {

@@ -130,6 +130,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   }
 
   registerResources(server, services);
+  registerSessionContext(server, services);
   registerPrompts(server);
   return server;
 }
@@ -155,6 +156,15 @@ function registerResources(server: McpServer, { plan, sessions }: BatonServices)
   }, (uri, { task_id }) => {
     const id = plan.resolveTask(String(task_id)).id;
     return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text: sessions.handoffMarkdown(id) ?? `No context saved for ${id} yet.` }] };
+  });
+}
+
+function registerSessionContext(server: McpServer, { sessions }: BatonServices): void {
+  server.registerResource('session-context', new ResourceTemplate('baton://session/{session_id}/context', {
+    list: () => ({ resources: sessions.list({ limit: 50 }).map(s => ({ uri: `baton://session/${s.id}/context`, name: `${s.id} ${s.agentName}`, mimeType: 'application/json' })) }),
+  }), { title: 'Session context', description: 'The newest context an agent session saved.', mimeType: 'application/json' }, (uri, { session_id }) => {
+    const loaded = sessions.loadContext({ sessionId: String(session_id) });
+    return json(uri.href, loaded ? { context: loaded.pack.context, kind: loaded.saved.kind, task_id: loaded.saved.taskId, saved_at: loaded.saved.createdAt, dropped: loaded.pack.dropped } : { context: null });
   });
 }
 

@@ -166,12 +166,12 @@ export function registerCoordinationTools(server: McpServer, deps: CoordinationD
 
   server.registerTool('check_messages', {
     title: 'Check messages',
-    description: 'Your unread messages (from the human, including interventions, and from other agents), oldest first; marks them read.',
-    inputSchema: z.object({ include_read: z.boolean().default(false), limit: z.number().int().min(1).max(200).default(50) }).strict(),
+    description: 'Your unread messages (from the human, including interventions, and from other agents), oldest first; marks them read unless mark_read is false.',
+    inputSchema: z.object({ include_read: z.boolean().default(false), mark_read: z.boolean().default(true), limit: z.number().int().min(1).max(200).default(50) }).strict(),
   }, args => runTool(() => {
     const session = caller.session();
     const box = session ? { kind: 'session' as const, id: session.id } : HUMAN;
-    const list = messages.read(box, { unreadOnly: !args.include_read, limit: args.limit });
+    const list = messages.read(box, { unreadOnly: !args.include_read, markRead: args.mark_read, limit: args.limit });
     return { messages: list.map(m => ({ id: m.id, from: m.from.name, subject: m.subject, body: m.body, task_id: m.taskId, at: m.createdAt })) };
   }));
 

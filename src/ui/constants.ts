@@ -38,6 +38,9 @@ export const COMMANDS = {
   approveTask: 'baton.approveTask',
   sendMessage: 'baton.sendMessage',
   showHandoff: 'baton.showHandoff',
+  attachArtifact: 'baton.attachArtifact',
+  openArtifact: 'baton.openArtifact',
+  deleteArtifact: 'baton.deleteArtifact',
 } as const;
 
 export const CONTEXT_KEYS = {

@@ -1,6 +1,9 @@
 import * as vscode from 'vscode';
 import type { TaskDetails } from '../services/planService';
 import type { PlanService } from '../services/planService';
+import type { BatonServices } from '../mcp/batonMcpServer';
+import type { ArtifactInfo } from '../services/artifactService';
+import type { HumanRequest } from '../store/coordinationRepository';
 import { Disposable } from './lifecycle';
 
 export const TASK_SCHEME = 'baton-task';
@@ -19,22 +22,32 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
   private readonly _onDidChange = this._register(new vscode.EventEmitter<vscode.Uri>());
   readonly onDidChange = this._onDidChange.event;
 
-  constructor(private readonly plan: PlanService) {
+  constructor(private readonly plan: PlanService, private readonly services?: Pick<BatonServices, 'artifacts' | 'inbox' | 'sessions'>) {
     super();
     this._register(vscode.workspace.registerTextDocumentContentProvider(TASK_SCHEME, this));
-    this._register(plan.onDidChangePlan(change => {
-      const open = vscode.workspace.textDocuments.filter(d => d.uri.scheme === TASK_SCHEME);
-      for (const doc of open) {
+    const refresh = (taskIds: (string | null)[], all = false) => {
+      for (const doc of vscode.workspace.textDocuments.filter(d => d.uri.scheme === TASK_SCHEME)) {
         const id = doc.uri.path.replace(/^\//, '').replace(/\.md$/, '');
-        if (change.all || change.taskIds.includes(id)) this._onDidChange.fire(doc.uri);
+        if (all || taskIds.includes(id)) this._onDidChange.fire(doc.uri);
       }
-    }));
+    };
+    this._register(plan.onDidChangePlan(change => refresh(change.taskIds, change.all)));
+    if (services) {
+      this._register(services.artifacts.onDidChangeArtifacts(change => refresh([change.artifact.taskId])));
+      this._register(services.inbox.onDidChangeInbox(change => refresh([change.request.taskId])));
+    }
   }
 
   provideTextDocumentContent(uri: vscode.Uri): string {
     const id = uri.path.replace(/^\//, '').replace(/\.md$/, '');
     try {
-      return renderTaskMarkdown(this.plan.getTaskDetails(id));
+      const details = this.plan.getTaskDetails(id);
+      const extras = this.services ? {
+        artifacts: this.services.artifacts.list({ taskId: details.task.id }, { limit: 100 }).items,
+        requests: this.services.inbox.list({ includeResolved: true, taskId: details.task.id, limit: 50 }),
+        handoff: this.services.sessions.handoffMarkdown(details.task.id),
+      } : undefined;
+      return renderTaskMarkdown(details, extras);
     } catch (error) {
       return `# ${id}\n\n${(error as Error).message}\n`;
     }
@@ -42,7 +55,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
 }
 
 /** Renders a task's details as markdown (pure; exported for tests). */
-export function renderTaskMarkdown(d: TaskDetails): string {
+export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: ArtifactInfo[]; requests: HumanRequest[]; handoff: string | null }): string {
   const t = d.task;
   const lines = [`# ${t.title}`, ''];
   lines.push(`**${t.id}** · ${t.status.replace('_', ' ')}${d.ready ? ' · ready to start' : ''} · priority ${t.priority}` +
@@ -67,6 +80,18 @@ export function renderTaskMarkdown(d: TaskDetails): string {
     lines.push('');
   }
   if (t.context) lines.push('## Context', '', t.context, '');
+  if (extras?.requests.length) {
+    lines.push('## Questions and approvals', '');
+    for (const r of extras.requests) lines.push(`- **${r.id}** ${r.agentName} (${r.kind}): ${r.text}${r.status === 'open' ? ' — *waiting for you*' : ` — ${r.status}${r.answer ? `: ${r.answer}` : ''}`}`);
+    lines.push('');
+  }
+  if (extras?.artifacts.length) {
+    lines.push('## Artifacts', '');
+    for (const a of extras.artifacts) lines.push(`- **${a.name}** — ${a.id}, ${a.mediaType}, ${a.size} bytes, by ${a.createdBy} (\`${a.uri}\`)`);
+    lines.push('', '*Open one with* Baton: Open Artifact…');
+    lines.push('');
+  }
+  if (extras?.handoff) lines.push(extras.handoff.replace(/^# /m, '## '), '');
   if (d.notes.length) {
     lines.push('## Notes', '');
     for (const n of d.notes) lines.push(`- *${n.createdAt.replace('T', ' ').slice(0, 16)} — ${n.author.name}*: ${n.text}`);
