@@ -36,7 +36,7 @@ export type ToolTier = (typeof TOOL_TIERS)[number];
 
 export const CORE_TOOLS = [
   'agent_init', 'claim_next_task', 'list_tasks', 'get_task', 'report_progress', 'save_context', 'ask_human',
-  'check_messages', 'send_message', 'complete_task', 'end_session',
+  'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session',
 ] as const;
 
 const INSTRUCTIONS = `Baton holds this workspace's plan (sprints, tasks with dependencies) and coordinates the agents working on it.

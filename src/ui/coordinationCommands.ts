@@ -22,8 +22,14 @@ export function registerCoordinationCommands(
   const user = () => currentUser(SETTINGS.userName);
 
   const requestFrom = async (arg: RequestArg, placeHolder: string, filter: (r: HumanRequest) => boolean = () => true): Promise<HumanRequest | undefined> => {
-    if (typeof arg === 'string') return inbox.get(arg);
-    if (arg && arg.kind === 'request') return inbox.get(arg.request.id);
+    if (typeof arg === 'string' || (arg && arg.kind === 'request')) {
+      const r = inbox.get(typeof arg === 'string' ? arg : (arg as { request: HumanRequest }).request.id);
+      if (r.status !== 'open') {
+        void vscode.window.showInformationMessage(vscode.l10n.t('{0} was already {1} by {2}{3}', r.id, r.status, r.answeredBy ?? '?', r.answer ? `: ${r.answer}` : '.'));
+        return undefined;
+      }
+      return r;
+    }
     const selected = inboxTree.view.selection.find(n => n.kind === 'request');
     if (selected && selected.kind === 'request' && selected.request.status === 'open' && filter(selected.request)) return inbox.get(selected.request.id);
     const open = inbox.list().filter(filter);

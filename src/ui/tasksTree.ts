@@ -89,9 +89,13 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
     return this.snapshot;
   }
 
+  /**
+   * The view's description says how many tasks are ready. (No badge: VS Code adds the badges of a
+   * container's views, and Baton's activity-bar badge is kept to mean "agents waiting for you".)
+   */
   private updateBadge(): void {
     const ready = this.plan.statusCounts().ready;
-    this.view.badge = ready ? { value: ready, tooltip: vscode.l10n.t('{0} ready tasks', ready) } : undefined;
+    this.view.description = ready ? vscode.l10n.t('{0} ready', ready) : undefined;
   }
 
   private visible(t: Task): boolean {
