@@ -185,4 +185,31 @@ CREATE INDEX artifacts_task ON artifacts(task_id);
 CREATE INDEX artifacts_sprint ON artifacts(sprint_id);
 `,
   },
+  {
+    version: 3,
+    description: 'terminal sessions: agent CLIs Baton runs in pseudo-terminals',
+    sql: `
+CREATE TABLE terminal_sessions (
+  id TEXT PRIMARY KEY,
+  num INTEGER NOT NULL UNIQUE,
+  profile TEXT NOT NULL,
+  title TEXT NOT NULL,
+  command TEXT NOT NULL,
+  task_id TEXT REFERENCES tasks(id),
+  cwd TEXT NOT NULL,
+  worktree TEXT,
+  branch TEXT,
+  tmux_session TEXT,
+  pid INTEGER,
+  state TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  exit_code INTEGER,
+  end_reason TEXT,
+  last_output TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX terminal_sessions_state ON terminal_sessions(state, num);
+CREATE INDEX terminal_sessions_task ON terminal_sessions(task_id);
+`,
+  },
 ];
