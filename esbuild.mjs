@@ -18,9 +18,34 @@ const copyAssets = {
       if (result.errors.length) return;
       fs.mkdirSync(dist, { recursive: true });
       fs.copyFileSync(path.join(root, 'node_modules/sql.js/dist/sql-wasm.wasm'), path.join(dist, 'sql-wasm.wasm'));
+      copyNodePty();
     });
   },
 };
+
+/**
+ * node-pty is a Node-API native module: never bundled, loaded lazily at run time. Its runtime files
+ * (the JS in lib/, the built binary, package.json) are copied to dist/node_modules/node-pty so the
+ * packaged extension (vsce --no-dependencies) finds it next to the bundles. Skipped, with a warning,
+ * when node-pty is not built here: sessions are then disabled with a message, the rest works.
+ */
+function copyNodePty() {
+  const from = path.join(root, 'node_modules/node-pty');
+  const binary = path.join(from, 'build/Release/pty.node');
+  if (!fs.existsSync(binary)) {
+    console.warn('[esbuild] node-pty is not built: agent sessions will be disabled in this build');
+    return;
+  }
+  const to = path.join(dist, 'node_modules/node-pty');
+  fs.rmSync(to, { recursive: true, force: true });
+  fs.mkdirSync(path.join(to, 'build/Release'), { recursive: true });
+  fs.copyFileSync(path.join(from, 'package.json'), path.join(to, 'package.json'));
+  fs.copyFileSync(binary, path.join(to, 'build/Release/pty.node'));
+  fs.cpSync(path.join(from, 'lib'), path.join(to, 'lib'), {
+    recursive: true,
+    filter: src => fs.statSync(src).isDirectory() || (src.endsWith('.js') && !src.endsWith('.test.js')),
+  });
+}
 
 /** Logs build results in watch mode, in the format VS Code's esbuild problem matchers read. */
 const reportProblems = {

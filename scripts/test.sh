@@ -2,6 +2,7 @@
 # `npm test`: every check of Baton, in order; each stage runs even when an earlier one failed.
 #   deps         npm ci when node_modules is missing or older than package-lock.json
 #   setup-host   scripts/setup-host.sh (Chromium, Node 24, code-server; fast when already there)
+#   setup-agents scripts/setup-agents.sh (real agent CLIs from the npm registry for the session tests)
 #   build        npm run build (extension, CLI and in-host test bundles)
 #   typecheck    npm run typecheck
 #   unit         node --test on test/unit/**/*.test.ts (through tsx)
@@ -108,6 +109,7 @@ e2e_tests() {
 T0=$SECONDS
 run_stage deps deps
 run_stage setup-host without_npm_env bash scripts/setup-host.sh
+run_stage setup-agents without_npm_env bash scripts/setup-agents.sh
 run_stage build npm run build
 run_stage typecheck npm run typecheck
 run_stage unit unit_tests

@@ -1,4 +1,12 @@
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { HookRunner } from './sessions/hooks';
+import { mergeProfiles } from './sessions/profiles';
+import { loadNodePty } from './sessions/ptyProcess';
+import { SessionManager } from './sessions/sessionManager';
+import { TerminalSessionRepository } from './store/terminalSessionRepository';
+import { AgentTerminals } from './ui/agentTerminals';
+import { registerSessionCommands } from './ui/sessionCommands';
 import { parseWorkflowRules } from './core/workflowRules';
 import type { BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
@@ -21,6 +29,9 @@ export interface BatonApi {
   services: BatonServices;
   /** The Inbox view's data provider. */
   inboxTree: InboxTreeProvider;
+  /** The terminal-session manager (agent CLIs Baton runs) and the Sessions view's data provider. */
+  sessionManager: SessionManager;
+  sessionsTree: SessionsTreeProvider;
   /** The Sprints & Tasks tree's data provider (what VS Code renders). */
   tasksTree: TasksTreeProvider;
   mcpUrl: string | null;
@@ -28,6 +39,7 @@ export interface BatonApi {
 }
 
 let owner: WorkspaceOwner | undefined;
+let sessionShutdown: (() => Promise<void>) | undefined;
 
 /**
  * Composition root: store → services → MCP server → views and commands. Nothing else lives here.
@@ -97,7 +109,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan, current.services));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
   const inboxTree = new InboxTreeProvider(current.services.inbox, config.get<boolean>(SETTINGS.inboxNotifications, true));
-  context.subscriptions.push(inboxTree, new SessionsTreeProvider(current.services.sessions, plan));
+  context.subscriptions.push(inboxTree);
   registerCoordinationCommands(context, current.services, inboxTree, log);
   registerArtifactCommands(context, current.services.artifacts, plan, log);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
@@ -112,12 +124,106 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     const provider = new McpDefinitionProvider(mcpConfig, version);
     context.subscriptions.push(provider, vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, provider));
   }
+  const sessions = await startAgentSessions(context, current, folder.uri.fsPath, log, mcpConfig);
+  const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions);
+  context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);
-  return { plan, services: current.services, tasksTree: tree, inboxTree, mcpUrl: current.mcpUrl, storageDir };
+  return { plan, services: current.services, tasksTree: tree, inboxTree, sessionManager: sessions, sessionsTree, mcpUrl: current.mcpUrl, storageDir };
+}
+
+/**
+ * Agent sessions: the terminal-session manager over node-pty (loaded lazily; without it sessions are
+ * disabled with a clear message and the rest of Baton works), its terminals and status bar, commands,
+ * terminal profiles, and reattaching sessions left running in tmux by the previous window.
+ */
+async function startAgentSessions(
+  context: vscode.ExtensionContext, current: WorkspaceOwner, workspaceDir: string, log: vscode.LogOutputChannel,
+  mcpConfig: () => { url: string; token: string } | null,
+): Promise<SessionManager> {
+  const pty = loadNodePty();
+  if ('error' in pty) {
+    log.warn(`[Sessions] agent sessions are disabled: ${pty.error}`);
+    await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.sessionsUnavailable, true);
+  }
+  const config = () => vscode.workspace.getConfiguration();
+  const profiles = () => {
+    const user = vscode.workspace.isTrusted ? config().get(SETTINGS.sessionsProfiles, []) : [];
+    const merged = mergeProfiles(user);
+    for (const e of merged.errors) log.warn(`[Sessions] ${SETTINGS.sessionsProfiles}: ${e}`);
+    return merged.profiles;
+  };
+  let hookRunner: HookRunner | undefined;
+  const hooks = () => (hookRunner ??= new HookRunner({
+    hooks: config().get(SETTINGS.hooks, {}),
+    trusted: () => vscode.workspace.isTrusted,
+    log: (level, message) => log[level](`[Hooks] ${message}`),
+  }));
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
+    if (e.affectsConfiguration(SETTINGS.hooks)) hookRunner = undefined;
+  }));
+  const manager = new SessionManager({
+    workspaceDir,
+    storageDir: current.storageDir,
+    plan: current.plan,
+    repo: new TerminalSessionRepository(current.db),
+    profiles,
+    settings: () => ({
+      bufferBytes: config().get(SETTINGS.sessionsBufferBytes, 1024 * 1024),
+      useTmux: config().get(SETTINGS.sessionsUseTmux, true),
+      useWorktrees: config().get(SETTINGS.sessionsUseWorktrees, false),
+      worktreeCleanup: config().get(SETTINGS.sessionsWorktreeCleanup, 'preserve-and-remove'),
+      maxParallel: config().get(SETTINGS.sessionsMaxParallel, 4),
+      cols: 120,
+      rows: 32,
+    }),
+    hooks,
+    mcpEndpoint: mcpConfig,
+    cliPath: path.join(context.extensionPath, 'dist', 'cli.js'),
+    pty: () => ('error' in pty ? pty.error : pty.pty),
+    log: (level, message) => log[level](message),
+  });
+  const terminals = new AgentTerminals(manager, log);
+  context.subscriptions.push(terminals, { dispose: () => manager.dispose() });
+  registerSessionCommands(context, manager, terminals, current.plan, log);
+  for (const id of ['claude', 'gemini', 'qwen', 'codex', 'aider']) {
+    context.subscriptions.push(vscode.window.registerTerminalProfileProvider(`baton.agent.${id}`, {
+      async provideTerminalProfile() {
+        const session = await manager.start({ profileId: id });
+        const agentPty = terminals.createPty(session);
+        const sub = vscode.window.onDidOpenTerminal(t => {
+          if ((t.creationOptions as vscode.ExtensionTerminalOptions).pty === agentPty) {
+            terminals.adopt(session.record.id, t, agentPty);
+            sub.dispose();
+          }
+        });
+        return new vscode.TerminalProfile({ name: session.record.title, pty: agentPty, iconPath: new vscode.ThemeIcon('hubot') });
+      },
+    }));
+  }
+  sessionShutdown = async () => {
+    terminals.detachAll();
+    await manager.shutdown();
+  };
+  try {
+    const reattached = await manager.restore();
+    for (const s of reattached) terminals.show(s.record.id, true);
+    if (reattached.length) log.info(`[Sessions] reattached ${reattached.length} agent sessions still running in tmux`);
+  } catch (error) {
+    log.warn(`[Sessions] restoring sessions failed: ${(error as Error).message}`);
+  }
+  void manager.findOrphanWorktrees().then(orphans => {
+    if (!orphans.length) return;
+    const clean = vscode.l10n.t('Review…');
+    void vscode.window.showInformationMessage(vscode.l10n.t('{0} worktrees of ended agent sessions are still there (some may hold work).', orphans.length), clean)
+      .then(choice => choice && vscode.commands.executeCommand(COMMANDS.cleanupWorktrees));
+  }).catch(() => undefined);
+  return manager;
 }
 
 export async function deactivate(): Promise<void> {
+  await sessionShutdown?.().catch(() => undefined);
+  sessionShutdown = undefined;
   await owner?.close();
   owner = undefined;
 }

@@ -41,11 +41,20 @@ export const COMMANDS = {
   attachArtifact: 'baton.attachArtifact',
   openArtifact: 'baton.openArtifact',
   deleteArtifact: 'baton.deleteArtifact',
+  startSession: 'baton.startSession',
+  startSessions: 'baton.startSessions',
+  startReadyTasks: 'baton.startReadyTasks',
+  sendToSession: 'baton.sendToSession',
+  focusSession: 'baton.focusSession',
+  stopSession: 'baton.stopSession',
+  readSessionOutput: 'baton.readSessionOutput',
+  cleanupWorktrees: 'baton.cleanupWorktrees',
 } as const;
 
 export const CONTEXT_KEYS = {
   ready: 'baton.ready',
   unavailable: 'baton.unavailable',
+  sessionsUnavailable: 'baton.sessionsUnavailable',
 } as const;
 
 export const SETTINGS = {
@@ -57,6 +66,15 @@ export const SETTINGS = {
   mcpToolTier: 'baton.mcp.toolTier',
   workflowRules: 'baton.workflow.rules',
   inboxNotifications: 'baton.inbox.notifications',
+  sessionsProfiles: 'baton.sessions.profiles',
+  sessionsDefaultProfile: 'baton.sessions.defaultProfile',
+  sessionsBufferBytes: 'baton.sessions.outputBufferBytes',
+  sessionsMaxParallel: 'baton.sessions.maxParallel',
+  sessionsUseWorktrees: 'baton.sessions.useWorktrees',
+  sessionsWorktreeCleanup: 'baton.sessions.worktreeCleanup',
+  sessionsUseTmux: 'baton.sessions.useTmux',
+  sessionsNotifyWaiting: 'baton.sessions.notifyWhenWaiting',
+  hooks: 'baton.hooks',
 } as const;
 
 export const MCP_PROVIDER_ID = 'baton.mcp';

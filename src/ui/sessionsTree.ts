@@ -2,45 +2,101 @@ import * as vscode from 'vscode';
 import type { SessionService } from '../services/sessionService';
 import type { AgentSession } from '../store/coordinationRepository';
 import type { PlanService } from '../services/planService';
-import { VIEWS } from './constants';
+import { COMMANDS, VIEWS } from './constants';
+import type { SessionManager } from '../sessions/sessionManager';
+import type { SessionState } from '../sessions/stateDetector';
+import type { TerminalSessionRecord } from '../store/terminalSessionRepository';
 import { Disposable } from './lifecycle';
 
 export class AgentSessionNode {
   readonly kind = 'agentSession';
   constructor(readonly session: AgentSession) {}
 }
+/** An agent CLI running (or that ran) in a Baton terminal. */
+export class TerminalSessionNode {
+  readonly kind = 'terminalSession';
+  constructor(readonly record: TerminalSessionRecord, readonly state: SessionState, readonly live: boolean) {}
+}
+export class GroupNode {
+  readonly kind = 'group';
+  constructor(readonly group: 'connected' | 'history', readonly count: number) {}
+}
+export type SessionsNode = AgentSessionNode | TerminalSessionNode | GroupNode;
+
+const STATE_ICON: Record<SessionState, [string, string | undefined]> = {
+  starting: ['loading~spin', undefined],
+  working: ['sync~spin', 'charts.blue'],
+  waiting: ['bell-dot', 'charts.yellow'],
+  idle: ['clock', undefined],
+  exited: ['circle-slash', 'disabledForeground'],
+};
 
 /**
- * The "Sessions" view: agent sessions connected to Baton over MCP (active first, then the most
- * recently ended), with agent, profile, role, task and how long each has run or how it ended.
+ * The "Sessions" view: agent CLIs running in Baton terminals (state, profile, task, worktree, running
+ * time), then the agents connected over MCP (launched by Baton or not), then the history of ended
+ * terminal sessions with their exit codes.
  */
-export class SessionsTreeProvider extends Disposable implements vscode.TreeDataProvider<AgentSessionNode> {
-  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<AgentSessionNode | undefined>());
+export class SessionsTreeProvider extends Disposable implements vscode.TreeDataProvider<SessionsNode> {
+  private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<SessionsNode | undefined>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
-  readonly view: vscode.TreeView<AgentSessionNode>;
+  readonly view: vscode.TreeView<SessionsNode>;
 
-  constructor(private readonly sessions: SessionService, private readonly plan: PlanService) {
+  constructor(private readonly sessions: SessionService, private readonly plan: PlanService, private readonly terminals: SessionManager | null) {
     super();
     this.view = this._register(vscode.window.createTreeView(VIEWS.sessions, { treeDataProvider: this }));
     this._register(sessions.onDidChangeSessions(() => this.refresh()));
     this._register(plan.onDidChangePlan(() => this.refresh()));
+    if (terminals) this._register(terminals.onDidChangeSessions(() => this.refresh()));
+    // Running times in descriptions: refresh once a minute while anything runs.
+    const timer = setInterval(() => { if (terminals?.list().length) this.refresh(); }, 60_000);
+    this._register({ dispose: () => clearInterval(timer) });
     this.refresh();
   }
 
   refresh(): void {
     this._onDidChangeTreeData.fire(undefined);
+    const running = this.terminals?.list().length ?? 0;
     const active = this.sessions.list({ status: 'active', limit: 1000 }).length;
-    this.view.description = active ? vscode.l10n.t('{0} connected', active) : undefined;
+    const parts = [running ? vscode.l10n.t('{0} running', running) : '', active ? vscode.l10n.t('{0} connected', active) : ''].filter(Boolean);
+    this.view.description = parts.length ? parts.join(' · ') : undefined;
   }
 
-  getChildren(node?: AgentSessionNode): AgentSessionNode[] {
-    if (node) return [];
-    const active = this.sessions.list({ status: 'active', limit: 200 });
-    const ended = this.sessions.list({ status: 'ended', limit: 10 });
-    return [...active, ...ended].map(s => new AgentSessionNode(s));
+  getChildren(node?: SessionsNode): SessionsNode[] {
+    if (!node) {
+      const live = (this.terminals?.list() ?? []).map(s => new TerminalSessionNode(s.record, s.terminal.state, true));
+      const connected = this.sessions.list({ status: 'active', limit: 200 }).length;
+      const history = this.terminals?.history(1).length ?? 0;
+      return [
+        ...live,
+        ...(connected || !live.length ? [new GroupNode('connected', connected)] : []),
+        ...(history ? [new GroupNode('history', history)] : []),
+      ];
+    }
+    if (node instanceof GroupNode && node.group === 'connected') {
+      const active = this.sessions.list({ status: 'active', limit: 200 });
+      const ended = this.sessions.list({ status: 'ended', limit: 10 });
+      return [...active, ...ended].map(s => new AgentSessionNode(s));
+    }
+    if (node instanceof GroupNode && node.group === 'history') {
+      return (this.terminals?.history(30) ?? []).map(r => new TerminalSessionNode(r, 'exited', false));
+    }
+    return [];
   }
 
-  getTreeItem(node: AgentSessionNode): vscode.TreeItem {
+  private terminalItem(node: TerminalSessionNode): vscode.TreeItem {
+    return terminalItemOf(node);
+  }
+
+  getTreeItem(node: SessionsNode): vscode.TreeItem {
+    if (node instanceof GroupNode) {
+      const item = new vscode.TreeItem(node.group === 'connected' ? vscode.l10n.t('Connected agents (MCP)') : vscode.l10n.t('History'),
+        node.group === 'connected' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = `group:${node.group}`;
+      item.iconPath = new vscode.ThemeIcon(node.group === 'connected' ? 'plug' : 'history');
+      if (node.group === 'connected') item.description = String(node.count);
+      return item;
+    }
+    if (node instanceof TerminalSessionNode) return this.terminalItem(node);
     const s = node.session;
     const item = new vscode.TreeItem(`${s.agentName}${s.profile && s.profile !== s.agentName ? ` (${s.profile})` : ''}`);
     item.id = `session:${s.id}:${s.status}`;
@@ -61,6 +117,30 @@ export class SessionsTreeProvider extends Disposable implements vscode.TreeDataP
     item.contextValue = `agentSession ${s.status}`;
     return item;
   }
+}
+
+function terminalItemOf(node: TerminalSessionNode): vscode.TreeItem {
+  const r = node.record;
+  const item = new vscode.TreeItem(r.title);
+  item.id = `terminal:${r.id}:${node.live ? 'live' : 'ended'}`;
+  const [icon, color] = STATE_ICON[node.state];
+  item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
+  const ended = r.endedAt ? `${r.endReason ?? 'ended'}${r.exitCode === null ? '' : ` (exit ${r.exitCode})`}` : '';
+  item.description = [r.id, node.live ? node.state : ended, r.branch, node.live ? duration(Date.now() - Date.parse(r.startedAt)) : r.endedAt?.replace('T', ' ').slice(0, 16)]
+    .filter(Boolean).join(' · ');
+  const tip = new vscode.MarkdownString();
+  tip.appendMarkdown(`**${r.title}** — ${r.id}\n\n`);
+  tip.appendMarkdown(`State: ${node.state}${ended ? ` — ${ended}` : ''}  \nCommand: \`${r.command.replace(/`/g, "'")}\`  \nFolder: ${r.cwd}`);
+  if (r.worktree) tip.appendMarkdown(`  \nWorktree: ${r.worktree} (branch ${r.branch})`);
+  if (r.tmuxSession) tip.appendMarkdown(`  \ntmux: ${r.tmuxSession}`);
+  if (!node.live && r.lastOutput) {
+    tip.appendMarkdown('\n\nLast output:\n');
+    tip.appendCodeblock(r.lastOutput.split('\n').slice(-12).join('\n'), 'text');
+  }
+  item.tooltip = tip;
+  item.contextValue = `terminalSession ${node.live ? 'live' : 'ended'} state-${node.state}`;
+  if (node.live) item.command = { command: COMMANDS.focusSession, title: vscode.l10n.t('Focus'), arguments: [r.id] };
+  return item;
 }
 
 function duration(ms: number): string {

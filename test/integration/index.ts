@@ -22,6 +22,7 @@ function loadSuites(): void {
   require('./smoke.test');
   require('./plan.test');
   require('./inbox.test');
+  require('./sessions.test');
 }
 
 export function run(): Promise<void> {

@@ -1,0 +1,310 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * How the task prompt reaches the agent: as CLI arguments (`claude -- "<prompt>"`), typed as the first
+ * input once the agent waits for input, or not at all.
+ */
+export type PromptDelivery = 'argument' | 'stdin' | 'none';
+
+/** How a CLI reads MCP configuration; see `wireMcp` in `mcpWiring.ts`. */
+export type McpStyle = 'claude' | 'gemini' | 'qwen' | 'codex' | 'aider' | 'env-only';
+
+/** A CLI coding agent Baton can launch in a terminal. */
+export interface AgentProfile {
+  /** 'claude' | 'qwen' | 'gemini' | 'codex' | 'aider' | 'shell' | user ids. */
+  id: string;
+  label: string;
+  /** Executable: a name looked up on PATH (no shell) or a path. */
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** Working directory, relative to the workspace folder (default: the workspace folder or the session's worktree). */
+  cwd?: string;
+  prompt: PromptDelivery;
+  /** For `prompt: 'argument'`: arguments put before the prompt text (e.g. `['-i']`). */
+  promptArgs?: string[];
+  /** Regular-expression sources (compiled with the `m` flag) that mean the agent waits for the person. */
+  waitingPatterns?: string[];
+  /** Regular-expression sources (compiled with the `m` flag) that mean the agent has finished. */
+  donePatterns?: string[];
+  /** How to install the command, shown when it is missing. */
+  install?: string;
+  mcp: McpStyle;
+  /**
+   * `http` (default): the agent connects to Baton's Streamable HTTP endpoint. `stdio`: it runs Baton's
+   * stdio proxy (`baton mcp --workspace DIR`) instead, for CLI versions without Streamable HTTP support.
+   */
+  mcpTransport?: 'http' | 'stdio';
+}
+
+const PROMPT_DELIVERIES: readonly PromptDelivery[] = ['argument', 'stdin', 'none'];
+const MCP_STYLES: readonly McpStyle[] = ['claude', 'gemini', 'qwen', 'codex', 'aider', 'env-only'];
+const MCP_TRANSPORTS = ['http', 'stdio'] as const;
+
+function defaultShell(): string {
+  if (process.platform === 'win32') return process.env.COMSPEC || 'cmd.exe';
+  return process.env.SHELL || '/bin/bash';
+}
+
+/*
+ * The built-in profiles. What was checked against the real CLIs (installed by scripts/setup-agents.sh,
+ * node 20, no model access) is marked "verified"; see test/unit/sessionsRealClaude.test.ts.
+ *
+ * Claude Code 2.1.329 (`claude`, npm @anthropic-ai/claude-code, a native binary): interactive TUI by
+ * default, `claude [options] [prompt]`. `--mcp-config <configs...>` is variadic, so the MCP wiring uses
+ * the one-token form `--mcp-config=<file>` and the prompt goes after `--` (verified: without them a
+ * following prompt is read as another config file). Servers from --mcp-config take precedence over a
+ * same-named user-scope server and need no approval (verified). `--strict-mcp-config` would drop the
+ * person's own servers, so it is not used. Idle screen: a `❯` input line between two rules; menus
+ * (permission prompts, the API-key question) mark the choice with `❯ 1.` and say "Enter to confirm".
+ *
+ * Gemini CLI 0.61.0 (`gemini`, npm @google/gemini-cli): `gemini [query..]` starts interactive;
+ * `-i/--prompt-interactive <prompt>` runs the prompt and stays interactive. No MCP flag: settings only
+ * (see mcpWiring). Idle input shows "Type your message or @path/to/file"; tool confirmations offer
+ * "Allow once"; untrusted folders first ask "Do you trust the files in this folder?" (verified in tmux).
+ *
+ * Qwen Code 0.24.4 (`qwen`, npm @qwen-code/qwen-code, a Gemini CLI fork): a positional prompt runs ONE-SHOT
+ * and exits, so the prompt goes with `-i/--prompt-interactive`. `--mcp-config <file|json>` takes
+ * `{"mcpServers":{…}}` with Gemini-style entries (`httpUrl` = Streamable HTTP, `url` = SSE) (verified).
+ *
+ * Codex 0.169.0 (`codex`, npm @openai/codex, a native binary): `codex [OPTIONS] [PROMPT]` starts the TUI
+ * with the prompt; `-c key=value` overrides config.toml (TOML values); `mcp_servers.<name>.url` plus
+ * `bearer_token_env_var` is Streamable HTTP (verified: it connects with the token from the environment).
+ * Idle input shows "Ask Codex to do anything"; approvals ask "Would you like to run the following command?".
+ *
+ * Verified in tmux: `claude -- "<prompt>"`, `gemini -i "<prompt>"` and `codex -- "-x <prompt>"` start the TUI
+ * with the prompt submitted; `/mcp` in Claude Code and the status line of Gemini CLI show the server.
+ *
+ * The waiting patterns: Claude Code, Gemini CLI, Qwen Code and Codex keep their input box (and its
+ * placeholder) on screen while they work, redrawing a spinner ("esc to interrupt" / "esc to cancel")
+ * many times a second; so the input-box patterns mean "waiting" only once the output has gone quiet.
+ * Approval prompts ("Allow once", "Would you like to run…", "Do you want to proceed?") always do.
+ *
+ * Aider (`aider`, a Python tool, not on npm): no MCP client. `--message` sends one message and EXITS, so
+ * the prompt is typed as the first input instead. Its input prompt is `> ` (or `<mode>> `), and it asks
+ * "(Y)es/(N)o" questions. Not verified here (no PyPI access for tests).
+ */
+
+/** Baton's built-in agent profiles. */
+export const BUILTIN_PROFILES: AgentProfile[] = [
+  {
+    id: 'claude', label: 'Claude Code', command: 'claude', args: [],
+    prompt: 'argument', promptArgs: ['--'],
+    waitingPatterns: ['^\\s*❯\\s*$', '^\\s*❯\\s*\\d+\\.\\s', 'Enter to confirm · Esc to cancel', 'Do you want to proceed\\?'],
+    install: 'npm install -g @anthropic-ai/claude-code',
+    mcp: 'claude',
+  },
+  {
+    id: 'gemini', label: 'Gemini CLI', command: 'gemini', args: [],
+    prompt: 'argument', promptArgs: ['-i'],
+    waitingPatterns: ['Type your message or @path/to/file', '\\bAllow once\\b', 'Do you trust the files in this folder\\?'],
+    install: 'npm install -g @google/gemini-cli',
+    mcp: 'gemini',
+  },
+  {
+    id: 'qwen', label: 'Qwen Code', command: 'qwen', args: [],
+    prompt: 'argument', promptArgs: ['-i'],
+    waitingPatterns: ['Type your message or @path/to/file', '\\bAllow once\\b', 'Do you want to proceed\\?'],
+    install: 'npm install -g @qwen-code/qwen-code',
+    mcp: 'qwen',
+  },
+  {
+    id: 'codex', label: 'Codex', command: 'codex', args: [],
+    prompt: 'argument', promptArgs: ['--'],
+    waitingPatterns: ['Ask Codex to do anything', 'Ask a follow-up question', 'Would you like to (run the following command|make the following edits|grant these permissions)\\?', 'Trust this folder\\?'],
+    install: 'npm install -g @openai/codex',
+    mcp: 'codex',
+  },
+  {
+    id: 'aider', label: 'Aider', command: 'aider', args: [],
+    prompt: 'stdin',
+    waitingPatterns: ['^[\\w-]*> ?$', '\\(Y\\)es/\\(N\\)o'],
+    install: 'python -m pip install aider-install && aider-install',
+    mcp: 'aider',
+  },
+  {
+    id: 'shell', label: 'Shell', command: defaultShell(), args: [],
+    prompt: 'none',
+    mcp: 'env-only',
+  },
+];
+
+const KNOWN_FIELDS = new Set([
+  'id', 'label', 'command', 'args', 'env', 'cwd', 'prompt', 'promptArgs', 'waitingPatterns', 'donePatterns', 'install', 'mcp', 'mcpTransport',
+]);
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+type Check = (value: unknown) => string | null;
+const isString: Check = v => (typeof v === 'string' ? null : `must be a string, got ${describe(v)}`);
+const isNonEmptyString: Check = v => (typeof v === 'string' && v.trim() !== '' ? null : `must be a non-empty string, got ${describe(v)}`);
+const isStringArray: Check = v =>
+  Array.isArray(v) && v.every(x => typeof x === 'string') ? null : `must be an array of strings, got ${describe(v)}`;
+const isStringRecord: Check = v => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `must be an object of string values, got ${describe(v)}`;
+  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') return `must be an object of string values, but "${k}" is ${describe(x)}`;
+  return null;
+};
+const oneOf = (values: readonly string[]): Check => v =>
+  typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.map(x => `"${x}"`).join(', ')}, got ${describe(v)}`;
+const isPatternArray: Check = v => {
+  const e = isStringArray(v);
+  if (e) return e;
+  for (const src of v as string[]) {
+    try {
+      new RegExp(src, 'm');
+    } catch (error) {
+      return `has an invalid regular expression ${JSON.stringify(src)}: ${(error as Error).message}`;
+    }
+  }
+  return null;
+};
+
+const FIELD_CHECKS: Record<Exclude<keyof AgentProfile, 'id'>, Check> = {
+  label: isNonEmptyString,
+  command: isNonEmptyString,
+  args: isStringArray,
+  env: isStringRecord,
+  cwd: isString,
+  prompt: oneOf(PROMPT_DELIVERIES),
+  promptArgs: isStringArray,
+  waitingPatterns: isPatternArray,
+  donePatterns: isPatternArray,
+  install: isString,
+  mcp: oneOf(MCP_STYLES),
+  mcpTransport: oneOf(MCP_TRANSPORTS),
+};
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'object') return 'an object';
+  return `${typeof v} ${String(v)}`;
+}
+
+/**
+ * The built-in profiles with the person's profiles (from the `baton.sessions.profiles` setting) applied:
+ * an entry whose `id` is a built-in's overrides that profile field by field (so `{ "id": "claude",
+ * "args": ["--model", "opus"] }` is enough); other ids add a profile, which needs at least `command`
+ * (`label` defaults to the id, `args` to `[]`, `prompt` to `none`, `mcp` to `env-only`). An entry with an
+ * invalid field is skipped whole; unknown fields are reported and ignored. Every problem is one message
+ * naming the entry (`profiles[2] ("my-agent")`) and the field.
+ */
+export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]; errors: string[] } {
+  const profiles = BUILTIN_PROFILES.map(p => ({ ...p }));
+  const errors: string[] = [];
+  if (userProfiles === undefined || userProfiles === null) return { profiles, errors };
+  if (!Array.isArray(userProfiles)) {
+    errors.push(`profiles must be an array of profile objects, got ${describe(userProfiles)}; using the built-in profiles only`);
+    return { profiles, errors };
+  }
+  const seen = new Map<string, number>();
+  userProfiles.forEach((entry, index) => {
+    let where = `profiles[${index}]`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      errors.push(`${where}: must be an object with at least "id" and "command", got ${describe(entry)}; skipped`);
+      return;
+    }
+    const raw = entry as Record<string, unknown>;
+    const idError = isNonEmptyString(raw.id) ?? (ID_PATTERN.test(raw.id as string) ? null : 'must be letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit)');
+    if (idError) {
+      errors.push(`${where}: field "id" ${idError}; skipped`);
+      return;
+    }
+    const id = raw.id as string;
+    where = `${where} ("${id}")`;
+    const first = seen.get(id);
+    if (first !== undefined) {
+      errors.push(`${where}: duplicate id, already defined by profiles[${first}]; skipped`);
+      return;
+    }
+    seen.set(id, index);
+    const bad: string[] = [];
+    const fields: Partial<AgentProfile> = {};
+    for (const [key, value] of Object.entries(raw)) {
+      if (key === 'id') continue;
+      if (!KNOWN_FIELDS.has(key)) {
+        errors.push(`${where}: unknown field "${key}" ignored (known fields: ${[...KNOWN_FIELDS].join(', ')})`);
+        continue;
+      }
+      if (value === undefined) continue;
+      const problem = FIELD_CHECKS[key as keyof typeof FIELD_CHECKS](value);
+      if (problem) bad.push(`field "${key}" ${problem}`);
+      else (fields as Record<string, unknown>)[key] = value;
+    }
+    const base = profiles.findIndex(p => p.id === id);
+    if (base < 0 && fields.command === undefined && !bad.some(b => b.startsWith('field "command"'))) {
+      bad.push('field "command" is required for a new profile (the executable to run)');
+    }
+    if (bad.length) {
+      for (const b of bad) errors.push(`${where}: ${b}`);
+      errors.push(`${where}: skipped because of the error${bad.length > 1 ? 's' : ''} above${base >= 0 ? ` (the built-in "${id}" profile is used)` : ''}`);
+      return;
+    }
+    if (base >= 0) {
+      profiles[base] = { ...profiles[base], ...fields, id };
+    } else {
+      profiles.push({ label: id, args: [], prompt: 'none', mcp: 'env-only', ...fields, id, command: fields.command! });
+    }
+  });
+  return { profiles, errors };
+}
+
+/**
+ * The absolute path of `command`, or null when it cannot be run. A command containing a path separator
+ * is checked as a path (relative ones against the current directory); a bare name is looked up in the
+ * directories of `env.PATH` in order, without a shell (on Windows with the `PATHEXT` extensions too).
+ * Only regular files with execute permission count.
+ */
+export function findExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  if (typeof command !== 'string' || command.trim() === '') return null;
+  const win = process.platform === 'win32';
+  const exts = win ? ['', ...(envValue(env, 'PATHEXT') ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean)] : [''];
+  const hasSeparator = command.includes('/') || (win && command.includes('\\'));
+  if (path.isAbsolute(command) || hasSeparator) {
+    const full = path.resolve(command);
+    for (const ext of exts) if (isExecutableFile(full + ext)) return full + ext;
+    return null;
+  }
+  const dirs = (envValue(env, 'PATH') ?? '').split(path.delimiter).filter(d => d !== '');
+  for (const dir of dirs) {
+    for (const ext of exts) {
+      const candidate = path.resolve(dir, command + ext);
+      if (isExecutableFile(candidate)) return candidate;
+    }
+  }
+  return null;
+}
+
+/** An environment variable, case-insensitively on Windows (`Path`). */
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  if (env[name] !== undefined) return env[name];
+  if (process.platform !== 'win32') return undefined;
+  const key = Object.keys(env).find(k => k.toUpperCase() === name);
+  return key ? env[key] : undefined;
+}
+
+function isExecutableFile(file: string): boolean {
+  try {
+    if (!fs.statSync(file).isFile()) return false;
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether the profile's command can be run (looked up with the profile's `env` over Baton's). When it
+ * cannot, the message says so and how to install it (`install`), or how to point the profile at it.
+ */
+export function checkInstalled(profile: AgentProfile): { ok: true; path: string } | { ok: false; message: string } {
+  const found = findExecutable(profile.command, { ...process.env, ...(profile.env ?? {}) });
+  if (found) return { ok: true, path: found };
+  const where = /[\\/]/.test(profile.command) ? `${profile.command} does not exist or is not executable` : `"${profile.command}" was not found on PATH`;
+  const how = profile.install
+    ? `Install it with: ${profile.install}`
+    : `Install it, or set "command" of the "${profile.id}" profile in the baton.sessions.profiles setting to its full path.`;
+  return { ok: false, message: `${profile.label} is not installed: ${where}. ${how}` };
+}

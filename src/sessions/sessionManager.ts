@@ -1,0 +1,425 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Emitter, type Event } from '../core/event';
+import { BatonError, invalid, notFound } from '../core/errors';
+import type { Actor, Task } from '../core/model';
+import { redactSecrets } from '../core/redaction';
+import type { PlanService } from '../services/planService';
+import type { TerminalSessionRecord, TerminalSessionRepository } from '../store/terminalSessionRepository';
+import type { HookRunner } from './hooks';
+import { wireMcp } from './mcpWiring';
+import { checkInstalled, type AgentProfile } from './profiles';
+import type { SessionState } from './stateDetector';
+import { TerminalSession } from './terminalSession';
+import { tmuxAvailable } from './tmux';
+import { WorktreeManager, type WorktreeCleanupPolicy } from './worktrees';
+
+export interface SessionSettings {
+  /** Bytes of recent output kept per session. */
+  bufferBytes: number;
+  /** Run sessions inside tmux (when installed) so they outlive the window. */
+  useTmux: boolean;
+  useWorktrees: boolean;
+  worktreeCleanup: WorktreeCleanupPolicy;
+  /** Most sessions "Start ready tasks" runs at once. */
+  maxParallel: number;
+  cols: number;
+  rows: number;
+}
+
+export interface SessionManagerOptions {
+  workspaceDir: string;
+  /** Per-session private folders go under `<storageDir>/sessions/<id>` (mode 0700). */
+  storageDir: string;
+  plan: PlanService;
+  repo: TerminalSessionRepository;
+  profiles: () => AgentProfile[];
+  settings: () => SessionSettings;
+  /** The hook runner for the current settings. */
+  hooks: () => HookRunner;
+  mcpEndpoint: () => { url: string; token: string } | null;
+  /** The `baton` CLI (for agents that only speak MCP over stdio). */
+  cliPath?: string;
+  /** node-pty, loaded lazily by the caller; a string is why it is unavailable. */
+  pty: () => typeof import('node-pty') | string;
+  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** tmux socket name (tests use their own). */
+  tmuxSocket?: string;
+  now?: () => Date;
+}
+
+/** A running agent session: its record and its live terminal. */
+export interface LiveSession {
+  record: TerminalSessionRecord;
+  terminal: TerminalSession;
+  profile: AgentProfile;
+}
+
+export interface SessionExit {
+  session: TerminalSessionRecord;
+  exitCode: number | null;
+  /** The task, when it is still unfinished: the person (or the agent's own MCP report) decides what happens. */
+  unfinishedTask: Task | null;
+  /** Where a worktree's work was kept, when it was released. */
+  worktreeMessage: string | null;
+}
+
+/**
+ * The terminal-session manager: launches agent CLIs (profiles) on node-pty — inside tmux when
+ * available, so they survive a window reload — optionally each in its own git worktree, wires them to
+ * Baton's MCP server, hands them their task, tracks their state from output and process, runs the
+ * lifecycle hooks, and records every session in the database as history.
+ *
+ * Tasks drive sessions: starting a session on a task starts the task and assigns it to the session;
+ * when a session exits its task is never silently marked done (see `onDidExit`).
+ */
+export class SessionManager {
+  private readonly live = new Map<string, LiveSession>();
+  private readonly _onDidChangeSessions = new Emitter<{ id: string }>();
+  readonly onDidChangeSessions: Event<{ id: string }> = this._onDidChangeSessions.event;
+  private readonly _onDidChangeState = new Emitter<{ session: LiveSession; state: SessionState; previous: SessionState }>();
+  readonly onDidChangeState: Event<{ session: LiveSession; state: SessionState; previous: SessionState }> = this._onDidChangeState.event;
+  private readonly _onDidExit = new Emitter<SessionExit>();
+  readonly onDidExit: Event<SessionExit> = this._onDidExit.event;
+  private readonly now: () => Date;
+  private worktrees: WorktreeManager | null | undefined;
+
+  constructor(private readonly options: SessionManagerOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  dispose(): void {
+    this._onDidChangeSessions.dispose();
+    this._onDidChangeState.dispose();
+    this._onDidExit.dispose();
+  }
+
+  /** Running sessions, in start order. */
+  list(): LiveSession[] {
+    return [...this.live.values()];
+  }
+
+  get(id: string): LiveSession {
+    const s = this.live.get(normalize(id));
+    if (!s) throw notFound(`No running agent session "${id}".`);
+    return s;
+  }
+
+  history(limit = 50): TerminalSessionRecord[] {
+    return this.options.repo.listHistory(limit);
+  }
+
+  /** Counts by state, for the status bar. */
+  counts(): Record<SessionState, number> {
+    const c: Record<SessionState, number> = { starting: 0, working: 0, waiting: 0, idle: 0, exited: 0 };
+    for (const s of this.live.values()) c[s.terminal.state]++;
+    return c;
+  }
+
+  /** Every agent profile: built-ins and the user's, as settings say now. */
+  profiles(): AgentProfile[] {
+    return this.options.profiles();
+  }
+
+  profile(id: string): AgentProfile {
+    const p = this.options.profiles().find(x => x.id === id);
+    if (!p) throw invalid(`No agent profile "${id}"; profiles: ${this.options.profiles().map(x => x.id).join(', ')}.`);
+    return p;
+  }
+
+  /**
+   * Starts one agent session. With `taskId` the task moves to IN_PROGRESS, is assigned to the session,
+   * and its prompt (title, description, checkpoints, notes, dependencies' summaries) reaches the agent
+   * as the profile says. @throws BatonError when the profile's command is not installed (with how to
+   * install it), the task cannot start, or sessions are unavailable (no node-pty).
+   */
+  async start(input: { profileId: string; taskId?: string | null; worktree?: boolean; cols?: number; rows?: number }): Promise<LiveSession> {
+    const pty = this.options.pty();
+    if (typeof pty === 'string') throw new BatonError('UNAVAILABLE', `Agent sessions are unavailable: ${pty}`);
+    const profile = this.profile(input.profileId);
+    const installed = checkInstalled(profile);
+    if (!installed.ok) throw new BatonError('UNAVAILABLE', installed.message);
+    const settings = this.options.settings();
+    const task = input.taskId ? this.options.plan.resolveTask(input.taskId) : null;
+    if (task) this.options.plan.checkStatusChange(task.id, 'IN_PROGRESS');
+
+    const num = this.options.repo.nextNumber();
+    const id = `run-${num}`;
+    const sessionDir = path.join(this.options.storageDir, 'sessions', id);
+    fs.mkdirSync(sessionDir, { recursive: true, mode: 0o700 });
+    let cwd = profile.cwd ? path.resolve(this.options.workspaceDir, profile.cwd) : this.options.workspaceDir;
+    let worktree: { path: string; branch: string } | null = null;
+    if (input.worktree ?? settings.useWorktrees) {
+      const manager = await this.worktreeManager();
+      if (!manager) throw invalid('Worktrees need the workspace to be a git repository with at least one commit.');
+      worktree = await manager.create({ taskId: task?.id ?? null, sessionId: id });
+      cwd = worktree.path;
+    }
+
+    const actor: Actor = { kind: 'agent', name: `${profile.id}#${id}` };
+    const args = [...profile.args];
+    const env: Record<string, string> = { ...(profile.env ?? {}), BATON_SESSION_ID: id, BATON_WORKSPACE: this.options.workspaceDir };
+    if (task) env.BATON_TASK_ID = task.id;
+    const endpoint = this.options.mcpEndpoint();
+    if (endpoint) {
+      const wired = wireMcp(profile, { ...endpoint, ...(this.options.cliPath ? { stdioFallback: { command: process.execPath, args: [this.options.cliPath, 'mcp', '--workspace', this.options.workspaceDir] } } : {}) }, sessionDir, this.options.workspaceDir);
+      args.push(...wired.args);
+      Object.assign(env, wired.env);
+      this.options.log('info', `[Sessions] ${id}: ${wired.description}`);
+    } else {
+      this.options.log('warn', `[Sessions] ${id}: Baton's MCP server is off, so ${profile.label} cannot reach the plan`);
+    }
+    const prompt = task ? this.taskPrompt(task.id) : null;
+    if (prompt && profile.prompt === 'argument') args.push(...(profile.promptArgs ?? []), prompt);
+
+    const useTmux = settings.useTmux && (await tmuxAvailable());
+    const terminal = await TerminalSession.start({
+      id, command: installed.path, args, cwd, env: { ...stringEnv(process.env), ...env }, cols: input.cols ?? settings.cols, rows: input.rows ?? settings.rows,
+      useTmux, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes,
+      detector: detectorOptions(profile), pty,
+    });
+    const record: TerminalSessionRecord = {
+      id, profile: profile.id, title: task ? `${profile.label} · ${task.id} ${task.title}` : profile.label,
+      command: [profile.command, ...profile.args].join(' '), taskId: task?.id ?? null, cwd, worktree: worktree?.path ?? null,
+      branch: worktree?.branch ?? null, tmuxSession: terminal.tmuxSession ?? null, pid: terminal.pid ?? null, state: terminal.state,
+      startedAt: this.now().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
+    };
+    this.options.repo.insert(num, record);
+    const live: LiveSession = { record, terminal, profile };
+    this.track(live, prompt && profile.prompt === 'stdin' ? prompt : null);
+    if (task) {
+      this.options.plan.startTask(task.id, actor);
+      this.options.plan.updateTask(task.id, { assignee: actor.name }, actor);
+    }
+    this.options.log('info', `[Sessions] started ${id} ${profile.label}${task ? ` on ${task.id}` : ''} in ${cwd}${useTmux ? ` (tmux ${terminal.tmuxSession})` : ''}`);
+    void this.options.hooks().run('SessionStart', this.hookVars(live), cwd);
+    return live;
+  }
+
+  /** Starts `count` sessions of a profile (the seeds' `launch_sessions(profile, count)`), each on the next ready task when `onReadyTasks`. */
+  async startMany(profileId: string, count: number, onReadyTasks = false): Promise<LiveSession[]> {
+    if (!Number.isInteger(count) || count < 1 || count > 50) throw invalid(`count must be a whole number from 1 to 50, got ${count}.`);
+    const tasks = onReadyTasks ? this.options.plan.readyTasks().slice(0, count) : [];
+    const started: LiveSession[] = [];
+    for (let i = 0; i < count; i++) {
+      if (onReadyTasks && !tasks[i]) break;
+      started.push(await this.start({ profileId, taskId: tasks[i]?.id ?? null }));
+    }
+    return started;
+  }
+
+  /** Dependency-driven dispatch: one session per ready task, up to the parallel limit (minus sessions already running). */
+  async startReadyTasks(profileId: string, limit?: number): Promise<LiveSession[]> {
+    const max = limit ?? this.options.settings().maxParallel;
+    const room = Math.max(0, max - this.list().filter(s => s.terminal.state !== 'exited').length);
+    if (room === 0) return [];
+    const ready = this.options.plan.readyTasks().length;
+    if (!ready) return [];
+    return this.startMany(profileId, Math.min(room, ready), true);
+  }
+
+  /** Sends a line of input (runs the UserPromptSubmit hook first). */
+  async send(id: string, text: string, submit = true): Promise<void> {
+    const s = this.get(id);
+    if (s.terminal.state === 'exited') throw invalid(`Session ${s.record.id} has exited.`);
+    await this.options.hooks().run('UserPromptSubmit', { ...this.hookVars(s), prompt: text }, s.record.cwd);
+    s.terminal.write(submit ? `${text}\r` : text);
+  }
+
+  sendKeys(id: string, keys: string[]): void {
+    this.get(id).terminal.sendKeys(keys);
+  }
+
+  /** The last `lines` lines of a session's output, ANSI-free. */
+  readOutput(id: string, lines = 50): string[] {
+    return this.get(id).terminal.readLines(lines);
+  }
+
+  async stop(id: string): Promise<void> {
+    const s = this.get(id);
+    await s.terminal.stop();
+  }
+
+  /**
+   * The window is going away: tmux sessions keep running (detached; reattached at the next start),
+   * others are stopped and recorded as ended by the window closing.
+   */
+  async shutdown(): Promise<void> {
+    for (const s of this.list()) {
+      if (s.terminal.tmuxSession) {
+        s.terminal.detach();
+      } else {
+        this.finish(s, null, 'window-closed');
+        await s.terminal.stop().catch(() => undefined);
+      }
+    }
+    this.live.clear();
+  }
+
+  /**
+   * At start-up: reattaches sessions still running in tmux (with their scrollback) and records how the
+   * others ended. Returns the reattached sessions.
+   */
+  async restore(): Promise<LiveSession[]> {
+    const records = this.options.repo.listLive();
+    if (!records.length) return [];
+    const pty = this.options.pty();
+    const settings = this.options.settings();
+    const reattached: LiveSession[] = [];
+    for (const record of records) {
+      let profile: AgentProfile;
+      try {
+        profile = this.profile(record.profile);
+      } catch {
+        profile = { id: record.profile, label: record.profile, command: record.command, args: [], prompt: 'none', mcp: 'env-only' };
+      }
+      if (record.tmuxSession && typeof pty !== 'string') {
+        try {
+          const terminal = await TerminalSession.reattach({
+            id: record.id, command: record.command, args: [], cwd: record.cwd, env: stringEnv(process.env), cols: settings.cols, rows: settings.rows,
+            useTmux: true, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes, detector: detectorOptions(profile), pty,
+            tmuxSession: record.tmuxSession,
+          });
+          const live: LiveSession = { record, terminal, profile };
+          this.track(live, null);
+          reattached.push(live);
+          this.options.log('info', `[Sessions] reattached ${record.id} (tmux ${record.tmuxSession})`);
+          continue;
+        } catch (error) {
+          this.options.log('warn', `[Sessions] could not reattach ${record.id}: ${(error as Error).message}`);
+        }
+      }
+      this.options.repo.update(record.id, { state: 'exited', endedAt: this.now().toISOString(), endReason: 'owner-restarted' });
+      this.options.log('info', `[Sessions] ${record.id} ended when the previous window closed`);
+    }
+    return reattached;
+  }
+
+  /** Worktrees left by sessions that no longer run (e.g. after a crash). */
+  async findOrphanWorktrees() {
+    const manager = await this.worktreeManager();
+    if (!manager) return [];
+    return manager.findOrphans(new Set(this.list().map(s => s.record.id)));
+  }
+
+  async worktreeManager(): Promise<WorktreeManager | null> {
+    if (this.worktrees !== undefined) return this.worktrees;
+    try {
+      const manager = new WorktreeManager(this.options.workspaceDir, { log: this.options.log });
+      await manager.findOrphans(new Set());
+      this.worktrees = manager;
+    } catch {
+      this.worktrees = null;
+    }
+    return this.worktrees;
+  }
+
+  /** The prompt a session gets for a task: what to do, what is done, what it builds on. */
+  taskPrompt(taskId: string): string {
+    const d = this.options.plan.getTaskDetails(taskId, 0);
+    const t = d.task;
+    const lines = [
+      `You are working on Baton task ${t.id}: ${t.title}.`,
+      `First call Baton's MCP tool agent_init with task_id "${t.id}" to get your memory and plan; report progress, save context, and ask_human through Baton as you work; finish with complete_task.`,
+    ];
+    if (t.description) lines.push('', 'Description:', t.description);
+    if (d.checkpoints.length) lines.push('', 'Checkpoints:', ...d.checkpoints.map((c, i) => `${i + 1}. [${c.done ? 'x' : ' '}] ${c.title}`));
+    const deps = d.dependsOn.map(dep => this.options.plan.getTask(dep.id)).filter(dep => dep.summary);
+    if (deps.length) lines.push('', 'It builds on:', ...deps.map(dep => `- ${dep.id} ${dep.title}: ${dep.summary}`));
+    if (d.notes.length) lines.push('', 'Notes:', ...d.notes.slice(-5).map(n => `- ${n.author.name}: ${n.text}`));
+    if (t.context) lines.push('', 'Context so far:', t.context.slice(0, 2000));
+    return lines.join('\n');
+  }
+
+  private track(live: LiveSession, stdinPrompt: string | null): void {
+    const { terminal, record } = live;
+    this.live.set(record.id, live);
+    let promptSent = stdinPrompt === null;
+    terminal.onStateChange(({ state, previous }) => {
+      if (state === 'exited') return;
+      this.options.repo.update(record.id, { state });
+      record.state = state;
+      if (state === 'waiting' && !promptSent && stdinPrompt) {
+        promptSent = true;
+        terminal.write(`${stdinPrompt.replace(/\n/g, ' ')}\r`);
+      }
+      this._onDidChangeState.fire({ session: live, state, previous });
+      this._onDidChangeSessions.fire({ id: record.id });
+    });
+    terminal.onExit(({ exitCode }) => {
+      void this.onExited(live, exitCode);
+    });
+    this._onDidChangeSessions.fire({ id: record.id });
+  }
+
+  private async onExited(live: LiveSession, exitCode: number | null): Promise<void> {
+    if (!this.live.has(live.record.id)) return;
+    this.finish(live, exitCode, 'exited');
+    this.live.delete(live.record.id);
+    const record = live.record;
+    let worktreeMessage: string | null = null;
+    if (record.worktree) {
+      try {
+        const manager = await this.worktreeManager();
+        const result = await manager!.release(record.worktree, this.options.settings().worktreeCleanup);
+        worktreeMessage = result.message;
+        this.options.log('info', `[Worktrees] ${record.id}: ${result.message}`);
+      } catch (error) {
+        worktreeMessage = `Worktree ${record.worktree} kept: ${(error as Error).message}`;
+        this.options.log('warn', `[Worktrees] ${record.id}: ${worktreeMessage}`);
+      }
+    }
+    void this.options.hooks().run('SessionEnd', this.hookVars(live), this.options.workspaceDir);
+    let unfinishedTask: Task | null = null;
+    if (record.taskId) {
+      try {
+        const task = this.options.plan.getTask(record.taskId);
+        if (task.status !== 'DONE' && task.status !== 'CANCELLED') unfinishedTask = task;
+      } catch {
+        // task deleted meanwhile
+      }
+    }
+    this._onDidExit.fire({ session: { ...record }, exitCode, unfinishedTask, worktreeMessage });
+    this._onDidChangeSessions.fire({ id: record.id });
+  }
+
+  private finish(live: LiveSession, exitCode: number | null, reason: string): void {
+    const lastOutput = redactSecrets(safeLines(live.terminal, 30).join('\n')).text;
+    const endedAt = this.now().toISOString();
+    Object.assign(live.record, { state: 'exited', endedAt, exitCode, endReason: reason, lastOutput });
+    this.options.repo.update(live.record.id, { state: 'exited', endedAt, exitCode, endReason: reason, lastOutput });
+  }
+
+  private hookVars(s: LiveSession) {
+    return {
+      project: path.basename(this.options.workspaceDir), task: s.record.taskId ?? '', session: s.record.id, worktree: s.record.worktree ?? '',
+    };
+  }
+}
+
+function detectorOptions(profile: AgentProfile) {
+  const compile = (sources: string[] | undefined) => sources?.map(src => new RegExp(src, 'm'));
+  return {
+    ...(profile.waitingPatterns ? { waitingPatterns: compile(profile.waitingPatterns) } : {}),
+    ...(profile.donePatterns ? { donePatterns: compile(profile.donePatterns) } : {}),
+  };
+}
+
+function safeLines(terminal: TerminalSession, n: number): string[] {
+  try {
+    return terminal.readLines(n);
+  } catch {
+    return [];
+  }
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+function normalize(id: string): string {
+  const m = /^\s*(?:run-?)?(\d+)\s*$/i.exec(id);
+  return m ? `run-${m[1]}` : id.trim();
+}

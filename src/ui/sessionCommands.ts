@@ -1,0 +1,146 @@
+import * as vscode from 'vscode';
+import type { PlanService } from '../services/planService';
+import type { LiveSession, SessionManager } from '../sessions/sessionManager';
+import type { AgentProfile } from '../sessions/profiles';
+import { checkInstalled } from '../sessions/profiles';
+import type { AgentTerminals } from './agentTerminals';
+import { commandRegistrar } from './commandRegistry';
+import { COMMANDS, SETTINGS } from './constants';
+import { TaskNode } from './tasksTree';
+
+type TaskArg = TaskNode | string | undefined;
+
+/**
+ * Commands that run agents: start a session (on a task or free), start N, start one per ready task,
+ * send input, focus, stop, and clean up worktrees left by crashed sessions.
+ */
+export function registerSessionCommands(
+  context: vscode.ExtensionContext, manager: SessionManager, terminals: AgentTerminals, plan: PlanService, log: vscode.LogOutputChannel,
+): void {
+  const register = commandRegistrar(context, log);
+
+  const pickProfile = async (placeHolder: string, preferred?: string): Promise<AgentProfile | undefined> => {
+    const all = manager.profiles();
+    const def = preferred ?? vscode.workspace.getConfiguration().get<string>(SETTINGS.sessionsDefaultProfile);
+    const items = all.map(p => {
+      const installed = checkInstalled(p);
+      return { label: `$(hubot) ${p.label}`, description: installed.ok ? p.command : vscode.l10n.t('not installed'), detail: installed.ok ? undefined : installed.message, profile: p };
+    });
+    const i = items.findIndex(it => it.profile.id === def);
+    if (i > 0) items.unshift(...items.splice(i, 1));
+    const pick = await vscode.window.showQuickPick(items, { placeHolder });
+    return pick?.profile;
+  };
+
+  const taskIdOf = (arg: TaskArg): string | undefined =>
+    arg && typeof arg === 'object' && (arg as TaskNode).kind === 'task' ? (arg as TaskNode).task.id : typeof arg === 'string' ? plan.resolveTask(arg).id : undefined;
+
+  const pickSession = async (placeHolder: string, filter: (s: LiveSession) => boolean = () => true): Promise<LiveSession | undefined> => {
+    const sessions = manager.list().filter(filter);
+    if (!sessions.length) {
+      void vscode.window.showInformationMessage(vscode.l10n.t('No agent session is running.'));
+      return undefined;
+    }
+    if (sessions.length === 1) return sessions[0];
+    const pick = await vscode.window.showQuickPick(sessions.map(s => ({ label: s.record.title, description: `${s.record.id} · ${s.terminal.state}`, session: s })), { placeHolder });
+    return pick?.session;
+  };
+
+  register(COMMANDS.startSession, async (arg?: TaskArg, profileId?: string) => {
+    let taskId = taskIdOf(arg);
+    if (arg === undefined && profileId === undefined) {
+      const ready = plan.readyTasks();
+      const choice = await vscode.window.showQuickPick(
+        [{ label: `$(terminal) ${vscode.l10n.t('No task (free session)')}`, id: undefined as string | undefined },
+          ...ready.map(t => ({ label: `$(rocket) ${t.title}`, description: t.id, id: t.id as string | undefined }))],
+        { placeHolder: vscode.l10n.t('Start an agent on which task?') });
+      if (!choice) return undefined;
+      taskId = choice.id;
+    }
+    const profile = profileId ? manager.profile(profileId) : await pickProfile(taskId ? vscode.l10n.t('Which agent works on {0}?', taskId) : vscode.l10n.t('Start which agent?'));
+    if (!profile) return undefined;
+    const session = await manager.start({ profileId: profile.id, taskId });
+    terminals.show(session.record.id);
+    return session.record;
+  });
+
+  register(COMMANDS.startSessions, async (profileId?: string, count?: number) => {
+    const profile = profileId ? manager.profile(profileId) : await pickProfile(vscode.l10n.t('Start several sessions of which agent?'));
+    if (!profile) return undefined;
+    let n = count;
+    if (n === undefined) {
+      const text = await vscode.window.showInputBox({ prompt: vscode.l10n.t('How many {0} sessions? Each takes the next ready task.', profile.label), value: '2',
+        validateInput: v => (/^\d+$/.test(v) && +v >= 1 && +v <= 20 ? undefined : vscode.l10n.t('A number from 1 to 20.')) });
+      if (!text) return undefined;
+      n = Number(text);
+    }
+    const started = await manager.startMany(profile.id, n, plan.readyTasks().length > 0);
+    started.forEach((s, i) => terminals.show(s.record.id, i < started.length - 1));
+    return started.map(s => s.record);
+  });
+
+  register(COMMANDS.startReadyTasks, async (profileId?: string, limit?: number) => {
+    const profile = profileId ? manager.profile(profileId) : await pickProfile(vscode.l10n.t('Which agent takes the ready tasks?'));
+    if (!profile) return undefined;
+    const started = await manager.startReadyTasks(profile.id, limit);
+    if (!started.length) {
+      void vscode.window.showInformationMessage(plan.readyTasks().length
+        ? vscode.l10n.t('Already {0} sessions running: the limit (setting {1}) is reached.', manager.list().length, SETTINGS.sessionsMaxParallel)
+        : vscode.l10n.t('No task is ready.'));
+    }
+    started.forEach((s, i) => terminals.show(s.record.id, i < started.length - 1));
+    return started.map(s => s.record);
+  });
+
+  register(COMMANDS.sendToSession, async (id?: string, text?: string) => {
+    const session = id ? manager.get(id) : await pickSession(vscode.l10n.t('Send input to which session?'), s => s.terminal.state !== 'exited');
+    if (!session) return undefined;
+    const input = text ?? await vscode.window.showInputBox({ prompt: vscode.l10n.t('Input for {0}', session.record.title), ignoreFocusOut: true });
+    if (input === undefined) return undefined;
+    await manager.send(session.record.id, input);
+    return session.record.id;
+  });
+
+  register(COMMANDS.focusSession, async (id?: string) => {
+    if (id) {
+      terminals.show(id);
+      return id;
+    }
+    return terminals.focusWaiting();
+  });
+
+  register(COMMANDS.stopSession, async (id?: string) => {
+    const session = id ? manager.get(id) : await pickSession(vscode.l10n.t('Stop which session?'));
+    if (!session) return undefined;
+    await manager.stop(session.record.id);
+    return session.record.id;
+  });
+
+  register(COMMANDS.readSessionOutput, async (id?: string, lines?: number) => {
+    const session = id ? manager.get(id) : await pickSession(vscode.l10n.t('Read the output of which session?'));
+    if (!session) return undefined;
+    return manager.readOutput(session.record.id, lines ?? 50);
+  });
+
+  register(COMMANDS.cleanupWorktrees, async () => {
+    const orphans = await manager.findOrphanWorktrees();
+    if (!orphans.length) {
+      void vscode.window.showInformationMessage(vscode.l10n.t('No worktree was left behind by an ended session.'));
+      return [];
+    }
+    const picks = await vscode.window.showQuickPick(orphans.map(o => ({
+      label: o.branch ?? o.path, description: o.status?.dirty ? vscode.l10n.t('uncommitted changes') : (o.status?.unpushedCommits ? vscode.l10n.t('{0} commits only here', o.status.unpushedCommits) : vscode.l10n.t('clean')),
+      detail: o.path, picked: true, orphan: o,
+    })), { canPickMany: true, placeHolder: vscode.l10n.t('Clean up which worktrees? Changes are committed to their branch first and kept at a recoverable ref.') });
+    if (!picks?.length) return undefined;
+    const manager2 = await manager.worktreeManager();
+    const results = [];
+    for (const p of picks) {
+      const r = await manager2!.cleanup(p.orphan);
+      log.info(`[Worktrees] ${r.message}`);
+      results.push(r);
+    }
+    void vscode.window.showInformationMessage(results.map(r => r.message).join(' '));
+    return results;
+  });
+}

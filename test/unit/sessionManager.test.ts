@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Actor } from '../../src/core/model';
+import { HookRunner } from '../../src/sessions/hooks';
+import { BUILTIN_PROFILES, type AgentProfile } from '../../src/sessions/profiles';
+import { loadNodePty } from '../../src/sessions/ptyProcess';
+import { SessionManager, type SessionExit } from '../../src/sessions/sessionManager';
+import { TerminalSessionRepository } from '../../src/store/terminalSessionRepository';
+import { openTestOwner } from './helpers/owner';
+
+const scripted = path.resolve(__dirname, 'fixtures/scripted-agent.js');
+const ada: Actor = { kind: 'user', name: 'ada' };
+let owner: Awaited<ReturnType<typeof openTestOwner>>;
+let workspace: string;
+let manager: SessionManager;
+
+/** A profile running the scripted agent: works, asks a question, waits for input, exits with code 3. */
+const scriptedProfile: AgentProfile = {
+  id: 'scripted', label: 'Scripted agent', command: process.execPath, args: [scripted], prompt: 'none', mcp: 'env-only',
+};
+
+before(async () => {
+  owner = await openTestOwner({ mcp: true });
+  workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-sessions-ws-'));
+  const pty = loadNodePty();
+  manager = new SessionManager({
+    workspaceDir: workspace,
+    storageDir: owner.storageDir,
+    plan: owner.plan,
+    repo: new TerminalSessionRepository(owner.db),
+    profiles: () => [...BUILTIN_PROFILES, scriptedProfile],
+    settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 3, cols: 100, rows: 30 }),
+    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
+    mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
+    pty: () => ('error' in pty ? pty.error : pty.pty),
+    log: () => undefined,
+  });
+});
+after(async () => {
+  await manager.shutdown();
+  manager.dispose();
+  await owner.cleanup();
+  fs.rmSync(workspace, { recursive: true, force: true });
+});
+
+function exitOf(id: string): Promise<SessionExit> {
+  return new Promise(resolve => {
+    const sub = manager.onDidExit(e => {
+      if (e.session.id === id) { sub.dispose(); resolve(e); }
+    });
+  });
+}
+
+test('N sessions at once on N ready tasks: task status and assignment follow; the limit holds', async () => {
+  const sprint = owner.plan.createSprint({ name: 'Parallel' }, ada);
+  const tasks = ['A', 'B', 'C', 'D'].map(t => owner.plan.createTask({ title: `Task ${t}`, sprintId: sprint.id, priority: 'critical' }, ada));
+  const started = await manager.startReadyTasks('scripted');
+  assert.equal(started.length, 3, 'maxParallel is 3');
+  const taskIds = started.map(s => s.record.taskId);
+  assert.deepEqual(new Set(taskIds), new Set(tasks.slice(0, 3).map(t => t.id)));
+  for (const s of started) {
+    const task = owner.plan.getTask(s.record.taskId!);
+    assert.equal(task.status, 'IN_PROGRESS');
+    assert.equal(task.assignee, `scripted#${s.record.id}`);
+  }
+  assert.equal((await manager.startReadyTasks('scripted')).length, 0, 'no room left');
+  // Each waits for input; answer all, and each exits with code 3 leaving its task unfinished for the person.
+  const exits = started.map(s => exitOf(s.record.id));
+  await Promise.all(started.map(s => waitForState(s.record.id, 'waiting')));
+  for (const s of started) await manager.send(s.record.id, 'SQLite');
+  const ended = await Promise.all(exits);
+  for (const e of ended) {
+    assert.equal(e.exitCode, 3);
+    assert.equal(e.unfinishedTask?.status, 'IN_PROGRESS', 'never silently marked done');
+    assert.match(e.session.lastOutput, /Using SQLite/);
+  }
+  assert.equal(manager.list().length, 0);
+  const history = manager.history(10).map(h => h.id);
+  for (const s of started) assert.ok(history.includes(s.record.id));
+});
+
+test('a session on a task gets the task as its prompt; a missing command says how to install it', async () => {
+  const task = owner.plan.createTask({ title: 'Write the changelog', description: 'Summarize the release', checkpoints: ['draft', 'review'] }, ada);
+  const prompt = manager.taskPrompt(task.id);
+  assert.match(prompt, new RegExp(`Baton task ${task.id}: Write the changelog`));
+  assert.match(prompt, /agent_init/);
+  assert.match(prompt, /1\. \[ \] draft/);
+  const missing: AgentProfile = { id: 'nope', label: 'Nope', command: 'definitely-not-installed-cli', args: [], prompt: 'none', mcp: 'env-only', install: 'npm install -g nope-cli' };
+  const m2 = new SessionManager({ ...(manager as any).options, profiles: () => [missing] });
+  await assert.rejects(m2.start({ profileId: 'nope' }), /not installed.*npm install -g nope-cli/s);
+  assert.equal(owner.plan.getTask(task.id).status, 'TODO', 'nothing changed');
+});
+
+async function waitForState(id: string, state: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (manager.get(id).terminal.state !== state) {
+    if (Date.now() > deadline) throw new Error(`${id} did not reach ${state} (is ${manager.get(id).terminal.state}); output:\n${manager.readOutput(id, 20).join('\n')}`);
+    await new Promise(r => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { loadNodePty } from '../../src/sessions/ptyProcess';
+import { TerminalSession, type TerminalSessionSpec } from '../../src/sessions/terminalSession';
+import {
+  captureScrollback,
+  escapeTmuxArg,
+  killTmuxServer,
+  listBatonSessions,
+  newTmuxSession,
+  paneExitStatus,
+  sessionAlive,
+  tmuxBinary,
+  tmuxSessionName,
+} from '../../src/sessions/tmux';
+
+const repoRoot = path.resolve(__dirname, '../..');
+const agentScript = path.resolve(__dirname, 'fixtures/scripted-agent.js');
+const socket = `baton-test-${process.pid}`;
+const loaded = loadNodePty();
+const ptyModule = 'pty' in loaded ? loaded.pty : undefined;
+
+function skipReason(): string | false {
+  if (!ptyModule) return `node-pty is unavailable: ${'error' in loaded ? loaded.error : ''}`;
+  const v = spawnSync(tmuxBinary(), ['-V'], { encoding: 'utf8' });
+  if (v.error || v.status !== 0) return 'tmux is not installed: skipping the tmux session tests';
+  const m = /(\d+)\.(\d+)/.exec(v.stdout);
+  if (!m || Number(m[1]) < 3) return `tmux ${v.stdout.trim()} is older than 3.0: skipping the tmux session tests`;
+  return false;
+}
+const skip = skipReason();
+if (skip) console.log(skip);
+
+after(async () => {
+  if (skip) return;
+  await killTmuxServer(socket);
+  // tmux leaves its socket file behind.
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
+  fs.rmSync(path.join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${uid}`, socket), { force: true });
+});
+
+function spec(over: Partial<TerminalSessionSpec> = {}): TerminalSessionSpec {
+  return {
+    id: `t${process.pid}`,
+    command: process.execPath,
+    args: [agentScript],
+    cwd: os.tmpdir(),
+    env: { ...(process.env as Record<string, string>) },
+    cols: 100,
+    rows: 30,
+    useTmux: true,
+    tmuxSocket: socket,
+    bufferBytes: 1024 * 1024,
+    detector: { quietMs: 300 },
+    pty: ptyModule!,
+    tmuxPollMs: 200,
+    ...over,
+  };
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('tmux helpers: names, exact targets, argument escaping', { skip }, async () => {
+  assert.equal(tmuxSessionName('task 12.3:a'), 'baton-task_12_3_a');
+  assert.equal(escapeTmuxArg('fix it;'), 'fix it\\;');
+  assert.equal(escapeTmuxArg('a;b'), 'a;b');
+  const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'baton #dir '));
+  try {
+    const name = tmuxSessionName(`h${process.pid}x`);
+    await newTmuxSession(name, process.execPath, ['-e', 'console.log(JSON.stringify([process.argv.slice(1), process.cwd(), process.env.BATON_T])); setTimeout(() => {}, 5000)', ';', 'end;', '#{pane_id}'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', BATON_T: 'value;' },
+      cols: 200,
+      rows: 10,
+      socket,
+    });
+    assert.equal(await sessionAlive(name, socket), true);
+    assert.equal(await sessionAlive(name.slice(0, -1), socket), false, 'no prefix matching');
+    let printed = '';
+    await until('the command output', async () => {
+      printed = (await captureScrollback(name, 10, { socket })).join('\n');
+      return printed.includes(']');
+    });
+    assert.deepEqual(JSON.parse(printed.trim()), [[';', 'end;', '#{pane_id}'], fs.realpathSync(cwd), 'value;']);
+    assert.ok((await listBatonSessions(socket)).some((s) => s.name === name && !s.paneDead));
+  } finally {
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
+});
+
+test('tmux: start, detach (window reload), reattach with earlier output, answer, exit code 3 read from tmux', { skip, timeout: 20_000 }, async () => {
+  const t0 = Date.now();
+  const first = await TerminalSession.start(spec({ id: `reload-${process.pid}` }));
+  const name = first.tmuxSession!;
+  assert.equal(name, `baton-reload-${process.pid}`);
+  const agentPid = first.pid!;
+  assert.ok(agentPid > 0);
+  if (process.platform === 'linux') assert.match(fs.readFileSync(`/proc/${agentPid}/cmdline`, 'utf8'), /scripted-agent\.js/, 'pid is the agent, not the tmux client');
+  await until('some work output', () => first.readLines(10).some((l) => l.includes('step 1: reading the repository')));
+  await first.detach();
+  assert.equal(first.detached, true);
+  assert.equal(first.attached, false);
+  assert.equal(first.exitCode, undefined);
+  assert.equal(await sessionAlive(name, socket), true, 'the agent keeps running without a client');
+  assert.ok(processExists(agentPid));
+  // While nobody is attached the agent goes on and asks its question.
+  await until('the question in the pane', async () => (await captureScrollback(name, 100, { socket })).some((l) => l.includes('Which database should I use?')));
+
+  const second = await TerminalSession.reattach({ ...spec({ id: `reload-${process.pid}` }), tmuxSession: name });
+  assert.equal(second.pid, agentPid);
+  const seeded = second.readLines(20);
+  assert.ok(seeded.includes('✓ step 1: reading the repository'), `earlier output present after reattach:\n${seeded.join('\n')}`);
+  assert.equal(seeded[seeded.length - 1], 'Which database should I use?');
+  await until('waiting state on the reattached session', () => second.state === 'waiting');
+  const screenLines = second.readLines(50);
+  assert.equal(screenLines.filter((l) => l.includes('step 1: reading the repository')).length, 1, `the client's redraw does not duplicate lines:\n${screenLines.join('\n')}`);
+  assert.ok(second.write('PostgreSQL\r'));
+  const exit = await second.whenExited;
+  assert.deepEqual(exit, { exitCode: 3 });
+  assert.equal(second.state, 'exited');
+  const lines = second.readLines(50);
+  assert.ok(lines.includes('Using PostgreSQL'), lines.join('\n'));
+  assert.equal(lines[lines.length - 1], 'finished the work, exiting with code 3');
+  await until('the dead tmux session to be removed', async () => !(await sessionAlive(name, socket)));
+  console.log(`tmux detach/reattach run: ${Date.now() - t0} ms`);
+});
+
+test('tmux: the owning process is killed with SIGKILL; the agent survives and is reattached with its output', { skip, timeout: 20_000 }, async () => {
+  const id = `orphan-${process.pid}`;
+  const helper = `
+    const { TerminalSession } = require(${JSON.stringify(path.join(repoRoot, 'src/sessions/terminalSession.ts'))});
+    const { loadNodePty } = require(${JSON.stringify(path.join(repoRoot, 'src/sessions/ptyProcess.ts'))});
+    (async () => {
+      const s = await TerminalSession.start({
+        id: ${JSON.stringify(id)}, command: process.execPath, args: [${JSON.stringify(agentScript)}], cwd: ${JSON.stringify(os.tmpdir())},
+        env: process.env, cols: 90, rows: 25, useTmux: true, tmuxSocket: ${JSON.stringify(socket)}, bufferBytes: 65536, pty: loadNodePty().pty,
+      });
+      const t = setInterval(() => {
+        if (s.readLines(20).some((l) => l.includes('step 2'))) {
+          clearInterval(t);
+          process.stdout.write('READY ' + s.tmuxSession + ' ' + s.pid + '\\n');
+        }
+      }, 10);
+      setInterval(() => {}, 1000);
+    })().catch((e) => { console.error(e); process.exit(1); });
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', helper], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  await until('the helper to start a tmux session', () => /READY \S+ \d+/.test(out) || child.exitCode !== null, 10_000);
+  const m = /READY (\S+) (\d+)/.exec(out);
+  assert.ok(m, `helper failed: ${out}\n${err}`);
+  const [, name, pidText] = m;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  assert.equal(await sessionAlive(name, socket), true);
+  assert.ok(processExists(Number(pidText)), 'the agent outlived its owner');
+
+  const session = await TerminalSession.reattach({ ...spec({ id }), tmuxSession: name });
+  assert.ok(session.readLines(20).includes('✓ step 1: reading the repository'), session.readLines(20).join('\n'));
+  await until('the question', () => session.state === 'waiting');
+  session.sendKeys(['P', 'g', 'Enter']);
+  const exit = await session.whenExited;
+  assert.equal(exit.exitCode, 3);
+  assert.ok(session.readLines(10).includes('Using Pg'));
+});
+
+test('tmux: stop() interrupts the agent; reattaching to a pane that already died reports its exit code', { skip, timeout: 20_000 }, async () => {
+  const sleeper = await TerminalSession.start(spec({ id: `sleep-${process.pid}`, command: 'sleep', args: ['100'] }));
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = Date.now();
+  const stopped = await sleeper.stop({ timeoutMs: 2_000 });
+  assert.equal(stopped.exitCode, 130, JSON.stringify(stopped));
+  assert.ok(Date.now() - t0 < 2_000);
+  assert.equal(await sessionAlive(sleeper.tmuxSession!, socket), false);
+
+  // resize() goes through the attach client to the tmux window and the agent.
+  const sizer = await TerminalSession.start(
+    spec({ id: `size-${process.pid}`, args: ['-e', "console.log('size', process.stdout.columns, process.stdout.rows); process.stdout.on('resize', () => console.log('size', process.stdout.columns, process.stdout.rows)); setInterval(() => {}, 1000)"] }),
+  );
+  await until('the first size', () => sizer.readLines(5).includes('size 100 30'));
+  sizer.resize(120, 40);
+  await until('the new size', () => sizer.readLines(5).includes('size 120 40'));
+  assert.equal((await sizer.stop({ timeoutMs: 1_000 })).exitCode, 130);
+
+  const name = tmuxSessionName(`dead-${process.pid}`);
+  await newTmuxSession(name, 'sh', ['-c', 'echo "last words"; exit 7'], { cwd: os.tmpdir(), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, cols: 80, rows: 24, socket });
+  await until('the pane to die', async () => (await paneExitStatus(name, socket))?.dead === true);
+  const session = await TerminalSession.reattach({ ...spec(), tmuxSession: name });
+  const exit = await session.whenExited;
+  assert.equal(exit.exitCode, 7);
+  assert.equal(session.state, 'exited');
+  assert.deepEqual(session.readLines(5), ['last words']);
+  await until('the dead session to be removed', async () => !(await sessionAlive(name, socket)));
+  await assert.rejects(TerminalSession.reattach({ ...spec(), tmuxSession: name }), /tmux session baton-dead-\d+ does not exist/);
+  await assert.rejects(TerminalSession.start(spec({ id: `nf-${process.pid}`, command: 'baton-no-such-agent-cli' })), /Cannot start "baton-no-such-agent-cli": command not found/);
+});
