@@ -7,6 +7,7 @@ import { redactSecrets } from '../core/redaction';
 import type { PlanService } from '../services/planService';
 import type { TerminalSessionRecord, TerminalSessionRepository } from '../store/terminalSessionRepository';
 import type { HookRunner } from './hooks';
+import { listAgentDefinitions, type AgentDefinition } from './agentDefinitions';
 import { wireMcp } from './mcpWiring';
 import { checkInstalled, type AgentProfile } from './profiles';
 import type { SessionState } from './stateDetector';
@@ -133,7 +134,7 @@ export class SessionManager {
    * as the profile says. @throws BatonError when the profile's command is not installed (with how to
    * install it), the task cannot start, or sessions are unavailable (no node-pty).
    */
-  async start(input: { profileId: string; taskId?: string | null; worktree?: boolean; cols?: number; rows?: number }): Promise<LiveSession> {
+  async start(input: { profileId: string; taskId?: string | null; role?: string | null; worktree?: boolean; cols?: number; rows?: number }): Promise<LiveSession> {
     const pty = this.options.pty();
     if (typeof pty === 'string') throw new BatonError('UNAVAILABLE', `Agent sessions are unavailable: ${pty}`);
     const profile = this.profile(input.profileId);
@@ -142,6 +143,7 @@ export class SessionManager {
     const settings = this.options.settings();
     const task = input.taskId ? this.options.plan.resolveTask(input.taskId) : null;
     if (task) this.options.plan.checkStatusChange(task.id, 'IN_PROGRESS');
+    const role = input.role ? this.agentDefinition(input.role) : null;
 
     const num = this.options.repo.nextNumber();
     const id = `run-${num}`;
@@ -160,6 +162,7 @@ export class SessionManager {
     const args = [...profile.args];
     const env: Record<string, string> = { ...(profile.env ?? {}), BATON_SESSION_ID: id, BATON_WORKSPACE: this.options.workspaceDir };
     if (task) env.BATON_TASK_ID = task.id;
+    if (role) env.BATON_ROLE = role.name;
     const endpoint = this.options.mcpEndpoint();
     if (endpoint) {
       const wired = wireMcp(profile, { ...endpoint, ...(this.options.cliPath ? { stdioFallback: { command: process.execPath, args: [this.options.cliPath, 'mcp', '--workspace', this.options.workspaceDir] } } : {}) }, sessionDir, this.options.workspaceDir);
@@ -169,7 +172,7 @@ export class SessionManager {
     } else {
       this.options.log('warn', `[Sessions] ${id}: Baton's MCP server is off, so ${profile.label} cannot reach the plan`);
     }
-    const prompt = task ? this.taskPrompt(task.id) : null;
+    const prompt = task || role ? [role ? rolePrompt(role) : '', task ? this.taskPrompt(task.id, role?.name) : ''].filter(Boolean).join('\n\n') : null;
     if (prompt && profile.prompt === 'argument') args.push(...(profile.promptArgs ?? []), prompt);
 
     const useTmux = settings.useTmux && (await tmuxAvailable());
@@ -179,7 +182,7 @@ export class SessionManager {
       detector: detectorOptions(profile), pty,
     });
     const record: TerminalSessionRecord = {
-      id, profile: profile.id, title: task ? `${profile.label} · ${task.id} ${task.title}` : profile.label,
+      id, profile: profile.id, title: `${profile.label}${role ? ` (${role.name})` : ''}${task ? ` · ${task.id} ${task.title}` : ''}`,
       command: [profile.command, ...profile.args].join(' '), taskId: task?.id ?? null, cwd, worktree: worktree?.path ?? null,
       branch: worktree?.branch ?? null, tmuxSession: terminal.tmuxSession ?? null, pid: terminal.pid ?? null, state: terminal.state,
       startedAt: this.now().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
@@ -314,13 +317,25 @@ export class SessionManager {
     return this.worktrees;
   }
 
+  /** Agent definitions of the workspace (`.claude/agents/*.md`), usable as a session's role. */
+  agentDefinitions(): { definitions: AgentDefinition[]; errors: { file: string; message: string }[] } {
+    return listAgentDefinitions(this.options.workspaceDir);
+  }
+
+  agentDefinition(name: string): AgentDefinition {
+    const { definitions } = this.agentDefinitions();
+    const found = definitions.find(d => d.name === name);
+    if (!found) throw invalid(`No agent definition "${name}" in .claude/agents/; found: ${definitions.map(d => d.name).join(', ') || 'none'}.`);
+    return found;
+  }
+
   /** The prompt a session gets for a task: what to do, what is done, what it builds on. */
-  taskPrompt(taskId: string): string {
+  taskPrompt(taskId: string, role?: string): string {
     const d = this.options.plan.getTaskDetails(taskId, 0);
     const t = d.task;
     const lines = [
       `You are working on Baton task ${t.id}: ${t.title}.`,
-      `First call Baton's MCP tool agent_init with task_id "${t.id}" to get your memory and plan; report progress, save context, and ask_human through Baton as you work; finish with complete_task.`,
+      `First call Baton's MCP tool agent_init with task_id "${t.id}"${role ? ` and role "${role}"` : ''} to get your memory and plan; report progress, save context, and ask_human through Baton as you work; finish with complete_task.`,
     ];
     if (t.description) lines.push('', 'Description:', t.description);
     if (d.checkpoints.length) lines.push('', 'Checkpoints:', ...d.checkpoints.map((c, i) => `${i + 1}. [${c.done ? 'x' : ' '}] ${c.title}`));
@@ -395,6 +410,10 @@ export class SessionManager {
       project: path.basename(this.options.workspaceDir), task: s.record.taskId ?? '', session: s.record.id, worktree: s.record.worktree ?? '',
     };
   }
+}
+
+function rolePrompt(role: AgentDefinition): string {
+  return `Your role: ${role.name}${role.description ? ` — ${role.description}` : ''}.\n${role.instructions}`;
 }
 
 function detectorOptions(profile: AgentProfile) {

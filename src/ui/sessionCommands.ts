@@ -46,7 +46,19 @@ export function registerSessionCommands(
     return pick?.session;
   };
 
-  register(COMMANDS.startSession, async (arg?: TaskArg, profileId?: string) => {
+  /** Asks for a role when the workspace has agent definitions (`.claude/agents/*.md`); null = none. */
+  const pickRole = async (): Promise<string | null | undefined> => {
+    const { definitions, errors } = manager.agentDefinitions();
+    for (const e of errors) log.warn(`[Sessions] ${e.file}: ${e.message}`);
+    if (!definitions.length) return null;
+    const pick = await vscode.window.showQuickPick(
+      [{ label: `$(circle-slash) ${vscode.l10n.t('No role')}`, name: null as string | null },
+        ...definitions.map(d => ({ label: `$(person) ${d.name}`, description: d.model, detail: d.description, name: d.name as string | null }))],
+      { placeHolder: vscode.l10n.t('Which role (from .claude/agents/)?') });
+    return pick === undefined ? undefined : pick.name;
+  };
+
+  register(COMMANDS.startSession, async (arg?: TaskArg, profileId?: string, roleName?: string) => {
     let taskId = taskIdOf(arg);
     if (arg === undefined && profileId === undefined) {
       const ready = plan.readyTasks();
@@ -59,7 +71,9 @@ export function registerSessionCommands(
     }
     const profile = profileId ? manager.profile(profileId) : await pickProfile(taskId ? vscode.l10n.t('Which agent works on {0}?', taskId) : vscode.l10n.t('Start which agent?'));
     if (!profile) return undefined;
-    const session = await manager.start({ profileId: profile.id, taskId });
+    const role = roleName !== undefined ? roleName : profileId ? null : await pickRole();
+    if (role === undefined) return undefined;
+    const session = await manager.start({ profileId: profile.id, taskId, role });
     terminals.show(session.record.id);
     return session.record;
   });

@@ -101,3 +101,51 @@ async function waitForState(id: string, state: string, timeoutMs = 15_000): Prom
     await new Promise(r => setTimeout(r, 50));
   }
 }
+
+test('a session in its own worktree: uncommitted work is preserved at the ref Baton reports when it ends', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-wt-repo-'));
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main');
+  fs.writeFileSync(path.join(repo, 'README.md'), '# demo\n');
+  git('add', '.');
+  git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-qm', 'init');
+  // An "agent" that edits a tracked file and adds a new one, then exits without committing.
+  const editor: AgentProfile = {
+    id: 'editor', label: 'Editor agent', command: '/bin/sh', prompt: 'none', mcp: 'env-only',
+    args: ['-c', 'echo "changed by the agent" >> README.md; echo "new work" > notes.txt; echo done'],
+  };
+  const pty = loadNodePty();
+  const m = new SessionManager({
+    ...(manager as any).options, workspaceDir: repo, profiles: () => [editor],
+    settings: () => ({ bufferBytes: 65536, useTmux: false, useWorktrees: true, worktreeCleanup: 'preserve-and-remove', maxParallel: 2, cols: 80, rows: 24 }),
+    pty: () => ('error' in pty ? pty.error : pty.pty),
+  });
+  const task = owner.plan.createTask({ title: 'Edit the readme' }, ada);
+  const exited = new Promise<SessionExit>(resolve => m.onDidExit(resolve));
+  const s = await m.start({ profileId: 'editor', taskId: task.id });
+  assert.ok(s.record.worktree && s.record.branch?.startsWith('baton/'), `worktree ${s.record.worktree} on ${s.record.branch}`);
+  assert.notEqual(s.record.cwd, repo);
+  const exit = await exited;
+  assert.ok(!fs.existsSync(s.record.worktree!), 'the worktree folder is removed');
+  const ref = /refs\/baton\/preserved\/\S+?(?=[),\s]|$)/.exec(exit.worktreeMessage ?? '')?.[0] ?? s.record.branch!;
+  assert.match(exit.worktreeMessage ?? '', /baton\//, exit.worktreeMessage ?? '');
+  assert.equal(git('show', `${ref}:notes.txt`), 'new work');
+  assert.match(git('show', `${ref}:README.md`), /changed by the agent/);
+  assert.equal(fs.readFileSync(path.join(repo, 'README.md'), 'utf8'), '# demo\n', 'the main checkout is untouched');
+  m.dispose();
+  fs.rmSync(repo, { recursive: true, force: true });
+});
+
+test('agent definitions in .claude/agents are usable as the role of a session', async () => {
+  fs.mkdirSync(path.join(workspace, '.claude', 'agents'), { recursive: true });
+  fs.writeFileSync(path.join(workspace, '.claude', 'agents', 'reviewer.md'), '---\nname: reviewer\ndescription: Reviews changes for bugs\nmodel: sonnet\n---\nRead the diff carefully and list every bug you find.\n');
+  const { definitions } = manager.agentDefinitions();
+  assert.deepEqual(definitions.map(d => d.name), ['reviewer']);
+  const task = owner.plan.createTask({ title: 'Review the payment code' }, ada);
+  const s = await manager.start({ profileId: 'scripted', taskId: task.id, role: 'reviewer' });
+  assert.match(s.record.title, /Scripted agent \(reviewer\) · T-\d+ Review the payment code/);
+  assert.match(manager.taskPrompt(task.id, 'reviewer'), /role "reviewer"/);
+  await assert.rejects(manager.start({ profileId: 'scripted', role: 'nobody' }), /No agent definition "nobody".*found: reviewer/);
+  await manager.stop(s.record.id);
+});
