@@ -250,7 +250,7 @@ export class SessionManager {
   async shutdown(): Promise<void> {
     for (const s of this.list()) {
       if (s.terminal.tmuxSession) {
-        s.terminal.detach();
+        await s.terminal.detach().catch(() => undefined);
       } else {
         this.finish(s, null, 'window-closed');
         await s.terminal.stop().catch(() => undefined);

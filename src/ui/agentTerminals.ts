@@ -49,7 +49,11 @@ class AgentPseudoterminal implements vscode.Pseudoterminal {
 
   close(): void {
     for (const s of this.subscriptions.splice(0)) s.dispose();
-    if (!this.detaching) this.onUserClose();
+    if (this.detaching) return;
+    // A window reload may close terminals just before Baton is told it deactivates: give a tmux-backed
+    // session a moment, so a reload detaches it (it keeps running) instead of stopping it.
+    if (this.session.terminal.tmuxSession) setTimeout(() => { if (!this.detaching) this.onUserClose(); }, 750);
+    else this.onUserClose();
   }
 
   dispose(): void {
