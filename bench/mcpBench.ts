@@ -266,7 +266,7 @@ export async function runMcpBench(o: McpBenchOptions): Promise<McpBenchResult> {
   try {
     const info = await batonProc.call<BatonInfo>('open');
     o.log(`  Baton seeded: ${info.tasks} tasks in ${info.sprints} sprints, ${info.notes} notes, ${(info.dbBytes / 1024).toFixed(0)} KiB database`);
-    const auth = { Authorization: `Bearer ${info.token}` };
+    const auth = { Authorization: `Bearer ${info.token}`, 'X-Baton-Tools': 'full' };
 
     const noteText = (i: number) => `Bench note ${i}: measured the handler, the cache warms after the first request; next agent should check the retry path and the error message wording.`;
     const argsOf: Record<ToolName, ArgsFn> = {

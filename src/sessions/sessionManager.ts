@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Emitter, type Event } from '../core/event';
@@ -85,8 +86,12 @@ export class SessionManager {
   private readonly now: () => Date;
   private worktrees: WorktreeManager | null | undefined;
 
+  /** Distinguishes this workspace's tmux sessions from other windows' on Baton's shared tmux server. */
+  private readonly scope: string;
+
   constructor(private readonly options: SessionManagerOptions) {
     this.now = options.now ?? (() => new Date());
+    this.scope = createHash('sha256').update(path.resolve(options.storageDir)).digest('hex').slice(0, 8);
   }
 
   dispose(): void {
@@ -177,7 +182,7 @@ export class SessionManager {
 
     const useTmux = settings.useTmux && (await tmuxAvailable());
     const terminal = await TerminalSession.start({
-      id, command: installed.path, args, cwd, env: { ...stringEnv(process.env), ...env }, cols: input.cols ?? settings.cols, rows: input.rows ?? settings.rows,
+      id: `${this.scope}-${id}`, command: installed.path, args, cwd, env: { ...stringEnv(process.env), ...env }, cols: input.cols ?? settings.cols, rows: input.rows ?? settings.rows,
       useTmux, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes,
       detector: detectorOptions(profile), pty,
     });
@@ -279,7 +284,7 @@ export class SessionManager {
       if (record.tmuxSession && typeof pty !== 'string') {
         try {
           const terminal = await TerminalSession.reattach({
-            id: record.id, command: record.command, args: [], cwd: record.cwd, env: stringEnv(process.env), cols: settings.cols, rows: settings.rows,
+            id: `${this.scope}-${record.id}`, command: record.command, args: [], cwd: record.cwd, env: stringEnv(process.env), cols: settings.cols, rows: settings.rows,
             useTmux: true, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes, detector: detectorOptions(profile), pty,
             tmuxSession: record.tmuxSession,
           });

@@ -27,7 +27,9 @@ class AgentPseudoterminal implements vscode.Pseudoterminal {
       else this.pending.push(data);
     }));
     this.subscriptions.push(session.terminal.onExit(({ exitCode }) => {
-      const line = `\r\n\x1b[2m[${session.record.id} exited${exitCode === null ? '' : ` with code ${exitCode}`}]\x1b[0m\r\n`;
+      // Under tmux the client leaves tmux's screen when the agent exits: show the agent's last screen again.
+      const lastScreen = session.terminal.tmuxSession ? `\x1b[2J\x1b[H${session.terminal.readLines(40).join('\r\n')}` : '';
+      const line = `${lastScreen}\r\n\x1b[2m[${session.record.id} exited${exitCode === null ? '' : ` with code ${exitCode}`}]\x1b[0m\r\n`;
       if (this.opened) this.writeEmitter.fire(line);
       else this.pending.push(line);
     }));

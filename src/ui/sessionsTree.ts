@@ -126,7 +126,7 @@ function terminalItemOf(node: TerminalSessionNode): vscode.TreeItem {
   const [icon, color] = STATE_ICON[node.state];
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   const ended = r.endedAt ? `${r.endReason ?? 'ended'}${r.exitCode === null ? '' : ` (exit ${r.exitCode})`}` : '';
-  item.description = [r.id, node.live ? node.state : ended, r.branch, node.live ? duration(Date.now() - Date.parse(r.startedAt)) : r.endedAt?.replace('T', ' ').slice(0, 16)]
+  item.description = [r.id, node.live ? node.state : ended, r.branch, node.live ? duration(Date.now() - Date.parse(r.startedAt)) : r.endedAt && new Date(r.endedAt).toLocaleString()]
     .filter(Boolean).join(' · ');
   const tip = new vscode.MarkdownString();
   tip.appendMarkdown(`**${r.title}** — ${r.id}\n\n`);
@@ -135,7 +135,7 @@ function terminalItemOf(node: TerminalSessionNode): vscode.TreeItem {
   if (r.tmuxSession) tip.appendMarkdown(`  \ntmux: ${r.tmuxSession}`);
   if (!node.live && r.lastOutput) {
     tip.appendMarkdown('\n\nLast output:\n');
-    tip.appendCodeblock(r.lastOutput.split('\n').slice(-12).join('\n'), 'text');
+    tip.appendCodeblock(r.lastOutput.trim().split('\n').slice(-12).join('\n'), 'text');
   }
   item.tooltip = tip;
   item.contextValue = `terminalSession ${node.live ? 'live' : 'ended'} state-${node.state}`;

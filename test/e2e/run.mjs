@@ -17,6 +17,11 @@
 // (shot: the screenshot's name instead of one made from the step's name).
 // The inbox checks connect a real MCP SDK client from this process, as an agent, to the MCP server Baton
 // runs in VS Code (found through $BATON_HOME/workspaces/*.json → storageDir → mcp-endpoint.json).
+// The agent-session checks run test/unit/fixtures/scripted-agent.js as the user profile 'Scripted agent' (the
+// workspace's .vscode/settings.json, written before VS Code starts), inside tmux when installed, on a tmux
+// server of this run's own (TMUX_TMPDIR under the code-server state dir, killed at the end). The terminal's
+// text is read from xterm's DOM rows, so the user settings turn GPU acceleration off (DOM renderer).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,6 +31,8 @@ import { makeGitWorkspace, runCli, tempDir } from '../../scripts/lib/workspace.m
 
 const OUT = path.join(REPO_ROOT, '.test-output/e2e');
 const STATUS_RE = /(\d+) ready · (\d+) in progress · (\d+) blocked/;
+const SESSIONS_STATUS_RE = /\d+ working(?: · \d+ (?:waiting|idle))*/;
+const AGENT_QUESTION = 'Which database should I use?';
 
 const log = (...a) => console.log('#', ...a);
 
@@ -35,6 +42,10 @@ const log = (...a) => console.log('#', ...a);
 async function runCommand(page, title) {
   const widget = page.locator('.quick-input-widget');
   const input = widget.locator('input').first();
+  // Escape typed into a focused agent terminal would reach the agent: move the focus out of it first.
+  if (await page.evaluate(() => !!document.activeElement?.closest('.xterm'))) {
+    await page.locator('.part.editor').click({ position: { x: 200, y: 200 } }).catch(() => {});
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     await page.keyboard.press('Escape');
     await page.keyboard.press('F1');
@@ -43,11 +54,13 @@ async function runCommand(page, title) {
     }
   }
   await input.fill(`>${title}`);
-  const row = widget.locator('.monaco-list-row', { hasText: title }).first();
+  // The command whose label is exactly the title: the palette's first (focused) row may be another command
+  // that merely contains it ('Baton: Start Task' also matches 'Baton: Start Agents on Ready Tasks…').
+  const row = widget.locator('.monaco-list-row').filter({ has: page.locator('.label-name').getByText(title, { exact: true }) }).first();
   await row.waitFor({ timeout: 10_000 }).catch(() => {
     throw new Error(`command '${title}' is not in the command palette`);
   });
-  await page.keyboard.press('Enter');
+  await row.click();
 }
 
 /**
@@ -130,6 +143,64 @@ async function poll(fn, { timeout, interval = 250, message }) {
     await new Promise(r => setTimeout(r, interval));
   }
   throw new Error(typeof message === 'function' ? await message(last) : message);
+}
+
+/**
+ * The text of the terminal panel's visible terminal: xterm's DOM rows (DOM renderer), else its accessibility
+ * tree (screen-reader mode), else '' (a canvas/WebGL renderer leaves no text in the DOM).
+ */
+async function terminalText(page) {
+  return page.evaluate(() => {
+    const visible = el => !!el && el.getClientRects().length > 0;
+    const terms = [...document.querySelectorAll('.part.panel .terminal-wrapper .xterm, .part.panel .xterm')].filter(visible);
+    const texts = terms.map(t => {
+      const rows = t.querySelector('.xterm-rows');
+      const a11y = t.querySelector('.xterm-accessibility-tree');
+      const fromRows = rows ? [...rows.children].map(r => r.textContent.replace(/\u00a0/g, ' ').trimEnd()).join('\n') : '';
+      const fromA11y = a11y ? a11y.innerText : '';
+      return fromRows.trim() ? fromRows : fromA11y;
+    });
+    return texts.join('\n').trim();
+  });
+}
+
+/** The Baton sessions status-bar item ('$(hubot) N working · M waiting'), or null when hidden. */
+async function sessionsStatusItem(page) {
+  const byId = page.locator('.part.statusbar [id="baton-dev.baton.baton.sessions"]');
+  const item = (await byId.count()) ? byId.first() : page.locator('.part.statusbar .statusbar-item', { hasText: SESSIONS_STATUS_RE }).first();
+  if (!(await item.count()) || !(await item.isVisible())) return null;
+  const text = (await item.innerText()).replace(/\s+/g, ' ').trim();
+  return text || null;
+}
+
+/** The texts of a notification list (the toasts, or the notification center with the smoke-test driver on). */
+async function notificationTexts(page, smokeTestDriver) {
+  if (smokeTestDriver) {
+    await runCommand(page, 'Notifications: Show Notifications');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+    await page.waitForTimeout(300);
+  }
+  const sel = smokeTestDriver ? '.notifications-center .notification-list-item' : '.notifications-toasts .notification-toast';
+  const texts = (await page.locator(sel).allInnerTexts()).map(t => t.replace(/\s+/g, ' ').trim());
+  if (smokeTestDriver) await hideNotificationCenter(page);
+  return texts;
+}
+
+/** Hovers a tree row until its tooltip (containing `text`) shows; returns the tooltip's text. */
+async function rowTooltip(page, row, text) {
+  const hover = page.locator('.monaco-hover, .workbench-hover').filter({ visible: true }).filter({ hasText: text }).first();
+  await poll(async () => {
+    await row.hover({ position: { x: 60, y: 10 } });
+    return hover.waitFor({ timeout: 3000 }).then(() => true, async () => { await page.mouse.move(700, 300); return false; });
+  }, { timeout: 20_000, message: `hovering the row shows no tooltip with '${text}'` });
+  return (await hover.innerText()).replace(/\s+/g, ' ').trim();
+}
+
+async function hideNotificationCenter(page) {
+  if (await page.locator('.notifications-center.visible').count()) {
+    await page.locator('.notifications-center .codicon-chevron-down, .notifications-center .codicon-notifications-hide').first().click({ timeout: 5000 })
+      .catch(() => page.keyboard.press('Escape'));
+  }
 }
 
 // ---------------------------------------------------------------- the checks
@@ -338,6 +409,176 @@ const STEPS = [
       log('inbox view:', (await pane.locator('.pane-body').innerText()).replace(/\s+/g, ' ').trim());
     },
   },
+  {
+    name: "'Baton: Start Agent Session…' on a ready task with the 'Scripted agent' profile starts a session",
+    shot: 'session-start',
+    needs: ['workbench loads'],
+    async run({ page, state }) {
+      await hideNotificationCenter(page);
+      await runCommand(page, 'Baton: Start Agent Session…');
+      const tasks = await waitForQuickPick(page).catch(e => { throw new Error(`'Baton: Start Agent Session…' showed no quick pick of tasks (${e.message})`); });
+      log(`task quick pick (${tasks.length}): ${tasks.slice(0, 4).map(t => t.replace(/\s+/g, ' ').trim()).join(' | ')}${tasks.length > 4 ? ' | …' : ''}`);
+      const placeholder = await page.locator('.quick-input-widget input').first().getAttribute('placeholder');
+      if (!/Start an agent on which task\?/.test(placeholder || '')) throw new Error(`unexpected quick pick: placeholder ${JSON.stringify(placeholder)}`);
+      if (!/No task \(free session\)/.test(tasks[0])) throw new Error(`the first item is not 'No task (free session)' but "${tasks[0]}"`);
+      if (tasks.length < 2) throw new Error('no ready task is offered after \'No task (free session)\'');
+      state.sessionTaskLabel = tasks[1].replace(/\s+/g, ' ').trim();
+      state.sessionTaskId = (/(?:^|[^A-Za-z0-9-])([A-Z]+-\d+)\b/.exec(state.sessionTaskLabel) || [])[1];
+      if (!state.sessionTaskId) throw new Error(`no task id in the item "${state.sessionTaskLabel}"`);
+      log(`picking the task "${state.sessionTaskLabel}"`);
+      await page.keyboard.press('ArrowDown');
+      await page.keyboard.press('Enter');
+      // The profile quick pick replaces the task quick pick.
+      const widget = page.locator('.quick-input-widget');
+      const scripted = widget.getByRole('option', { name: /Scripted agent/ }).first();
+      await scripted.waitFor({ timeout: 15_000 }).catch(async () => {
+        const rows = await widget.locator('.monaco-list-row').allInnerTexts().catch(() => []);
+        throw new Error(`no 'Scripted agent' in the profile quick pick; it shows: ${rows.map(r => r.replace(/\s+/g, ' ')).join(' | ') || 'nothing'}`);
+      });
+      const profiles = (await widget.locator('.monaco-list-row').allInnerTexts()).map(r => r.replace(/\s+/g, ' ').trim());
+      log(`profile quick pick (placeholder ${JSON.stringify(await widget.locator('input').first().getAttribute('placeholder'))}): ${profiles.join(' | ')}`);
+      if (!/Scripted agent/.test(profiles[0])) throw new Error(`'Scripted agent' (baton.sessions.defaultProfile) is not offered first: ${profiles.join(' | ')}`);
+      await scripted.click();
+      await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+    },
+  },
+  {
+    name: `the session's terminal shows the agent's output and its question ('${AGENT_QUESTION}')`,
+    shot: 'session-terminal',
+    timeoutMs: 45_000,
+    needs: ["'Baton: Start Agent Session…' on a ready task with the 'Scripted agent' profile starts a session"],
+    async run({ page, state }) {
+      const tab = page.locator('.part.panel', { hasText: 'Scripted agent' }).first();
+      await tab.waitFor({ timeout: 15_000 }).catch(() => { throw new Error("the terminal panel shows no terminal named 'Scripted agent …'"); });
+      let text = '';
+      await poll(async () => { text = await terminalText(page); return text.includes(AGENT_QUESTION); }, {
+        timeout: 30_000,
+        message: () => `the terminal does not show '${AGENT_QUESTION}'; its text is ${JSON.stringify(text.slice(-400))}`,
+      });
+      if (!/step 1: reading the repository/.test(text)) throw new Error(`the agent's work output ('step 1: reading the repository') is missing: ${JSON.stringify(text.slice(-400))}`);
+      log('terminal:', JSON.stringify(text.split('\n').filter(l => l.trim()).slice(-6).join(' ⏎ ')));
+      state.sessionTerminal = true;
+    },
+  },
+  {
+    name: "the status bar's sessions item shows '1 waiting'",
+    shot: 'session-status-bar',
+    timeoutMs: 30_000,
+    needs: ["'Baton: Start Agent Session…' on a ready task with the 'Scripted agent' profile starts a session"],
+    async run({ page, state, smokeTestDriver }) {
+      let last = null;
+      await poll(async () => { last = await sessionsStatusItem(page); return last && /\b1 waiting\b/.test(last); }, {
+        timeout: 20_000,
+        message: async () => `the sessions item shows ${last ? `'${last}'` : 'nothing'}; the status bar shows `
+          + JSON.stringify((await page.locator('.part.statusbar').innerText()).replace(/\s+/g, ' ')),
+      });
+      log('sessions status item:', last);
+      // The '<title> is waiting for your input.' notification (not required: notifyWhenWaiting may be off).
+      const notes = await notificationTexts(page, smokeTestDriver).catch(() => []);
+      const waiting = notes.find(n => n.includes('is waiting for your input'));
+      log(waiting ? `notification: ${waiting}` : `no 'is waiting for your input' notification (shown: ${notes.length})`);
+      state.statusWaiting = last;
+    },
+  },
+  {
+    name: "the Sessions view (expanded from its header) lists the session as 'waiting'",
+    shot: 'sessions-view-waiting',
+    needs: ["'Baton: Start Agent Session…' on a ready task with the 'Scripted agent' profile starts a session",
+      "the 'Baton' activity-bar item opens Baton's views"],
+    async run({ page, state }) {
+      await hideNotificationCenter(page);
+      const pane = viewPane(page, 'Sessions');
+      const header = pane.locator('.pane-header').first();
+      await header.waitFor({ timeout: 10_000 }).catch(() => { throw new Error("no 'Sessions' view in the Baton side bar"); });
+      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      // Give the Sessions view room: collapse the Inbox view opened by the inbox checks.
+      const inbox = viewPane(page, 'Inbox').locator('.pane-header').first();
+      if ((await inbox.count()) && (await inbox.getAttribute('aria-expanded')) === 'true') await inbox.click();
+      const row = pane.locator('.monaco-list-row', { hasText: state.sessionTaskId }).first();
+      let seen = '';
+      await poll(async () => {
+        seen = (await pane.locator('.pane-body').innerText().catch(() => '')).replace(/\s+/g, ' ');
+        return (await row.count()) && /\bwaiting\b/.test(await row.innerText());
+      }, { timeout: 15_000, message: () => `the Sessions view lists no session on ${state.sessionTaskId} that is waiting; it shows: ${JSON.stringify(seen.slice(0, 300))}` });
+      state.sessionRow = (await row.innerText()).replace(/\s+/g, ' ').trim();
+      log('sessions row:', state.sessionRow);
+      state.sessionId = (/(run-\d+)\b/.exec(state.sessionRow) || [])[1];
+      if (!/Scripted agent/.test(state.sessionRow) || !state.sessionId) throw new Error(`the row does not show the profile and the session id: "${state.sessionRow}"`);
+      // The description is cut off in a narrow side bar: the tooltip (shown in the screenshot) has the state in full.
+      const tip = await rowTooltip(page, row, 'State: waiting');
+      log('tooltip:', tip.slice(0, 160));
+    },
+  },
+  {
+    name: "typing 'PostgreSQL' + Enter in the terminal answers the agent: it prints 'Using PostgreSQL' and exits with code 3",
+    shot: 'session-answered',
+    timeoutMs: 60_000,
+    needs: [`the session's terminal shows the agent's output and its question ('${AGENT_QUESTION}')`],
+    async run({ page, state, smokeTestDriver }) {
+      await hideNotificationCenter(page);
+      // Record every line the terminal shows from now on: under tmux the agent's last screen is drawn on the
+      // alternate screen, which the terminal leaves when the agent exits.
+      await page.evaluate(() => {
+        const seen = window.__batonTerminalSeen = new Set();
+        window.__batonTerminalWatch = setInterval(() => {
+          for (const rows of document.querySelectorAll('.part.panel .xterm-rows')) {
+            for (const r of rows.children) { const t = r.textContent.replace(/\u00a0/g, ' ').trim(); if (t) seen.add(t); }
+          }
+        }, 20);
+      });
+      const term = page.locator('.part.panel .terminal-wrapper .xterm').filter({ visible: true }).first();
+      await term.click({ timeout: 10_000 });
+      await page.waitForTimeout(300);
+      await page.keyboard.type('PostgreSQL', { delay: 30 });
+      await page.keyboard.press('Enter');
+      let text = '';
+      await poll(async () => { text = await terminalText(page); return /exited with code 3\]/.test(text); }, {
+        timeout: 20_000, message: () => `the terminal does not show '[${state.sessionId} exited with code 3]'; its text ends ${JSON.stringify(text.slice(-400))}`,
+      });
+      const seen = await page.evaluate(() => { clearInterval(window.__batonTerminalWatch); return [...window.__batonTerminalSeen]; });
+      const using = seen.find(l => /Using PostgreSQL/.test(l));
+      log('terminal showed:', JSON.stringify(seen.filter(l => /PostgreSQL|creating tables|finished the work/.test(l)).join(' ⏎ ')));
+      log('terminal now:', JSON.stringify(text.split('\n').filter(l => l.trim()).slice(-3).join(' ⏎ ')));
+      if (!using) throw new Error(`the terminal never showed 'Using PostgreSQL'; lines seen after typing: ${JSON.stringify(seen.slice(-8))}`);
+      if (using.includes('\u001b') || !/^Using PostgreSQL$/.test(using.replace(/^.*?(Using)/, '$1'))) {
+        throw new Error(`the agent got a different answer: "${using}"`);
+      }
+      // The status-bar item hides when no session runs.
+      let status = null;
+      await poll(async () => { status = await sessionsStatusItem(page); return !status; }, {
+        timeout: 10_000, message: () => `the sessions status-bar item still shows '${status}' after the session ended`,
+      });
+      const notes = await notificationTexts(page, smokeTestDriver).catch(() => []);
+      const endedNote = notes.find(n => /ended \(exit 3\)/.test(n));
+      log(endedNote ? `notification: ${endedNote}` : `no '… ended (exit 3) …' notification (shown: ${notes.length})`);
+    },
+  },
+  {
+    name: "the Sessions view lists the ended session under 'History' with 'exit 3' and its last output ('Using PostgreSQL')",
+    shot: 'session-history',
+    needs: ["typing 'PostgreSQL' + Enter in the terminal answers the agent: it prints 'Using PostgreSQL' and exits with code 3",
+      "the Sessions view (expanded from its header) lists the session as 'waiting'"],
+    async run({ page, state }) {
+      await hideNotificationCenter(page);
+      const pane = viewPane(page, 'Sessions');
+      const live = pane.locator('.monaco-list-row', { hasText: `${state.sessionId} ·` }).filter({ hasText: /waiting|working|idle|starting/ });
+      await poll(async () => !(await live.count()), { timeout: 10_000, message: 'the session is still listed as live in the Sessions view' });
+      const history = pane.locator('.monaco-list-row', { hasText: 'History' }).first();
+      await history.waitFor({ timeout: 10_000 }).catch(() => { throw new Error("no 'History' group in the Sessions view after the session ended"); });
+      if ((await history.getAttribute('aria-expanded')) !== 'true') await history.click();
+      const ended = pane.locator('.monaco-list-row', { hasText: state.sessionId }).filter({ hasText: 'exit 3' }).first();
+      await ended.waitFor({ timeout: 10_000 }).catch(async () => {
+        const seen = (await pane.locator('.pane-body').innerText().catch(() => '')).replace(/\s+/g, ' ');
+        throw new Error(`History does not list ${state.sessionId} with 'exit 3'; the view shows ${JSON.stringify(seen.slice(0, 300))}`);
+      });
+      log('history row:', (await ended.innerText()).replace(/\s+/g, ' ').trim());
+      // Its tooltip carries the session's last output.
+      const tip = await rowTooltip(page, ended, 'Last output');
+      log('tooltip:', tip.slice(0, 300));
+      if (!/Using PostgreSQL/.test(tip)) throw new Error(`the tooltip's last output lacks 'Using PostgreSQL': ${JSON.stringify(tip.slice(0, 300))}`);
+      if (!/exit 3/.test(tip)) throw new Error(`the tooltip does not give the exit code: ${JSON.stringify(tip.slice(0, 300))}`);
+    },
+  },
 ];
 
 // ---------------------------------------------------------------- runner
@@ -390,6 +631,16 @@ async function main() {
   const workspace = makeGitWorkspace({ prefix: 'baton-e2e-ws' });
   const batonHome = tempDir('baton-e2e-home');
   log('workspace', workspace, '· BATON_HOME', batonHome);
+  // The agent-session checks run a scripted agent (test/unit/fixtures/scripted-agent.js: prints work, asks
+  // 'Which database should I use? ', reads a line, prints 'Using <answer>', exits 3) as a user profile.
+  fs.mkdirSync(path.join(workspace, '.vscode'), { recursive: true });
+  fs.writeFileSync(path.join(workspace, '.vscode/settings.json'), JSON.stringify({
+    'baton.sessions.profiles': [{
+      id: 'scripted', label: 'Scripted agent', command: process.execPath,
+      args: [path.join(REPO_ROOT, 'test/unit/fixtures/scripted-agent.js')], prompt: 'none',
+    }],
+    'baton.sessions.defaultProfile': 'scripted',
+  }, null, 2) + '\n');
 
   // Import the plan before VS Code starts, as a user of the CLI would.
   let imported = false;
@@ -413,6 +664,10 @@ async function main() {
 
   const vsix = process.env.E2E_VSIX && path.resolve(process.env.E2E_VSIX);
   const stateDir = tempDir('baton-e2e-cs');
+  // Sessions run inside tmux (baton.sessions.useTmux defaults to true): give this run its own tmux server
+  // (TMUX_TMPDIR holds the socket), so it neither meets nor leaves sessions on the user's 'baton' server.
+  const tmuxTmpDir = path.join(stateDir, 'tmux');
+  fs.mkdirSync(tmuxTmpDir, { recursive: true, mode: 0o700 });
   let server;
   let browser;
   let results = new Map();
@@ -424,7 +679,10 @@ async function main() {
       installExtension({ vsix, extensionsDir: path.join(stateDir, 'extensions'), stateDir });
     }
     // The web workbench honours the URL's payload (extensionDevelopmentPath) only with the smoke-test driver on.
-    server = await startCodeServer({ folder: workspace, stateDir, env: { BATON_HOME: batonHome }, logDir: OUT, smokeTestDriver: !vsix });
+    server = await startCodeServer({
+      folder: workspace, stateDir, env: { BATON_HOME: batonHome, TMUX_TMPDIR: tmuxTmpDir },
+      // xterm's DOM renderer, so the terminal checks can read the terminal's text (WebGL/canvas keep none in the DOM).
+      settings: { 'terminal.integrated.gpuAcceleration': 'off' }, logDir: OUT, smokeTestDriver: !vsix });
     const payload = vsix ? undefined : [['extensionDevelopmentPath', server.remoteUri(REPO_ROOT)], ['skipWelcome', 'true']];
     log(`code-server ${server.url} up after ${Date.now() - t0} ms; Baton loaded ${vsix ? 'from the VSIX' : 'as extensionDevelopmentPath'}`);
 
@@ -443,6 +701,7 @@ async function main() {
       if (failed || results.size === 0) server.copyLogs(OUT);
       await server.stop();
     }
+    spawnSync('tmux', ['-L', 'baton', 'kill-server'], { env: { ...process.env, TMUX_TMPDIR: tmuxTmpDir }, stdio: 'ignore' });
     fs.rmSync(stateDir, { recursive: true, force: true });
     if (!process.env.KEEP_TEMP) {
       fs.rmSync(workspace, { recursive: true, force: true });
