@@ -106,9 +106,14 @@ export function registerSessionCommands(
     return started.map(s => s.record);
   });
 
-  register(COMMANDS.sendToSession, async (id?: string, text?: string) => {
+  /** Text (sent with Enter), or named keystrokes when `keys` is given, e.g. `['Escape']`, `['C-c']`, `['Up', 'Enter']`. */
+  register(COMMANDS.sendToSession, async (id?: string, text?: string, keys?: string[]) => {
     const session = id ? manager.get(id) : await pickSession(vscode.l10n.t('Send input to which session?'), s => s.terminal.state !== 'exited');
     if (!session) return undefined;
+    if (keys?.length) {
+      manager.sendKeys(session.record.id, keys);
+      return session.record.id;
+    }
     const input = text ?? await vscode.window.showInputBox({ prompt: vscode.l10n.t('Input for {0}', session.record.title), ignoreFocusOut: true });
     if (input === undefined) return undefined;
     await manager.send(session.record.id, input);
