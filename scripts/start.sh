@@ -10,14 +10,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
-# Runs a command without the npm_* variables of an enclosing `npm test`/`npm start`: setup-host.sh's inner
-# `npm ci` would inherit npm_config_user_agent (".. node/v20 ..") and code-server's postinstall would then
-# refuse to install, believing it runs on Node 20.
-without_npm_env() {
-  local unset=() v
-  for v in $(compgen -e); do case "$v" in npm_*|NODE) unset+=(-u "$v") ;; esac; done
-  env "${unset[@]}" "$@"
-}
+# shellcheck source=lib/env.sh
+source "$ROOT/scripts/lib/env.sh"
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[start] installing dependencies (npm ci)"

@@ -8,19 +8,13 @@ import * as vscode from 'vscode';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { BatonApi } from '../../src/extension';
+import { batonApi, EXTENSION_ID } from './extensionApi';
 import type { Task } from '../../src/core/model';
 import type { InboxNode } from '../../src/ui/inboxTree';
 
-const EXTENSION_ID = 'baton-dev.baton';
 const AGENT = 'it-inbox-agent';
 
-async function api(): Promise<BatonApi> {
-  const ext = vscode.extensions.getExtension<BatonApi>(EXTENSION_ID);
-  assert.ok(ext);
-  const result = await ext.activate();
-  assert.ok(result, 'Baton did not open its state (see the Baton log)');
-  return result;
-}
+const api = batonApi;
 
 interface ToolResult { isError?: boolean; content: { type: string; text?: string }[] }
 

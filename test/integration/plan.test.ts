@@ -7,19 +7,13 @@ import * as vscode from 'vscode';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { BatonApi } from '../../src/extension';
+import { batonApi, EXTENSION_ID } from './extensionApi';
 import type { ImportReport } from '../../src/services/planService';
 import type { Task } from '../../src/core/model';
 import type { TreeNode } from '../../src/ui/tasksTree';
 
-const EXTENSION_ID = 'baton-dev.baton';
 
-async function api(): Promise<BatonApi> {
-  const ext = vscode.extensions.getExtension<BatonApi>(EXTENSION_ID);
-  assert.ok(ext);
-  const result = await ext.activate();
-  assert.ok(result, 'Baton did not open its state (see the Baton log)');
-  return result;
-}
+const api = batonApi;
 
 /** Renders the tree the way VS Code does: labels and descriptions of every node, depth first. */
 function render(baton: BatonApi, node?: TreeNode, depth = 0): string[] {

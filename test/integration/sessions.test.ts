@@ -4,16 +4,11 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BatonApi } from '../../src/extension';
+import { batonApi, EXTENSION_ID } from './extensionApi';
 import type { TerminalSessionRecord } from '../../src/store/terminalSessionRepository';
 
-const EXTENSION_ID = 'baton-dev.baton';
 
-async function api(): Promise<BatonApi> {
-  const ext = vscode.extensions.getExtension<BatonApi>(EXTENSION_ID)!;
-  const result = await ext.activate();
-  assert.ok(result);
-  return result;
-}
+const api = batonApi;
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
