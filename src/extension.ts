@@ -10,7 +10,7 @@ import { registerSessionCommands } from './ui/sessionCommands';
 import { parseWorkflowRules } from './core/workflowRules';
 import type { BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
-import { OwnedElsewhereError, WorkspaceOwner } from './services/workspaceOwner';
+import { openTakingOver, OwnedElsewhereError, WorkspaceOwner } from './services/workspaceOwner';
 import { resolveStorageDir } from './store/storageLocation';
 import { registerArtifactCommands } from './ui/artifactCommands';
 import { registerCommands } from './ui/commands';
@@ -67,7 +67,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   }
   log.info(`[Store] state in ${storageDir}`);
   try {
-    owner = await WorkspaceOwner.open({
+    const opened = await openTakingOver({
       storageDir,
       kind: 'vscode',
       version,
@@ -82,6 +82,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
         }
         : null,
     });
+    owner = opened.owner;
+    if (opened.tookOverFrom) {
+      log.info(`[Store] took over from baton serve (pid ${opened.tookOverFrom.pid})${opened.tookOverFrom.url ? ` on ${opened.tookOverFrom.url}` : ''}`);
+      void vscode.window.showInformationMessage(vscode.l10n.t('Baton took over this workspace\'s plan from `baton serve` (pid {0}); agents keep the same MCP address.', opened.tookOverFrom.pid));
+    }
   } catch (error) {
     await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.unavailable, true);
     context.subscriptions.push(vscode.commands.registerCommand(COMMANDS.showLog, () => log.show()));

@@ -1,21 +1,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createBatonMcpServer } from '../mcp/batonMcpServer';
 import { readEndpoint } from '../mcp/endpoint';
+import { connectRemote, wrap, type BatonConnection } from '../mcp/operatorClient';
+export type { BatonConnection } from '../mcp/operatorClient';
 import { OwnedElsewhereError, WorkspaceOwner, type LogFn } from '../services/workspaceOwner';
-
-/** A CLI's way to Baton: an MCP client, to the running owner over HTTP or to an owner opened in-process. */
-export interface BatonConnection {
-  /** Calls a tool; returns its parsed JSON result. Throws an Error with the tool's message when it fails. */
-  call<T = unknown>(tool: string, args?: Record<string, unknown>): Promise<T>;
-  /** `remote` when another process (VS Code or `baton serve`) owns the state. */
-  readonly mode: 'remote' | 'local';
-  readonly description: string;
-  close(): Promise<void>;
-}
 
 /**
  * Connects to the workspace's state following the one-writer rule: through the owner's MCP endpoint when
@@ -59,28 +50,3 @@ async function connectLocal(owner: WorkspaceOwner, storageDir: string, version: 
   });
 }
 
-export async function connectRemote(url: string, token: string, version: string, description: string): Promise<BatonConnection> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { Authorization: `Bearer ${token}`, 'X-Baton-Tools': 'operator' } },
-  });
-  const client = new Client({ name: 'baton-cli', version });
-  await client.connect(transport);
-  return wrap(client, 'remote', description, async () => {
-    await transport.terminateSession().catch(() => undefined);
-    await client.close();
-  });
-}
-
-function wrap(client: Client, mode: 'remote' | 'local', description: string, close: () => Promise<void>): BatonConnection {
-  return {
-    mode,
-    description,
-    close,
-    async call<T>(tool: string, args: Record<string, unknown> = {}): Promise<T> {
-      const result = await client.callTool({ name: tool, arguments: args });
-      const text = (result.content as { type: string; text?: string }[]).map(c => c.text ?? '').join('\n');
-      if (result.isError) throw new Error(text);
-      return JSON.parse(text) as T;
-    },
-  };
-}

@@ -213,14 +213,18 @@ export function buildProgram(): Command {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const running = readEndpoint(storageDir);
       if (running) throw new Error(`Baton already serves this workspace at ${running.url} (${running.kind}, pid ${running.pid}).`);
+      let handedOver!: () => void;
+      const handover = new Promise<'handover'>(resolve => (handedOver = () => resolve('handover')));
       const owner = await WorkspaceOwner.open({
         storageDir, kind: 'cli', version: VERSION, log: makeLog(true), workspaceDir: workspaceOf(opts),
         mcp: { port: opts.port, maxBodyBytes: 1024 * 1024, tier: opts.tools },
+        onHandover: () => handedOver(),
       });
       for (const m of owner.recovery.messages) process.stderr.write(`[warn] ${m}\n`);
       process.stdout.write(`Baton MCP server: ${owner.mcpUrl}\nBearer token in: ${owner.tokenFile}\nState in: ${storageDir}\nPress Ctrl+C to stop.\n`);
-      await waitForSignal();
+      const why = await Promise.race([waitForSignal().then(() => 'signal' as const), handover]);
       await owner.close();
+      if (why === 'handover') process.stdout.write('VS Code took over this workspace; it serves MCP at the same address now.\n');
     });
 
   program.command('mcp')

@@ -51,6 +51,11 @@ export interface McpServerOptions {
   mcpSessionId: () => string | undefined;
   /** The person's name, for the operator tier (the CLI acts for the person, not as an agent). */
   operatorName?: string;
+  /**
+   * Set by a headless owner (`baton serve`) that can hand the workspace over: registers the operator
+   * tool `hand_over`, which VS Code calls to become the owner itself on the same address.
+   */
+  onHandover?: () => void;
 }
 
 /**
@@ -125,6 +130,17 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   registerCoordinationTools(wrapped, services, caller);
   registerArtifactTools(wrapped, services.artifacts, actorOf);
   if (operator) registerOperatorTools(wrapped, services, caller);
+  if (operator && options.onHandover) {
+    const handover = options.onHandover;
+    server.registerTool('hand_over', {
+      title: 'Hand the workspace over',
+      description: 'Asks this headless owner to release the workspace state so VS Code can own it on the same address. The owner stops right after answering.',
+      inputSchema: z.object({ to: z.string().max(100).default('vscode') }).strict(),
+    }, async ({ to }) => {
+      setTimeout(handover, 100);
+      return { content: [{ type: 'text', text: JSON.stringify({ releasing: true, to }) }] };
+    });
+  }
   if (options.tier === 'core') {
     for (const [name, handle] of tools) if (!(CORE_TOOLS as readonly string[]).includes(name)) handle.disable();
   }

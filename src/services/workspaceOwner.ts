@@ -14,7 +14,8 @@ import { InboxService } from './inboxService';
 import { MessageService } from './messageService';
 import { SessionService } from './sessionService';
 import { WorkflowService } from './workflowService';
-import { loadOrCreateToken, removeEndpoint, writeEndpoint } from '../mcp/endpoint';
+import { loadOrCreateToken, readEndpoint, removeEndpoint, writeEndpoint } from '../mcp/endpoint';
+import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
 import { PlanService } from './planService';
 
@@ -30,6 +31,8 @@ export interface OwnerOptions {
   /** The workspace folder (for role definitions in `.claude/agents/`). */
   workspaceDir?: string;
   workflowRules?: WorkflowRule[];
+  /** A headless owner that can hand over to VS Code passes what to do when asked (see `hand_over`). */
+  onHandover?: () => void;
 }
 
 /** Thrown when another live process owns the workspace's state. */
@@ -86,6 +89,7 @@ export class WorkspaceOwner {
             tier: session.tier ?? options.mcp?.tier ?? 'core',
             mcpSessionId: session.sessionId,
             operatorName: os.userInfo().username,
+            onHandover: options.onHandover,
           }),
           log,
         });
@@ -165,4 +169,52 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
 
 export function statePath(storageDir: string): string {
   return path.join(storageDir, 'state.db');
+}
+
+/**
+ * Opens the workspace as its owner, taking over from a headless `baton` owner when one holds it:
+ * `baton serve` is asked to hand over (operator tool `hand_over`) and VS Code then serves MCP on the
+ * same port, so agents keep their address and token; a short `baton` command is simply waited for.
+ * Waits at most `waitMs`. @throws OwnedElsewhereError when another VS Code window owns it, or the
+ * owner did not let go in time; other errors as `WorkspaceOwner.open`.
+ */
+export async function openTakingOver(options: OwnerOptions, waitMs = 15_000): Promise<{ owner: WorkspaceOwner; tookOverFrom: { pid: number; url: string | null } | null }> {
+  try {
+    return { owner: await WorkspaceOwner.open(options), tookOverFrom: null };
+  } catch (error) {
+    if (!(error instanceof OwnedElsewhereError) || error.owner.kind !== 'cli') throw error;
+    const endpoint = readEndpoint(options.storageDir);
+    let port = options.mcp?.port ?? 0;
+    if (endpoint) {
+      try {
+        const conn = await connectRemote(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim(), options.version, 'hand over');
+        try {
+          await conn.call('hand_over', { to: options.kind });
+          if (!port) port = Number(new URL(endpoint.url).port);
+        } finally {
+          await conn.close().catch(() => undefined);
+        }
+      } catch (handoverError) {
+        options.log('info', `[Store] the running baton owner did not hand over (${(handoverError as Error).message}); waiting for it to finish`);
+      }
+    }
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      await new Promise(resolve => setTimeout(resolve, 200));
+      try {
+        const owner = await WorkspaceOwner.open({ ...options, mcp: options.mcp ? { ...options.mcp, port } : options.mcp });
+        return { owner, tookOverFrom: { pid: error.owner.pid, url: endpoint?.url ?? null } };
+      } catch (retry) {
+        const busyPort = (retry as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (Date.now() > deadline) {
+          if (busyPort && port) {
+            port = 0; // the old address stays taken: serve on a free port instead
+            continue;
+          }
+          throw retry;
+        }
+        if (!(retry instanceof OwnedElsewhereError) && !busyPort) throw retry;
+      }
+    }
+  }
 }
