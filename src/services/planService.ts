@@ -7,6 +7,7 @@ import {
   type Actor,
   type ActivityEntry,
   type Checkpoint,
+  type Dependency,
   type EstimateUnit,
   type Note,
   type Sprint,
@@ -124,7 +125,7 @@ export class PlanService {
   /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
   readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
 
-  private cache: { tasks: Task[]; graph: TaskGraph } | undefined;
+  private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[] } | undefined;
 
   /**
    * @param sanitize applied to every free text taken from outside (descriptions, notes, context,
@@ -289,7 +290,7 @@ export class PlanService {
       this.repo.insertSprint(tx, num, sprint);
       this.log(tx, actor, 'sprint.created', null, sprint.id, `created sprint "${name}"`);
     });
-    this.changed([], [sprint.id]);
+    this.changed([], [sprint.id], false, true);
     return sprint;
   }
 
@@ -309,7 +310,7 @@ export class PlanService {
       this.repo.updateSprint(tx, id, next);
       this.log(tx, actor, 'sprint.updated', null, id, `updated sprint "${sprint.name}"`);
     });
-    this.changed([], [id]);
+    this.changed([], [id], false, true);
     return this.getSprint(id);
   }
 
@@ -343,7 +344,7 @@ export class PlanService {
       );
       this.log(tx, actor, 'task.created', task.id, sprintId, `created task "${title}"`);
     });
-    this.changed([task.id], sprintId ? [sprintId] : []);
+    this.changed([task.id], sprintId ? [sprintId] : [], false, true);
     return task;
   }
 
@@ -374,7 +375,7 @@ export class PlanService {
       this.repo.updateTask(tx, id, next);
       this.log(tx, actor, 'task.updated', id, next.sprintId ?? task.sprintId, `updated ${changes.join(', ')}`);
     });
-    this.changed([id], [task.sprintId, next.sprintId].filter((s): s is string => !!s));
+    this.changed([id], [task.sprintId, next.sprintId].filter((s): s is string => !!s), false, next.sprintId !== undefined || next.parentId !== undefined || next.position !== undefined);
     return this.getTask(id);
   }
 
@@ -509,7 +510,7 @@ export class PlanService {
       this.repo.insertDependency(tx, { taskId: task.id, dependsOnId: prerequisite.id });
       this.log(tx, actor, 'task.dependency.added', task.id, task.sprintId, `now waits for ${prerequisite.id} "${prerequisite.title}"`);
     });
-    this.changed([task.id, prerequisite.id], []);
+    this.changed([task.id, prerequisite.id], [], false, true);
   }
 
   removeDependency(taskId: string, dependsOnId: string, actor: Actor): void {
@@ -522,7 +523,7 @@ export class PlanService {
       this.repo.deleteDependency(tx, { taskId: task.id, dependsOnId: prerequisite.id });
       this.log(tx, actor, 'task.dependency.removed', task.id, task.sprintId, `no longer waits for ${prerequisite.id} "${prerequisite.title}"`);
     });
-    this.changed([task.id, prerequisite.id], []);
+    this.changed([task.id, prerequisite.id], [], false, true);
   }
 
   // ------------------------------------------------------------------ checkpoints and progress
@@ -800,7 +801,8 @@ export class PlanService {
   private plan(): { tasks: Task[]; graph: TaskGraph } {
     if (!this.cache) {
       const tasks = this.repo.listTasks();
-      this.cache = { tasks, graph: this.graph(tasks) };
+      const dependencies = this.repo.listDependencies();
+      this.cache = { tasks, graph: new TaskGraph(tasks, dependencies), dependencies };
     }
     return this.cache;
   }
@@ -858,8 +860,29 @@ export class PlanService {
     this.repo.insertActivity(tx, { at: this.stamp(), actor, action, taskId, sprintId, detail });
   }
 
-  private changed(taskIds: string[], sprintIds: string[], all = false): void {
-    this.cache = undefined;
+  /**
+   * After a committed change: drops the cached task list and graph when the plan's shape changed
+   * (`all`, or `structural`: tasks added, moved or deleted, dependencies or sprints changed), else
+   * refreshes just the changed tasks in place, then tells listeners.
+   */
+  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false): void {
+    if (all || structural || !this.cache) {
+      this.cache = undefined;
+    } else if (taskIds.length) {
+      const fresh = new Map<string, Task>();
+      for (const id of taskIds) {
+        const task = this.repo.getTask(id);
+        if (!task) {
+          this.cache = undefined;
+          break;
+        }
+        fresh.set(id, task);
+      }
+      if (this.cache) {
+        const tasks = this.cache.tasks.map(t => fresh.get(t.id) ?? t);
+        this.cache = { tasks, graph: new TaskGraph(tasks, this.cache.dependencies), dependencies: this.cache.dependencies };
+      }
+    }
     this._onDidChangePlan.fire({ taskIds, sprintIds, all });
   }
 
