@@ -1,6 +1,6 @@
 // Starts code-server (VS Code 1.139 server + web workbench) and Debian's Chromium for Baton's in-host and
 // end-to-end tests and for `npm start` on machines without a desktop VS Code.
-// Both are installed by scripts/setup-host.sh (see /work/shared/vscode-host/README.md for the recipe).
+// Both are installed by scripts/setup-host.sh (the recipe: shared/vscode-host/README.md beside this repository).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';

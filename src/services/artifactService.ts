@@ -15,22 +15,12 @@ import type { SqlStore } from '../store/planRepository';
 
 export { ARTIFACT_SCOPES, type ArtifactScope } from '../store/artifactRepository';
 
-/** An artifact as services, tools and views see it. */
-export interface ArtifactInfo {
-  /** `AR-<n>`. */
-  id: string;
-  /** SHA-256 (hex) of the stored bytes (after redaction). */
-  sha256: string;
-  name: string;
-  mediaType: string;
-  size: number;
-  scope: ArtifactScope;
-  taskId: string | null;
-  /** The sprint it belongs to; for a task-scoped artifact, the task's sprint when it was stored. */
-  sprintId: string | null;
-  createdBy: string;
-  createdAt: string;
-  /** `baton://artifact/<sha256>`: the MCP resource that serves its bytes. */
+/**
+ * An artifact as services, tools and views see it: its stored record (`sha256` is of the stored bytes,
+ * after redaction; a task-scoped artifact's `sprintId` is its task's sprint when it was stored) plus
+ * `uri`, `baton://artifact/<sha256>`, the MCP resource that serves its bytes.
+ */
+export interface ArtifactInfo extends ArtifactRecord {
   uri: string;
 }
 
@@ -325,10 +315,7 @@ export function artifactUri(sha256: string): string {
 }
 
 function toInfo(r: ArtifactRecord): ArtifactInfo {
-  return {
-    id: r.id, sha256: r.sha256, name: r.name, mediaType: r.mediaType, size: r.size, scope: r.scope,
-    taskId: r.taskId, sprintId: r.sprintId, createdBy: r.createdBy, createdAt: r.createdAt, uri: artifactUri(r.sha256),
-  };
+  return { ...r, uri: artifactUri(r.sha256) };
 }
 
 function normalizeId(ref: string): string {

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { allTasks, countPlan, type ImportedPlan, type ImportedTask } from '../../src/core/import/importedPlan';
 import { importMarkdownPlan, parseSprintHeading, parseTaskHeading } from '../../src/core/import/markdownPlan';
 
-/** `<repo>/../shared/fixtures`, found by walking up from this file (works in /work/main and in a CI clone). */
+/** `<repo>/../shared/fixtures`, found by walking up from this file (works in the developers' checkout and in a CI clone; falls back to resources/sample-plans). */
 function fixturesDir(): string {
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const candidate = path.join(dir, 'shared', 'fixtures');

@@ -9,6 +9,7 @@ import { OutputBuffer, renderTerminalText } from '../../src/sessions/outputBuffe
 import { loadNodePty, PtyProcess, resolveCommand, SpawnError } from '../../src/sessions/ptyProcess';
 import { ManualScheduler, type SessionState, StateDetector } from '../../src/sessions/stateDetector';
 import { encodeKeys, type TerminalSession, TerminalSession as Session, type TerminalSessionSpec } from '../../src/sessions/terminalSession';
+import { scriptedSessionSpec } from './helpers/sessionSpec';
 
 const agentScript = path.resolve(__dirname, 'fixtures/scripted-agent.js');
 const loaded = loadNodePty();
@@ -16,20 +17,7 @@ const ptyModule = 'pty' in loaded ? loaded.pty : undefined;
 const noPty = ptyModule ? false : `node-pty is unavailable: ${'error' in loaded ? loaded.error : ''}`;
 
 function spec(over: Partial<TerminalSessionSpec> = {}): TerminalSessionSpec {
-  return {
-    id: `pty-${process.pid}`,
-    command: process.execPath,
-    args: [agentScript],
-    cwd: os.tmpdir(),
-    env: { ...(process.env as Record<string, string>) },
-    cols: 100,
-    rows: 30,
-    useTmux: false,
-    bufferBytes: 1024 * 1024,
-    detector: { quietMs: 300 },
-    pty: ptyModule!,
-    ...over,
-  };
+  return scriptedSessionSpec(ptyModule!, over);
 }
 
 async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {

@@ -17,6 +17,7 @@ import {
   tmuxBinary,
   tmuxSessionName,
 } from '../../src/sessions/tmux';
+import { scriptedSessionSpec } from './helpers/sessionSpec';
 
 const repoRoot = path.resolve(__dirname, '../..');
 const agentScript = path.resolve(__dirname, 'fixtures/scripted-agent.js');
@@ -44,22 +45,7 @@ after(async () => {
 });
 
 function spec(over: Partial<TerminalSessionSpec> = {}): TerminalSessionSpec {
-  return {
-    id: `t${process.pid}`,
-    command: process.execPath,
-    args: [agentScript],
-    cwd: os.tmpdir(),
-    env: { ...(process.env as Record<string, string>) },
-    cols: 100,
-    rows: 30,
-    useTmux: true,
-    tmuxSocket: socket,
-    bufferBytes: 1024 * 1024,
-    detector: { quietMs: 300 },
-    pty: ptyModule!,
-    tmuxPollMs: 200,
-    ...over,
-  };
+  return scriptedSessionSpec(ptyModule!, { id: `t${process.pid}`, useTmux: true, tmuxSocket: socket, tmuxPollMs: 200, ...over });
 }
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
