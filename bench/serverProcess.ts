@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Actor } from '../src/core/model';
-import { WorkspaceOwner } from '../src/services/workspaceOwner';
+import { WorkspaceOwner } from '../src/host/workspaceOwner';
 import { startBareServer, type BareServer, type Payloads } from './bareServer';
 
 export interface BatonInfo {

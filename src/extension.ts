@@ -10,7 +10,7 @@ import { registerSessionCommands } from './ui/sessionCommands';
 import { parseWorkflowRules } from './core/workflowRules';
 import type { BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
-import { openTakingOver, OwnedElsewhereError, WorkspaceOwner } from './services/workspaceOwner';
+import { openTakingOver, OwnedElsewhereError, WorkspaceOwner } from './host/workspaceOwner';
 import { resolveStorageDir } from './store/storageLocation';
 import { registerArtifactCommands } from './ui/artifactCommands';
 import { registerCommands } from './ui/commands';

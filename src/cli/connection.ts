@@ -3,10 +3,10 @@ import * as os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createBatonMcpServer } from '../mcp/batonMcpServer';
-import { readEndpoint } from '../mcp/endpoint';
+import { readEndpoint } from '../host/endpoint';
 import { connectRemote, wrap, type BatonConnection } from '../mcp/operatorClient';
 export type { BatonConnection } from '../mcp/operatorClient';
-import { OwnedElsewhereError, WorkspaceOwner, type LogFn } from '../services/workspaceOwner';
+import { OwnedElsewhereError, WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 
 /**
  * Connects to the workspace's state following the one-writer rule: through the owner's MCP endpoint when

@@ -5,9 +5,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { createBatonMcpServer } from '../mcp/batonMcpServer';
-import { readEndpoint } from '../mcp/endpoint';
+import { readEndpoint } from '../host/endpoint';
 import type { ImportReport } from '../services/planService';
-import { WorkspaceOwner, type LogFn } from '../services/workspaceOwner';
+import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { resolveStorageDir } from '../store/storageLocation';
 import { connect, type BatonConnection } from './connection';
 import { formatActivity, formatImportReport, formatInbox, formatSprints, formatTasks, type ActivityRow, type InboxRow, type SprintRow, type TaskRow } from './format';

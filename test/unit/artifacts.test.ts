@@ -10,7 +10,7 @@ import { BatonError } from '../../src/core/errors';
 import type { Actor } from '../../src/core/model';
 import { registerArtifactTools } from '../../src/mcp/artifactTools';
 import { ArtifactService, createArtifactService, guessMediaType, type ArtifactChange, type PlanLookups } from '../../src/services/artifactService';
-import { WorkspaceOwner } from '../../src/services/workspaceOwner';
+import { WorkspaceOwner } from '../../src/host/workspaceOwner';
 import { ArtifactRepository } from '../../src/store/artifactRepository';
 import { BlobStore } from '../../src/store/blobStore';
 import { openTestOwner } from './helpers/owner';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { after, before, test } from 'node:test';
 import type { Actor } from '../../src/core/model';
-import { WorkspaceOwner } from '../../src/services/workspaceOwner';
+import { WorkspaceOwner } from '../../src/host/workspaceOwner';
 import { openTestOwner, samplePlansDir } from './helpers/owner';
 
 const me: Actor = { kind: 'user', name: 'ada' };

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { openTakingOver } from '../../src/services/workspaceOwner';
+import { openTakingOver } from '../../src/host/workspaceOwner';
 import { resolveStorageDir } from '../../src/store/storageLocation';
 import { connectAgent } from './helpers/agent';
 import { samplePlansDir } from './helpers/owner';

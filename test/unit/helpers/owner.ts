@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { WorkspaceOwner } from '../../../src/services/workspaceOwner';
+import { WorkspaceOwner } from '../../../src/host/workspaceOwner';
 
 /** Opens a real owner (durable sql.js store, lock, services, optional MCP HTTP server) in a fresh temp folder. */
 export async function openTestOwner(options: { mcp?: boolean; maxBodyBytes?: number; tier?: 'core' | 'full'; dir?: string } = {}): Promise<WorkspaceOwner & { cleanup(): Promise<void> }> {

@@ -9,15 +9,15 @@ import { redactDeep, redactSecrets } from '../core/redaction';
 import { DEFAULT_WORKFLOW_RULES, type WorkflowRule } from '../core/workflowRules';
 import { createBatonMcpServer, type BatonServices, type ToolTier } from '../mcp/batonMcpServer';
 import { CoordinationRepository } from '../store/coordinationRepository';
-import { createArtifactService } from './artifactService';
-import { InboxService } from './inboxService';
-import { MessageService } from './messageService';
-import { SessionService } from './sessionService';
-import { WorkflowService } from './workflowService';
-import { loadOrCreateToken, readEndpoint, removeEndpoint, writeEndpoint } from '../mcp/endpoint';
+import { createArtifactService } from '../services/artifactService';
+import { InboxService } from '../services/inboxService';
+import { MessageService } from '../services/messageService';
+import { SessionService } from '../services/sessionService';
+import { WorkflowService } from '../services/workflowService';
+import { loadOrCreateToken, readEndpoint, removeEndpoint, writeEndpoint } from './endpoint';
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
-import { PlanService } from './planService';
+import { PlanService } from '../services/planService';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 
