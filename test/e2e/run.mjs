@@ -473,10 +473,13 @@ const STEPS = [
           + JSON.stringify((await page.locator('.part.statusbar').innerText()).replace(/\s+/g, ' ')),
       });
       log('sessions status item:', last);
-      // The '<title> is waiting for your input.' notification (not required: notifyWhenWaiting may be off).
-      const notes = await notificationTexts(page, smokeTestDriver).catch(() => []);
-      const waiting = notes.find(n => n.includes('is waiting for your input'));
-      log(waiting ? `notification: ${waiting}` : `no 'is waiting for your input' notification (shown: ${notes.length})`);
+      // baton.sessions.notifyWhenWaiting is on by default: the '<title> is waiting for your input.' notification must show.
+      let notes = [];
+      await poll(async () => {
+        notes = await notificationTexts(page, smokeTestDriver).catch(() => []);
+        return notes.some(n => n.includes('is waiting for your input'));
+      }, { timeout: 10_000, message: () => `no '… is waiting for your input' notification; shown: ${JSON.stringify(notes)}` });
+      log('notification:', notes.find(n => n.includes('is waiting for your input')));
       state.statusWaiting = last;
     },
   },
@@ -548,9 +551,13 @@ const STEPS = [
       await poll(async () => { status = await sessionsStatusItem(page); return !status; }, {
         timeout: 10_000, message: () => `the sessions status-bar item still shows '${status}' after the session ended`,
       });
-      const notes = await notificationTexts(page, smokeTestDriver).catch(() => []);
-      const endedNote = notes.find(n => /ended \(exit 3\)/.test(n));
-      log(endedNote ? `notification: ${endedNote}` : `no '… ended (exit 3) …' notification (shown: ${notes.length})`);
+      // The task was not completed over MCP, so the person is asked what to do with it: '… ended (exit 3) …'.
+      let notes = [];
+      await poll(async () => {
+        notes = await notificationTexts(page, smokeTestDriver).catch(() => []);
+        return notes.some(n => /ended \(exit 3\)/.test(n));
+      }, { timeout: 10_000, message: () => `no '… ended (exit 3) …' notification; shown: ${JSON.stringify(notes)}` });
+      log('notification:', notes.find(n => /ended \(exit 3\)/.test(n)));
     },
   },
   {
@@ -646,8 +653,8 @@ async function main() {
   let imported = false;
   const imp = runCli(['import', 'PLAN.md', '--workspace', workspace], { batonHome, cwd: workspace });
   if (imp.status !== 0) {
-    log(`SKIPPING the plan import: \`node dist/cli.js import PLAN.md --workspace WS\` exited ${imp.status} `
-      + `(not implemented yet?): ${(imp.stderr || imp.stdout).trim().split('\n')[0]}`);
+    throw new Error(`the plan import failed: \`node dist/cli.js import PLAN.md --workspace WS\` exited ${imp.status}: `
+      + `${(imp.stderr || imp.stdout).trim().split('\n')[0]}`);
   } else {
     imported = true;
     const list = runCli(['tasks', '--json', '--workspace', workspace], { batonHome, cwd: workspace });

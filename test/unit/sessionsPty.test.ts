@@ -9,12 +9,15 @@ import { OutputBuffer, renderTerminalText } from '../../src/sessions/outputBuffe
 import { loadNodePty, PtyProcess, resolveCommand, SpawnError } from '../../src/sessions/ptyProcess';
 import { ManualScheduler, type SessionState, StateDetector } from '../../src/sessions/stateDetector';
 import { encodeKeys, type TerminalSession, TerminalSession as Session, type TerminalSessionSpec } from '../../src/sessions/terminalSession';
+import { requirePresent, skipOutsideCi } from './helpers/required';
 import { scriptedSessionSpec } from './helpers/sessionSpec';
 
 const agentScript = path.resolve(__dirname, 'fixtures/scripted-agent.js');
 const loaded = loadNodePty();
 const ptyModule = 'pty' in loaded ? loaded.pty : undefined;
 const noPty = ptyModule ? false : `node-pty is unavailable: ${'error' in loaded ? loaded.error : ''}`;
+
+test('node-pty loads (required: under CI=true its absence fails instead of skipping the pty tests)', { skip: skipOutsideCi(noPty) }, () => requirePresent(noPty));
 
 function spec(over: Partial<TerminalSessionSpec> = {}): TerminalSessionSpec {
   return scriptedSessionSpec(ptyModule!, over);

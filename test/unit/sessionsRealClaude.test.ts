@@ -1,6 +1,6 @@
 /*
  * The MCP wiring against the real agent CLIs (installed by `bash scripts/setup-agents.sh` into
- * scripts/agents/node_modules; each test is skipped with a message when its CLI is missing). A real
+ * scripts/agents/node_modules; each test is skipped with a message when its CLI is missing; under CI=true a missing CLI fails). A real
  * Baton owner serves MCP over HTTP on 127.0.0.1; each CLI gets `wireMcp`'s arguments and environment in
  * a temporary HOME (the person's own configuration is never read or touched), with CI=true and no
  * terminal, and must report Baton's server as connected. None of the CLIs can reach its model here, so
@@ -16,6 +16,7 @@ import { after, before, test, type TestContext } from 'node:test';
 import { wireMcp } from '../../src/sessions/mcpWiring';
 import { BUILTIN_PROFILES, type AgentProfile } from '../../src/sessions/profiles';
 import { openTestOwner } from './helpers/owner';
+import { requirePresent, skipOutsideCi } from './helpers/required';
 
 const BIN = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin');
 const bin = (name: string) => path.join(BIN, name);
@@ -34,6 +35,10 @@ before(async () => {
 after(async () => {
   await owner?.cleanup();
 });
+
+for (const cli of ['claude', 'gemini', 'qwen', 'codex']) {
+  test(`${cli} CLI is installed (required: under CI=true a missing CLI fails instead of skipping its test)`, { skip: skipOutsideCi(missing(cli)) }, () => requirePresent(missing(cli)));
+}
 
 const profile = (id: string): AgentProfile => BUILTIN_PROFILES.find(p => p.id === id)!;
 

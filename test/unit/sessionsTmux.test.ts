@@ -17,6 +17,7 @@ import {
   tmuxBinary,
   tmuxSessionName,
 } from '../../src/sessions/tmux';
+import { requirePresent, skipOutsideCi } from './helpers/required';
 import { scriptedSessionSpec } from './helpers/sessionSpec';
 
 const repoRoot = path.resolve(__dirname, '../..');
@@ -35,6 +36,8 @@ function skipReason(): string | false {
 }
 const skip = skipReason();
 if (skip) console.log(skip);
+
+test('tmux 3.0 or later and node-pty are installed (required: under CI=true their absence fails)', { skip: skipOutsideCi(skip) }, () => requirePresent(skip));
 
 after(async () => {
   if (skip) return;
