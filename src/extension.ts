@@ -109,7 +109,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   }
 
   const plan = current.plan;
-  const mcpConfig = () => (current.mcpUrl ? { url: current.mcpUrl, token: current.readToken()! } : null);
+  const mcpConfig = () => current.agentEndpoint();
   const tree = new TasksTreeProvider(plan);
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan, current.services));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });

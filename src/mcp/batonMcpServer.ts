@@ -33,6 +33,9 @@ export interface BatonServices {
  */
 export const TOOL_TIERS = ['core', 'full', 'operator'] as const;
 export type ToolTier = (typeof TOOL_TIERS)[number];
+/** The tiers agents can be granted (`baton.mcp.toolTier`, `baton serve --tools`): never `operator`, which needs the operator token. */
+export const AGENT_TIERS = ['core', 'full'] as const;
+export type AgentTier = (typeof AGENT_TIERS)[number];
 
 export const CORE_TOOLS = [
   'agent_init', 'claim_next_task', 'list_tasks', 'get_task', 'report_progress', 'save_context', 'ask_human',
