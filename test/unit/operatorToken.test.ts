@@ -47,6 +47,20 @@ async function client(token: string, name: string, headers: Record<string, strin
   return c;
 }
 
+/**
+ * What any agent could do before: initialize with the agents' token asking for the operator tier, then
+ * call `tool`. Returns the tool's answer as JSON, or the error's message.
+ */
+async function escalate(tool: string, args: object): Promise<string> {
+  try {
+    const c = await client(agentsToken, 'escalating-agent', { 'X-Baton-Tools': 'operator' });
+    return JSON.stringify(await c.call(tool, args));
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+const REFUSED = /Forbidden: X-Baton-Tools: operator needs the operator token/;
+
 /** A raw JSON-RPC POST to the endpoint: status, body and the session id it answered with. */
 async function post(token: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; text: string; sessionId: string | null }> {
   const res = await fetch(url, {
@@ -122,8 +136,10 @@ test('an agent cannot approve its own ask_human request nor ship its own task', 
   assert.equal(asked.status, 'open');
   await assert.rejects(agent.call('approve', { id: asked.request_id }), /not found/i);
   await assert.rejects(agent.call('answer_request', { request_id: asked.request_id, answer: 'yes' }), /not found/i);
+  assert.match(await escalate('approve', { id: asked.request_id }), REFUSED);
   assert.equal((await agent.call('report_progress', { tests_passed: true })).status, 'IN_REVIEW');
   await assert.rejects(agent.call('approve', { id: taskId }), /not found/i);
+  assert.match(await escalate('approve', { id: taskId }), REFUSED);
 
   const op = await client(operatorToken, 'test-operator');
   const open = (await op.call('list_inbox')).requests.find((r: { id: string }) => r.id === asked.request_id);
@@ -135,6 +151,7 @@ test('an agent cannot approve its own ask_human request nor ship its own task', 
 test('an agent cannot call hand_over: baton serve keeps running and serving', async () => {
   const agent = await client(agentsToken, 'usurper');
   await assert.rejects(agent.call('hand_over', { to: 'vscode' }), /not found/i);
+  assert.match(await escalate('hand_over', { to: 'vscode' }), REFUSED);
   const hijack = await post(agentsToken, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'hand_over', arguments: {} } }, { 'X-Baton-Tools': 'operator' });
   assert.equal(hijack.status, 400, 'a tools/call without a session is no way in either');
   await new Promise(r => setTimeout(r, 500));
