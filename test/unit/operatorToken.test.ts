@@ -119,7 +119,7 @@ test('the agents\' token with X-Baton-Tools: operator is refused with 403 naming
   assert.match(JSON.parse(raw.text).error.message, /X-Baton-Tools: operator needs the operator token/);
 
   // Without the header (or asking for the tier it has) the agent gets the tier Baton grants (full here).
-  for (const headers of [{}, { 'X-Baton-Tools': 'full' }]) {
+  for (const headers of [{}, { 'X-Baton-Tools': 'full' }] as Record<string, string>[]) {
     const agent = await client(agentsToken, 'agent', headers);
     const names = (await agent.listTools()).tools.map(t => t.name);
     assert.ok(names.includes('add_note') && names.includes('claim_next_task'), `full tier: ${names.join(', ')}`);
