@@ -57,6 +57,16 @@ suite('VS Code\'s own MCP client sees Baton', () => {
     assert.ok(!JSON.stringify(resolved).includes(operatorToken), 'VS Code is an agent: never the operator token');
   });
 
+  test('Copy MCP Server Configuration copies the agents\' token, never the operator token', async () => {
+    await vscode.env.clipboard.writeText('');
+    assert.equal(await vscode.commands.executeCommand('baton.copyMcpConfig'), baton.mcpUrl);
+    const copied = await vscode.env.clipboard.readText();
+    const agentsToken = fs.readFileSync(path.join(baton.storageDir, 'mcp-token'), 'utf8').trim();
+    const operatorToken = fs.readFileSync(path.join(baton.storageDir, 'mcp-operator-token'), 'utf8').trim();
+    assert.equal(JSON.parse(copied).mcpServers.baton.headers.Authorization, `Bearer ${agentsToken}`);
+    assert.ok(!copied.includes(operatorToken));
+  });
+
   test('VS Code starts Baton\'s server and lists its core tools as mcp_baton_*', async () => {
     const sessionsBefore = baton.services.sessions.list({ limit: 200 }).length;
     await vscode.commands.executeCommand('workbench.mcp.startServer', SERVER_ID, { waitForLiveTools: true });
