@@ -51,7 +51,7 @@ async function openBaton(): Promise<BatonInfo> {
   storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-bench-mcp-'));
   owner = await WorkspaceOwner.open({
     storageDir, kind: 'cli', version: 'bench', log: () => undefined,
-    mcp: { port: 0, maxBodyBytes: 1024 * 1024 },
+    mcp: { port: 0, maxBodyBytes: 1024 * 1024, tier: 'full' }, // the bench's clients ask for the full tier (add_note)
   });
   const plan = owner.plan;
   plan.importDocument(fs.readFileSync(samplePlan, 'utf8'), 'plan.md', user);

@@ -8,7 +8,7 @@ import { TerminalSessionRepository } from './store/terminalSessionRepository';
 import { AgentTerminals } from './ui/agentTerminals';
 import { registerSessionCommands } from './ui/sessionCommands';
 import { parseWorkflowRules } from './core/workflowRules';
-import type { BatonServices } from './mcp/batonMcpServer';
+import { toolNamesOfTier, type AgentTier, type BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
 import { openTakingOver, OwnedElsewhereError, WorkspaceOwner } from './host/workspaceOwner';
 import { resolveStorageDir } from './store/storageLocation';
@@ -18,7 +18,7 @@ import { registerCoordinationCommands } from './ui/coordinationCommands';
 import { InboxTreeProvider } from './ui/inboxTree';
 import { SessionsTreeProvider } from './ui/sessionsTree';
 import { CONTEXT_KEYS, COMMANDS, MCP_PROVIDER_ID, SETTINGS } from './ui/constants';
-import { McpDefinitionProvider } from './ui/mcpDefinitionProvider';
+import { McpDefinitionProvider, type McpServerSource } from './ui/mcpDefinitionProvider';
 import { PlanStatusBar } from './ui/statusBar';
 import { TaskDocumentProvider } from './ui/taskDocument';
 import { TasksTreeProvider } from './ui/tasksTree';
@@ -36,6 +36,8 @@ export interface BatonApi {
   tasksTree: TasksTreeProvider;
   mcpUrl: string | null;
   storageDir: string;
+  /** What Baton tells VS Code's own MCP client (`contributes.mcpServerDefinitionProviders`). */
+  mcpDefinitions: McpDefinitionProvider | null;
 }
 
 let owner: WorkspaceOwner | undefined;
@@ -48,6 +50,14 @@ let sessionShutdown: (() => Promise<void>) | undefined;
 export async function activate(context: vscode.ExtensionContext): Promise<BatonApi | undefined> {
   const log = vscode.window.createOutputChannel('Baton', { log: true });
   context.subscriptions.push(log);
+  // Registered first and on every activation: with no server to offer (no folder, MCP off, the plan owned
+  // elsewhere, a store error) it provides none, so VS Code drops a "Baton" server it remembers.
+  let mcpSource: () => McpServerSource | null = () => null;
+  let mcpDefinitions: McpDefinitionProvider | null = null;
+  if (vscode.lm?.registerMcpServerDefinitionProvider) {
+    mcpDefinitions = new McpDefinitionProvider(() => mcpSource(), String(context.extension.packageJSON.version ?? '0.0.0'));
+    context.subscriptions.push(mcpDefinitions, vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, mcpDefinitions));
+  }
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder || folder.uri.scheme !== 'file' || !context.storageUri) {
     log.info('[Baton] no local workspace folder open: Baton waits for one.');
@@ -78,7 +88,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
         ? {
           port: config.get<number>(SETTINGS.mcpPort, 0),
           maxBodyBytes: config.get<number>(SETTINGS.mcpMaxRequestBytes, 1024 * 1024),
-          tier: config.get<'core' | 'full'>(SETTINGS.mcpToolTier, 'core') === 'full' ? 'full' : 'core',
+          tier: agentTierSetting(),
         }
         : null,
     });
@@ -109,7 +119,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   }
 
   const plan = current.plan;
-  const mcpConfig = () => (current.mcpUrl ? { url: current.mcpUrl, token: current.readToken()! } : null);
+  const mcpConfig = () => current.agentEndpoint();
   const tree = new TasksTreeProvider(plan);
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan, current.services));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
@@ -125,16 +135,33 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
       void vscode.window.showWarningMessage(vscode.l10n.t('Baton: setting {0} is invalid: {1}', SETTINGS.workflowRules, (error as Error).message));
     }
   }));
-  if (current.mcpUrl && vscode.lm?.registerMcpServerDefinitionProvider) {
-    const provider = new McpDefinitionProvider(mcpConfig, version);
-    context.subscriptions.push(provider, vscode.lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, provider));
-  }
+  const toolNames = new Map<AgentTier, string[]>();
+  mcpSource = () => {
+    const endpoint = current.agentEndpoint();
+    if (!endpoint) return null;
+    const tier = current.agentTier;
+    if (!toolNames.has(tier)) toolNames.set(tier, toolNamesOfTier(current.services, tier));
+    return { ...endpoint, toolNames: toolNames.get(tier)! };
+  };
+  mcpDefinitions?.changed();
+  context.subscriptions.push({ dispose: () => { mcpSource = () => null; mcpDefinitions?.changed(); } });
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
+    if (!e.affectsConfiguration(SETTINGS.mcpToolTier) || !current.mcpUrl) return;
+    current.setAgentTier(agentTierSetting());
+    log.info(`[MCP] agents get the ${current.agentTier} tool tier from now on`);
+    mcpDefinitions?.changed();
+  }));
   const sessions = await startAgentSessions(context, current, folder.uri.fsPath, log, mcpConfig);
   const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);
-  return { plan, services: current.services, tasksTree: tree, inboxTree, sessionManager: sessions, sessionsTree, mcpUrl: current.mcpUrl, storageDir };
+  return { plan, services: current.services, tasksTree: tree, inboxTree, sessionManager: sessions, sessionsTree, mcpUrl: current.mcpUrl, storageDir, mcpDefinitions };
+}
+
+/** `baton.mcp.toolTier` as a tier agents may have (anything but `full` is `core`). */
+function agentTierSetting(): AgentTier {
+  return vscode.workspace.getConfiguration().get<string>(SETTINGS.mcpToolTier, 'core') === 'full' ? 'full' : 'core';
 }
 
 /**

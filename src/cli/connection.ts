@@ -1,9 +1,8 @@
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { createBatonMcpServer } from '../mcp/batonMcpServer';
-import { readEndpoint } from '../host/endpoint';
+import { readEndpoint, readOperatorToken } from '../host/endpoint';
 import { connectRemote, wrap, type BatonConnection } from '../mcp/operatorClient';
 export type { BatonConnection } from '../mcp/operatorClient';
 import { OwnedElsewhereError, WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
@@ -18,7 +17,7 @@ export async function connect(storageDir: string, version: string, log: LogFn, w
   for (;;) {
     const endpoint = readEndpoint(storageDir);
     if (endpoint) {
-      return connectRemote(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim(), version, `${endpoint.kind} pid ${endpoint.pid} at ${endpoint.url}`);
+      return connectRemote(endpoint.url, readOperatorToken(endpoint), version, `${endpoint.kind} pid ${endpoint.pid} at ${endpoint.url}`);
     }
     try {
       const owner = await WorkspaceOwner.open({ storageDir, kind: 'cli', version, log, mcp: null });

@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { createBatonMcpServer } from '../mcp/batonMcpServer';
+import { AGENT_TIERS, createBatonMcpServer } from '../mcp/batonMcpServer';
 import { readEndpoint } from '../host/endpoint';
 import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
@@ -59,7 +59,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   const ws = new Option('-w, --workspace <dir>', 'workspace folder (default: current folder)');
   const verbose = new Option('-v, --verbose', 'log what Baton does to stderr');
-  const tools = new Option('--tools <tier>', 'MCP tool tier agents get: core (~10 tools), full, operator').choices(['core', 'full', 'operator']).default('core');
+  const tools = new Option('--tools <tier>', 'highest MCP tool tier agents get: core (~10 tools) or full (the person\'s tools need the operator token)').choices([...AGENT_TIERS]).default('core');
 
   program.command('import')
     .description('import a markdown plan or a Task Master tasks.json; re-importing updates instead of duplicating')

@@ -8,19 +8,49 @@ export interface EndpointInfo {
   pid: number;
   kind: 'vscode' | 'cli';
   startedAt: string;
-  /** File holding the bearer token (mode 0600). */
+  /** File holding the agents' bearer token (mode 0600): what launched sessions and copied configurations get. */
   tokenFile: string;
+  /**
+   * File holding the operator's bearer token (mode 0600): the person's credential, used by the `baton` CLI
+   * and by VS Code taking over from `baton serve`. Never given to an agent.
+   */
+  operatorTokenFile: string;
 }
 
 const ENDPOINT_FILE = 'mcp-endpoint.json';
 const TOKEN_FILE = 'mcp-token';
+const OPERATOR_TOKEN_FILE = 'mcp-operator-token';
 
 /**
- * The workspace's MCP bearer token: 32 random bytes, base64url, created on first use in
+ * The workspace's MCP bearer token for agents: 32 random bytes, base64url, created on first use in
  * `<storageDir>/mcp-token` readable by the user only (0600). It never goes into the database or logs.
+ * With it a client gets at most the agents' tool tier (`baton.mcp.toolTier`, `baton serve --tools`).
  */
 export function loadOrCreateToken(storageDir: string): { token: string; file: string } {
-  const file = path.join(storageDir, TOKEN_FILE);
+  return loadOrCreate(path.join(storageDir, TOKEN_FILE));
+}
+
+/**
+ * The workspace's operator token: the person's credential for the operator tool tier (answer, approve,
+ * reject, pause, intervene, hand_over, …). Same format and mode as the agents' token, in
+ * `<storageDir>/mcp-operator-token`; Baton never writes it into a session's environment or MCP configuration.
+ */
+export function loadOrCreateOperatorToken(storageDir: string): { token: string; file: string } {
+  return loadOrCreate(path.join(storageDir, OPERATOR_TOKEN_FILE));
+}
+
+/**
+ * Reads the operator token of a running owner from the file its endpoint names.
+ * @throws Error naming the owner when it publishes none (a Baton from before operator tokens).
+ */
+export function readOperatorToken(endpoint: EndpointInfo): string {
+  if (!endpoint.operatorTokenFile) {
+    throw new Error(`The Baton owner at ${endpoint.url} (${endpoint.kind}, pid ${endpoint.pid}) publishes no operator token: it is an older version of Baton; restart it.`);
+  }
+  return fs.readFileSync(endpoint.operatorTokenFile, 'utf8').trim();
+}
+
+function loadOrCreate(file: string): { token: string; file: string } {
   try {
     const token = fs.readFileSync(file, 'utf8').trim();
     if (token.length >= 32) return { token, file };

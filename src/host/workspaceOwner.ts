@@ -7,14 +7,14 @@ import { PlanRepository } from '../store/planRepository';
 import { STATE_MIGRATIONS } from '../store/schema';
 import { redactDeep, redactSecrets } from '../core/redaction';
 import { DEFAULT_WORKFLOW_RULES, type WorkflowRule } from '../core/workflowRules';
-import { createBatonMcpServer, type BatonServices, type ToolTier } from '../mcp/batonMcpServer';
+import { AGENT_TIERS, createBatonMcpServer, type AgentTier, type BatonServices } from '../mcp/batonMcpServer';
 import { CoordinationRepository } from '../store/coordinationRepository';
 import { createArtifactService } from '../services/artifactService';
 import { InboxService } from '../services/inboxService';
 import { MessageService } from '../services/messageService';
 import { SessionService } from '../services/sessionService';
 import { WorkflowService } from '../services/workflowService';
-import { loadOrCreateToken, readEndpoint, removeEndpoint, writeEndpoint } from './endpoint';
+import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperatorToken, removeEndpoint, writeEndpoint } from './endpoint';
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
 import { PlanService } from '../services/planService';
@@ -26,8 +26,11 @@ export interface OwnerOptions {
   kind: 'vscode' | 'cli';
   version: string;
   log: LogFn;
-  /** HTTP MCP server settings; `tier` is the tool tier agents get (default `core`). */
-  mcp?: { port: number; maxBodyBytes: number; tier?: ToolTier } | null;
+  /**
+   * HTTP MCP server settings; `tier` is the highest tool tier the agents' token gets (default `core`).
+   * The operator tier needs the operator token (see `loadOrCreateOperatorToken`).
+   */
+  mcp?: { port: number; maxBodyBytes: number; tier?: AgentTier } | null;
   /** The workspace folder (for role definitions in `.claude/agents/`). */
   workspaceDir?: string;
   workflowRules?: WorkflowRule[];
@@ -57,6 +60,7 @@ export class WorkspaceOwner {
     readonly mcp: McpHttpServer | null,
     readonly tokenFile: string | null,
     private readonly log: LogFn,
+    private tier: AgentTier,
   ) {}
 
   /**
@@ -65,6 +69,10 @@ export class WorkspaceOwner {
    */
   static async open(options: OwnerOptions): Promise<WorkspaceOwner> {
     const { storageDir, log } = options;
+    const asked = options.mcp?.tier;
+    if (asked !== undefined && !(AGENT_TIERS as readonly string[]).includes(asked)) {
+      throw new Error(`The agents' MCP tool tier must be ${AGENT_TIERS.join(' or ')}, got "${asked}": the operator tier is the person's and needs the operator token.`);
+    }
     fs.mkdirSync(storageDir, { recursive: true });
     const lock = OwnerLock.tryAcquire(storageDir, { kind: options.kind, pid: process.pid });
     if (!lock) {
@@ -73,20 +81,25 @@ export class WorkspaceOwner {
     }
     let db: DurableDatabase | undefined;
     let mcp: McpHttpServer | null = null;
+    let owner: WorkspaceOwner | undefined;
     try {
       db = await DurableDatabase.open(storageDir, { migrations: STATE_MIGRATIONS, log });
       const services = buildServices(db, options);
       let tokenFile: string | null = null;
+      const initialTier: AgentTier = options.mcp?.tier ?? 'core';
       if (options.mcp) {
         const { token, file } = loadOrCreateToken(storageDir);
+        const operator = loadOrCreateOperatorToken(storageDir);
         tokenFile = file;
         mcp = new McpHttpServer({
           port: options.mcp.port,
           token,
+          operatorToken: operator.token,
+          agentTier: () => owner?.tier ?? initialTier,
           maxBodyBytes: options.mcp.maxBodyBytes,
           createServer: session => createBatonMcpServer(services, {
             version: options.version,
-            tier: session.tier ?? options.mcp?.tier ?? 'core',
+            tier: session.tier,
             mcpSessionId: session.sessionId,
             operatorName: os.userInfo().username,
             onHandover: options.onHandover,
@@ -94,10 +107,11 @@ export class WorkspaceOwner {
           log,
         });
         const url = await mcp.start();
-        writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file });
+        writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file, operatorTokenFile: operator.file });
         log('info', `[MCP] listening on ${url}`);
       }
-      return new WorkspaceOwner(storageDir, lock, db, services, mcp, tokenFile, log);
+      owner = new WorkspaceOwner(storageDir, lock, db, services, mcp, tokenFile, log, initialTier);
+      return owner;
     } catch (error) {
       await mcp?.stop().catch(() => undefined);
       db?.close();
@@ -119,7 +133,31 @@ export class WorkspaceOwner {
     return this.mcp?.url ?? null;
   }
 
-  /** Reads the bearer token (for configuring clients); never log it. */
+  /** The highest tool tier the agents' token gets now. */
+  get agentTier(): AgentTier {
+    return this.tier;
+  }
+
+  /**
+   * Changes the agents' tool tier (the setting changed): sessions initialized from now on get it.
+   * @throws Error for a tier agents may not have (`operator`) or an unknown one.
+   */
+  setAgentTier(tier: AgentTier): void {
+    if (!(AGENT_TIERS as readonly string[]).includes(tier)) throw new Error(`The agents' MCP tool tier must be ${AGENT_TIERS.join(' or ')}, got "${tier}".`);
+    this.tier = tier;
+  }
+
+  /**
+   * Where agents reach Baton: the MCP URL with the agents' token, for launched sessions, VS Code's own
+   * MCP client and `Copy MCP Server Configuration`; null when MCP is off. Never the operator token.
+   */
+  agentEndpoint(): { url: string; token: string } | null {
+    const url = this.mcpUrl;
+    const token = this.readToken();
+    return url && token ? { url, token } : null;
+  }
+
+  /** Reads the agents' bearer token (for configuring agents and copied configurations); never log it. */
   readToken(): string | null {
     return this.tokenFile ? fs.readFileSync(this.tokenFile, 'utf8').trim() : null;
   }
@@ -187,7 +225,7 @@ export async function openTakingOver(options: OwnerOptions, waitMs = 15_000): Pr
     let port = options.mcp?.port ?? 0;
     if (endpoint) {
       try {
-        const conn = await connectRemote(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim(), options.version, 'hand over');
+        const conn = await connectRemote(endpoint.url, readOperatorToken(endpoint), options.version, 'hand over');
         try {
           await conn.call('hand_over', { to: options.kind });
           if (!port) port = Number(new URL(endpoint.url).port);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { McpServer, ResourceTemplate, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
@@ -33,6 +34,9 @@ export interface BatonServices {
  */
 export const TOOL_TIERS = ['core', 'full', 'operator'] as const;
 export type ToolTier = (typeof TOOL_TIERS)[number];
+/** The tiers agents can be granted (`baton.mcp.toolTier`, `baton serve --tools`): never `operator`, which needs the operator token. */
+export const AGENT_TIERS = ['core', 'full'] as const;
+export type AgentTier = (typeof AGENT_TIERS)[number];
 
 export const CORE_TOOLS = [
   'agent_init', 'claim_next_task', 'list_tasks', 'get_task', 'report_progress', 'save_context', 'ask_human',
@@ -43,6 +47,30 @@ const INSTRUCTIONS = `Baton holds this workspace's plan (sprints, tasks with dep
 Start with agent_init: it tells you who you are, your memory from earlier sessions (handoff packs), and the plan to confirm.
 Loop: claim_next_task → work → report_progress and save_context as you go → ask_human when you need a decision → complete_task with a summary, or end_session to hand off.
 Task ids look like T-12, sprints S-2, sessions A-3, inbox requests Q-4.`;
+
+/** The tools each server built by `createBatonMcpServer` registered (enabled or not), for `toolNamesOfTier`. */
+const REGISTERED_TOOLS = new WeakMap<McpServer, Map<string, RegisteredTool>>();
+
+/**
+ * The names of the tools a client of `tier` is listed, sorted: built from a throwaway server over
+ * `services` that no client connects to (so no agent session is recorded).
+ */
+export function toolNamesOfTier(services: BatonServices, tier: ToolTier): string[] {
+  const server = createBatonMcpServer(services, { version: 'tool-set', tier, mcpSessionId: () => undefined });
+  const names = [...(REGISTERED_TOOLS.get(server) ?? new Map<string, RegisteredTool>())].filter(([, t]) => t.enabled).map(([name]) => name);
+  void server.close();
+  return names.sort();
+}
+
+/**
+ * A version string that changes whenever the tool set does: `<baseVersion>+tools.<12 hex digits>`, the
+ * first 12 hex digits of the SHA-256 of the sorted tool names joined by newlines. VS Code keys its
+ * cache of a server's tools by the definition's `version`, so a new tool set refreshes it.
+ */
+export function toolSetVersion(baseVersion: string, toolNames: readonly string[]): string {
+  const digest = createHash('sha256').update([...toolNames].sort().join('\n')).digest('hex').slice(0, 12);
+  return `${baseVersion}+tools.${digest}`;
+}
 
 export interface McpServerOptions {
   version: string;
@@ -95,6 +123,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   // Every tool is registered through this wrapper: it records the handle (for tiers), keeps the
   // session's current task in step with claims, and appends the unread-messages notice.
   const tools = new Map<string, RegisteredTool>();
+  REGISTERED_TOOLS.set(server, tools);
   const wrapped = new Proxy(server, {
     get(target, prop, receiver) {
       if (prop !== 'registerTool') return Reflect.get(target, prop, receiver);

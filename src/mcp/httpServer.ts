@@ -4,20 +4,30 @@ import type { AddressInfo } from 'node:net';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { TOOL_TIERS, type AgentTier, type ToolTier } from './batonMcpServer';
+
+/** Which bearer token a request carried. */
+export type Credential = 'agent' | 'operator';
 
 export interface McpHttpOptions {
   /** 0 picks a free port. */
   port: number;
-  /** Bearer token every request must carry (`Authorization: Bearer <token>`). */
+  /** The agents' bearer token (`Authorization: Bearer <token>`): launched sessions and copied configurations. */
   token: string;
+  /** The person's bearer token: the only way to the `operator` tier (the `baton` CLI, VS Code taking over). */
+  operatorToken: string;
+  /**
+   * The highest tier the agents' token reaches, read at each initialize (`baton.mcp.toolTier`,
+   * `baton serve --tools`); it is also what agents get when they ask for nothing.
+   */
+  agentTier: () => AgentTier;
   /** Largest accepted request body in bytes; larger ones get 413. */
   maxBodyBytes: number;
-  /** Builds a fresh MCP server (tools, resources, prompts) for each client session. */
   /**
-   * Builds a fresh MCP server (tools, resources, prompts) for each client session. `tier` is what the
-   * client asked for in the `X-Baton-Tools` header at initialize (`core`, `full` or `operator`), if anything.
+   * Builds a fresh MCP server (tools, resources, prompts) for each client session with the tier the
+   * server granted: from the token, lowered by the client's `X-Baton-Tools` header when it asks for less.
    */
-  createServer: (session: { sessionId: () => string | undefined; tier?: 'core' | 'full' | 'operator' }) => McpServer;
+  createServer: (session: { sessionId: () => string | undefined; tier: ToolTier }) => McpServer;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -29,14 +39,18 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * Security, in the order checked — the SDK's transport does none of this by default:
  * - `Host` must name the loopback address and our port, else 403 (DNS-rebinding defence);
  * - an `Origin`, when present, must be a loopback origin, else 403 (the spec's MUST);
- * - `Authorization: Bearer <token>` must match (constant-time compare), else 401 with `WWW-Authenticate`;
+ * - `Authorization: Bearer <token>` must be the agents' or the operator's token (constant-time compare),
+ *   else 401 with `WWW-Authenticate`;
+ * - the token sets the tier: the agents' token gets `agentTier()`, the operator token `operator`; an
+ *   `X-Baton-Tools` header at initialize may only lower it, and asking for more is refused with 403
+ *   and a JSON-RPC error saying why; a session answers only the token that opened it (else 403);
  * - bodies over `maxBodyBytes` get 413 before they are parsed (read as a stream, stopped at the limit);
  * - malformed JSON gets a JSON-RPC parse error with 400.
  * Each client gets its own session (`Mcp-Session-Id`) and MCP server instance; `DELETE` ends it.
  */
 export class McpHttpServer {
   private server?: http.Server;
-  private readonly sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();
+  private readonly sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer; credential: Credential }>();
   private port = 0;
 
   constructor(private readonly options: McpHttpOptions) {}
@@ -87,7 +101,8 @@ export class McpHttpServer {
     if (!this.hostAllowed(req.headers.host)) return plain(res, 403, 'Forbidden: Host header must be 127.0.0.1 or localhost with this port.');
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin)) return plain(res, 403, `Forbidden: origin ${origin} may not call Baton's MCP server.`);
-    if (!this.authorized(req.headers.authorization)) {
+    const credential = this.credential(req.headers.authorization);
+    if (!credential) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="baton"');
       return plain(res, 401, 'Unauthorized: send Authorization: Bearer <token> (see Baton: Copy MCP Server Configuration).');
     }
@@ -113,21 +128,20 @@ export class McpHttpServer {
       if (sessionId) {
         const session = this.sessions.get(sessionId);
         if (!session) return jsonRpcError(res, 404, -32001, 'Session not found: initialize a new session.');
+        if (session.credential !== credential) return jsonRpcError(res, 403, -32600, SESSION_OF_ANOTHER_TOKEN);
         return session.transport.handleRequest(req, res, parsed);
       }
       const initializing = Array.isArray(parsed) ? parsed.some(m => isInitializeRequest(m)) : isInitializeRequest(parsed);
       if (!initializing) return jsonRpcError(res, 400, -32000, 'Bad request: no Mcp-Session-Id header; start with an initialize request.');
       let id: string | undefined;
-      const asked = header(req, 'x-baton-tools');
-      if (asked !== undefined && !['core', 'full', 'operator'].includes(asked)) {
-        return jsonRpcError(res, 400, -32602, `X-Baton-Tools must be core, full or operator, got "${asked}".`);
-      }
-      const server = this.options.createServer({ sessionId: () => id, tier: asked as 'core' | 'full' | 'operator' | undefined });
+      const granted = this.grantTier(credential, header(req, 'x-baton-tools'));
+      if ('refused' in granted) return jsonRpcError(res, granted.status, -32600, granted.refused);
+      const server = this.options.createServer({ sessionId: () => id, tier: granted.tier });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: sid => {
           id = sid;
-          this.sessions.set(sid, { transport, server });
+          this.sessions.set(sid, { transport, server, credential });
           this.options.log?.('info', `[MCP] session ${sid.slice(0, 8)} opened (${this.sessions.size} open)`);
         },
         onsessionclosed: sid => {
@@ -144,6 +158,7 @@ export class McpHttpServer {
     if (req.method === 'GET' || req.method === 'DELETE') {
       const session = sessionId ? this.sessions.get(sessionId) : undefined;
       if (!session) return jsonRpcError(res, sessionId ? 404 : 400, -32000, 'Missing or unknown Mcp-Session-Id.');
+      if (session.credential !== credential) return jsonRpcError(res, 403, -32600, SESSION_OF_ANOTHER_TOKEN);
       return session.transport.handleRequest(req, res);
     }
     res.setHeader('Allow', 'GET, POST, DELETE');
@@ -165,13 +180,43 @@ export class McpHttpServer {
     }
   }
 
-  private authorized(authorization: string | undefined): boolean {
+  /** Which of the two tokens `authorization` carries, or null (constant-time compares against both). */
+  private credential(authorization: string | undefined): Credential | null {
     const m = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
-    if (!m) return false;
+    if (!m) return null;
     const given = Buffer.from(m[1].trim());
-    const expected = Buffer.from(this.options.token);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    const operator = sameSecret(given, this.options.operatorToken);
+    const agent = sameSecret(given, this.options.token);
+    return operator ? 'operator' : agent ? 'agent' : null;
   }
+
+  /**
+   * The tier a new session gets: the token's own tier, or the lower one `asked` (`X-Baton-Tools`) names.
+   * Asking for a higher tier than the token grants is refused (403), never silently lowered, so a client
+   * knows it does not have what it asked for.
+   */
+  private grantTier(credential: Credential, asked: string | undefined): { tier: ToolTier } | { refused: string; status: number } {
+    const ceiling: ToolTier = credential === 'operator' ? 'operator' : this.options.agentTier();
+    if (asked === undefined || asked === '') return { tier: ceiling };
+    const tier = asked.trim().toLowerCase();
+    if (!(TOOL_TIERS as readonly string[]).includes(tier)) {
+      return { refused: `X-Baton-Tools must be one of ${TOOL_TIERS.join(', ')}, got "${asked}".`, status: 400 };
+    }
+    if (TOOL_TIERS.indexOf(tier as ToolTier) <= TOOL_TIERS.indexOf(ceiling)) return { tier: tier as ToolTier };
+    return {
+      status: 403,
+      refused: tier === 'operator'
+        ? 'Forbidden: X-Baton-Tools: operator needs the operator token; the agents\' token never reaches the person\'s tools (answer, approve, reject, pause, intervene, hand_over).'
+        : `Forbidden: X-Baton-Tools: ${tier} is above the "${ceiling}" tier Baton grants agents (setting baton.mcp.toolTier, or baton serve --tools).`,
+    };
+  }
+}
+
+const SESSION_OF_ANOTHER_TOKEN = 'Forbidden: this MCP session was opened with another token.';
+
+function sameSecret(given: Buffer, secret: string): boolean {
+  const expected = Buffer.from(secret);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {

@@ -11,10 +11,13 @@ export interface BatonConnection {
   close(): Promise<void>;
 }
 
-/** Connects to a running owner's MCP endpoint with the operator tool tier (the person's side). */
-export async function connectRemote(url: string, token: string, version: string, description: string): Promise<BatonConnection> {
+/**
+ * Connects to a running owner's MCP endpoint as the person: `operatorToken` is the owner's operator
+ * token (`readOperatorToken`), which alone grants the operator tool tier.
+ */
+export async function connectRemote(url: string, operatorToken: string, version: string, description: string): Promise<BatonConnection> {
   const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { Authorization: `Bearer ${token}`, 'X-Baton-Tools': 'operator' } },
+    requestInit: { headers: { Authorization: `Bearer ${operatorToken}` } },
   });
   const client = new Client({ name: 'baton-cli', version });
   await client.connect(transport);

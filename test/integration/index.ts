@@ -23,6 +23,7 @@ function loadSuites(): void {
   require('./plan.test');
   require('./inbox.test');
   require('./sessions.test');
+  require('./mcp.test');
 }
 
 export function run(): Promise<void> {

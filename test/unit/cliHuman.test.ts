@@ -32,6 +32,7 @@ let env: NodeJS.ProcessEnv;
 let serve: ChildProcess | null = null;
 let url: string;
 let token: string;
+let operatorToken: string;
 const agents: ScriptedAgent[] = [];
 let operator: ScriptedAgent;
 
@@ -88,7 +89,7 @@ before(async () => {
   const imported = await ok('import', path.join(workspace, 'PLAN.md'));
   assert.match(imported, /tasks: 3 new/);
 
-  serve = spawn(process.execPath, [...cliArgs, 'serve', '--workspace', workspace], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+  serve = spawn(process.execPath, [...cliArgs, 'serve', '--tools', 'full', '--workspace', workspace], { env, cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
   const started = await new Promise<{ url: string; tokenFile: string }>((resolve, reject) => {
     let out = '';
     let err = '';
@@ -109,7 +110,10 @@ before(async () => {
   });
   url = started.url;
   token = fs.readFileSync(started.tokenFile, 'utf8').trim();
-  operator = await connectAgent(url, token, 'test-operator', { 'X-Baton-Tools': 'operator' });
+  // The person's credential: the operator token file the endpoint names (never the agents' token serve prints).
+  const endpoint = JSON.parse(fs.readFileSync(path.join(path.dirname(started.tokenFile), 'mcp-endpoint.json'), 'utf8'));
+  operatorToken = fs.readFileSync(endpoint.operatorTokenFile, 'utf8').trim();
+  operator = await connectAgent(url, operatorToken, 'test-operator');
   agents.push(operator);
 });
 
