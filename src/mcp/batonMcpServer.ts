@@ -98,9 +98,14 @@ export const PROMPT_NAMES = { init: 'baton_init', handoff: 'baton_handoff', repo
 /** Most resources one `resources/list` page holds (pass `nextCursor` back for the next page). */
 export const RESOURCE_PAGE_SIZE = 100;
 
-/** An `McpServer` whose transports first pass every request through `guardRequests` (readable -32602 errors). */
-class GuardedMcpServer extends McpServer {
+/**
+ * Baton's `McpServer`: its transports first pass every request through `guardRequests` (readable -32602
+ * errors), and its tool set can move between the agent tiers while connected.
+ */
+export class BatonMcpServer extends McpServer {
   findTool: (name: string) => RegisteredTool | undefined = () => undefined;
+  /** Moves a connected agent session between `core` and `full` (see `createBatonMcpServer`). */
+  setToolTier: (tier: 'core' | 'full') => void = () => undefined;
 
   override async connect(transport: Transport): Promise<void> {
     await super.connect(transport);
@@ -133,8 +138,8 @@ export interface McpServerOptions {
  * report progress). An agent connection gets an agent-session record when it initializes, ended when
  * it disconnects; every tool answer tells the agent when it has unread messages (interventions).
  */
-export function createBatonMcpServer(services: BatonServices, options: McpServerOptions): McpServer {
-  const server = new GuardedMcpServer({ name: MCP_SERVER_NAME, title: 'Baton', version: options.version }, { instructions: INSTRUCTIONS });
+export function createBatonMcpServer(services: BatonServices, options: McpServerOptions): BatonMcpServer {
+  const server = new BatonMcpServer({ name: MCP_SERVER_NAME, title: 'Baton', version: options.version }, { instructions: INSTRUCTIONS });
   const { plan, sessions, messages } = services;
   const operator = options.tier === 'operator';
   let session: AgentSession | null = null;
@@ -213,9 +218,25 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
       return { content: [{ type: 'text', text: JSON.stringify({ releasing: true, to }) }] };
     });
   }
-  if (options.tier === 'core') {
-    for (const [name, handle] of tools) if (!(CORE_TOOLS as readonly string[]).includes(name)) handle.disable();
-  }
+  // The tier's tool set; a change while connected sends one notifications/tools/list_changed (the SDK's
+  // enable()/disable() would send one per tool). Never reaches operator tools: only `core` ↔ `full`.
+  const applyTier = (tier: ToolTier) => {
+    let changed = false;
+    for (const [name, handle] of tools) {
+      const enabled = tier !== 'core' || (CORE_TOOLS as readonly string[]).includes(name);
+      if (handle.enabled !== enabled) {
+        handle.enabled = enabled;
+        changed = true;
+      }
+    }
+    if (changed) server.sendToolListChanged();
+  };
+  applyTier(options.tier);
+  server.setToolTier = tier => {
+    if (operator) throw new Error('The operator tier keeps its tools.');
+    if (tier !== 'core' && tier !== 'full') throw new Error(`An agent session's tier is core or full, not "${String(tier)}".`);
+    applyTier(tier);
+  };
 
   registerResources(server, services);
   registerSessionContext(server, services);

@@ -4,7 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import {
-  CallToolResultSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema,
+  CallToolResultSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema, ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { CORE_TOOLS, createBatonMcpServer, type ToolTier } from '../../src/mcp/batonMcpServer';
 import { openTestOwner } from './helpers/owner';
@@ -339,4 +339,27 @@ test('resources/subscribe: an agent hears notifications/resources/updated when i
   await new Promise(r => setTimeout(r, 150));
   assert.equal(updated.length, count, 'no notification after unsubscribe');
   await Promise.all([client.close(), agent.close()]);
+});
+
+test('a tier change on a connected session sends one notifications/tools/list_changed and changes tools/list', async () => {
+  const server = createBatonMcpServer(owner.services, { version: 'test', tier: 'core', mcpSessionId: () => undefined });
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverSide);
+  const client = new Client({ name: 'tiered', version: '1.0.0' });
+  await client.connect(clientSide);
+  assert.equal(client.getServerCapabilities()?.tools?.listChanged, true);
+  let changed = 0;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => { changed++; });
+  assert.equal((await client.listTools()).tools.length, CORE_TOOLS.length);
+  server.setToolTier('full');
+  const full = (await client.listTools()).tools.map(t => t.name);
+  assert.ok(full.includes('create_task') && full.length > CORE_TOOLS.length);
+  assert.equal(changed, 1, 'one notification for the whole change');
+  server.setToolTier('full');
+  assert.equal(changed, 1, 'no change, no notification');
+  server.setToolTier('core');
+  assert.equal((await client.listTools()).tools.length, CORE_TOOLS.length);
+  assert.equal(changed, 2);
+  assert.throws(() => server.setToolTier('operator' as never), /core or full/);
+  await client.close();
 });
