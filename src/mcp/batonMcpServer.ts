@@ -133,10 +133,12 @@ export interface McpServerOptions {
 }
 
 /**
- * Builds one MCP server instance (one per client connection) over Baton's services: tools by tier,
- * resources (tasks, sprints, task details, handoff context, artifacts) and prompts (INIT, handoff,
- * report progress). An agent connection gets an agent-session record when it initializes, ended when
- * it disconnects; every tool answer tells the agent when it has unread messages (interventions).
+ * Builds one MCP server instance (one per client connection) over Baton's services: tools by tier (each
+ * with its `TOOL_ANNOTATIONS`), resources (tasks, sprints, task details, handoff context, session
+ * context, artifacts; `resources/list` paginated, `baton://task/{id}` subscribable) and prompts
+ * (`PROMPT_NAMES`: baton_init, baton_handoff, baton_report). An agent connection gets an agent-session
+ * record when it initializes, ended when it disconnects; every tool answer tells the agent when it has
+ * unread messages (interventions). Malformed requests are answered by `guardRequests` (jsonRpc.ts).
  */
 export function createBatonMcpServer(services: BatonServices, options: McpServerOptions): BatonMcpServer {
   const server = new BatonMcpServer({ name: MCP_SERVER_NAME, title: 'Baton', version: options.version }, { instructions: INSTRUCTIONS });
