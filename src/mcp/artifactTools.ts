@@ -1,7 +1,8 @@
 import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, McpError, type CallToolResult, type ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, ReadResourceResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { BatonError, invalid } from '../core/errors';
+import { resourceCall } from './jsonRpc';
 import type { Actor } from '../core/model';
 import {
   ARTIFACT_SCOPES,
@@ -15,10 +16,6 @@ import {
 /** Identifies who calls a tool, from the MCP session (same shape as `ActorResolver` in planTools). */
 export type ArtifactActorResolver = (extra: { sessionId?: string }) => Actor;
 
-/** JSON-RPC error code MCP uses for "resource not found". */
-const RESOURCE_NOT_FOUND = -32002;
-/** Most artifacts listed by `resources/list` (newest first, one per distinct content). */
-const RESOURCE_LIST_LIMIT = 1000;
 
 const taskId = z.string().min(1).max(100).describe('Task id, e.g. "T-12" (or just 12)');
 const sprintId = z.string().min(1).max(100).describe('Sprint id, e.g. "S-2"');
@@ -47,16 +44,21 @@ async function run(body: () => unknown): Promise<CallToolResult> {
   }
 }
 
-/** Runs a resource callback, turning Baton's domain errors into JSON-RPC errors (not found → -32002). */
-async function resource<T>(body: () => T): Promise<T> {
-  try {
-    return body();
-  } catch (error) {
-    if (error instanceof BatonError) {
-      throw new McpError(error.code === 'NOT_FOUND' ? RESOURCE_NOT_FOUND : ErrorCode.InvalidParams, error.message);
-    }
-    throw error;
-  }
+/**
+ * A page of artifact resources for `resources/list`: one per distinct content (its newest artifact),
+ * newest first; `beforeNum` continues after the artifact with that number.
+ */
+export function artifactResources(artifacts: ArtifactService, limit: number, beforeNum?: number) {
+  return artifacts.listContents(limit, beforeNum).map(a => ({
+    key: Number(a.id.slice(a.id.lastIndexOf('-') + 1)),
+    resource: {
+      uri: a.uri,
+      name: a.name,
+      mimeType: a.mediaType,
+      size: a.size,
+      description: `${a.id}: ${a.scope === 'task' ? `task ${a.taskId}` : a.scope === 'sprint' ? `sprint ${a.sprintId}` : 'project'}, ${a.size} bytes, by ${a.createdBy} at ${a.createdAt}`,
+    },
+  }));
 }
 
 function decodeBase64(value: string): Buffer {
@@ -108,7 +110,6 @@ export function registerArtifactTools(server: McpServer, artifacts: ArtifactServ
       offset: z.number().int().min(0).optional(),
       limit: z.number().int().min(1).max(200).optional().describe('Page size, default 50'),
     }).strict(),
-    annotations: { readOnlyHint: true },
   }, args => run(() => {
     const page = artifacts.list(
       { taskId: args.task_id, sprintId: args.sprint_id, scope: args.scope },
@@ -121,7 +122,6 @@ export function registerArtifactTools(server: McpServer, artifacts: ArtifactServ
     title: 'Delete an artifact',
     description: 'Deletes an artifact. Its content is removed too unless another artifact has the same bytes.',
     inputSchema: z.object({ artifact_id: artifactId }).strict(),
-    annotations: { destructiveHint: true },
   }, (args, extra) => run(() => {
     const { artifact, contentRemoved } = artifacts.delete(args.artifact_id, actorOf(extra));
     return { deleted: artifact.id, name: artifact.name, content_removed: contentRemoved };
@@ -130,21 +130,15 @@ export function registerArtifactTools(server: McpServer, artifacts: ArtifactServ
   server.registerResource(
     'artifact',
     new ResourceTemplate(`${ARTIFACT_URI_PREFIX}{sha256}`, {
-      list: () => resource(() => ({
-        resources: artifacts.listContents(RESOURCE_LIST_LIMIT).map(a => ({
-          uri: a.uri,
-          name: a.name,
-          mimeType: a.mediaType,
-          size: a.size,
-          description: `${a.id}: ${a.scope === 'task' ? `task ${a.taskId}` : a.scope === 'sprint' ? `sprint ${a.sprintId}` : 'project'}, ${a.size} bytes, by ${a.createdBy} at ${a.createdAt}`,
-        })),
-      })),
+      // Baton's own resources/list (batonMcpServer) pages through artifactResources and does not call
+      // this; it serves an McpServer that hosts the artifact tools alone (the newest 1000).
+      list: () => resourceCall(() => ({ resources: artifactResources(artifacts, 1000).map(e => e.resource) })),
     }),
     {
       title: 'Artifact',
       description: 'A stored artifact\'s bytes, addressed by their SHA-256 (text for text media types, base64 otherwise).',
     },
-    (uri, variables): Promise<ReadResourceResult> => resource(() => {
+    (uri, variables): Promise<ReadResourceResult> => resourceCall(() => {
       const sha = Array.isArray(variables.sha256) ? variables.sha256[0] : variables.sha256;
       const { info, bytes } = artifacts.read(String(sha ?? ''));
       const text = isTextMediaType(info.mediaType) ? decodeUtf8Text(bytes) ?? utf8WithNul(bytes) : null;

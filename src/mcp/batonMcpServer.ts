@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
 import { McpServer, ResourceTemplate, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  ListResourcesRequestSchema, SubscribeRequestSchema, UnsubscribeRequestSchema,
+  type CallToolResult, type Resource, type ToolAnnotations,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { Actor } from '../core/model';
 import type { ArtifactService } from '../services/artifactService';
@@ -10,7 +14,8 @@ import type { PlanService } from '../services/planService';
 import type { SessionService } from '../services/sessionService';
 import type { WorkflowService } from '../services/workflowService';
 import type { AgentSession } from '../store/coordinationRepository';
-import { registerArtifactTools } from './artifactTools';
+import { artifactResources, registerArtifactTools } from './artifactTools';
+import { decodeCursor, encodeCursor, guardRequests, invalidParams, JsonRpcError, RESOURCE_NOT_FOUND, resourceCall } from './jsonRpc';
 import { registerCoordinationTools, registerOperatorTools, type Caller } from './coordinationTools';
 import { registerImportTool, registerPlanTools, taskSummary } from './planTools';
 
@@ -42,6 +47,75 @@ export const CORE_TOOLS = [
   'agent_init', 'claim_next_task', 'list_tasks', 'get_task', 'report_progress', 'save_context', 'ask_human',
   'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session',
 ] as const;
+
+type Hints = Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
+const read: Hints = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+const write = (destructive: boolean, idempotent: boolean): Hints =>
+  ({ readOnlyHint: false, destructiveHint: destructive, idempotentHint: idempotent, openWorldHint: false });
+
+/**
+ * What each tool does to Baton's state, as MCP tool annotations (spec 2025-06-18, Tools → Tool
+ * annotations): clients such as Codex ask the person before a call without `readOnlyHint`. Destructive
+ * = may overwrite or remove what is stored (not only add to it); idempotent = calling again with the
+ * same arguments changes nothing more. No tool reaches outside Baton (`openWorldHint: false`).
+ * Every registered tool must have an entry (registration throws otherwise).
+ */
+export const TOOL_ANNOTATIONS: Record<string, Hints> = {
+  list_sprints: read, get_sprint: read, list_tasks: read, get_task: read,
+  create_task: write(false, false),
+  update_task: write(true, false), // overwrites fields (title, description, …); a note with a status move is added each time
+  add_dependency: write(false, true),
+  remove_dependency: write(true, true),
+  claim_next_task: write(false, false),
+  add_note: write(false, false),
+  update_context: write(true, false), // mode "replace" overwrites the context
+  set_progress: write(false, false),
+  set_checkpoint: write(false, true),
+  complete_task: write(false, false),
+  import_plan: write(true, true), // a re-import updates the tasks it created; the same document again changes nothing
+  agent_init: write(false, false),
+  report_progress: write(false, false),
+  save_context: write(false, false),
+  load_context: read,
+  end_session: write(false, false),
+  ask_human: write(false, false),
+  get_human_answer: read,
+  send_message: write(false, false),
+  check_messages: write(false, false), // marks the messages read
+  list_sessions: read,
+  store_artifact: write(false, false),
+  list_artifacts: read,
+  delete_artifact: write(true, true),
+  list_inbox: read,
+  answer_request: write(false, false),
+  reject_request: write(false, false),
+  approve: write(false, false),
+  pause_task: write(false, false),
+  intervene: write(false, false),
+  list_activity: read,
+  hand_over: write(true, true), // the headless owner stops
+};
+
+/** The MCP prompts' names: prefixed, so no agent CLI's built-in slash command (e.g. Gemini CLI's /init) hides them. */
+export const PROMPT_NAMES = { init: 'baton_init', handoff: 'baton_handoff', report: 'baton_report' } as const;
+
+/** Most resources one `resources/list` page holds (pass `nextCursor` back for the next page). */
+export const RESOURCE_PAGE_SIZE = 100;
+
+/**
+ * Baton's `McpServer`: its transports first pass every request through `guardRequests` (readable -32602
+ * errors), and its tool set can move between the agent tiers while connected.
+ */
+export class BatonMcpServer extends McpServer {
+  findTool: (name: string) => RegisteredTool | undefined = () => undefined;
+  /** Moves a connected agent session between `core` and `full` (see `createBatonMcpServer`). */
+  setToolTier: (tier: 'core' | 'full') => void = () => undefined;
+
+  override async connect(transport: Transport): Promise<void> {
+    await super.connect(transport);
+    guardRequests(transport, { tool: name => this.findTool(name) });
+  }
+}
 
 const INSTRUCTIONS = `Baton holds this workspace's plan (sprints, tasks with dependencies) and coordinates the agents working on it.
 Start with agent_init: it tells you who you are, your memory from earlier sessions (handoff packs), and the plan to confirm.
@@ -87,13 +161,15 @@ export interface McpServerOptions {
 }
 
 /**
- * Builds one MCP server instance (one per client connection) over Baton's services: tools by tier,
- * resources (tasks, sprints, task details, handoff context, artifacts) and prompts (INIT, handoff,
- * report progress). An agent connection gets an agent-session record when it initializes, ended when
- * it disconnects; every tool answer tells the agent when it has unread messages (interventions).
+ * Builds one MCP server instance (one per client connection) over Baton's services: tools by tier (each
+ * with its `TOOL_ANNOTATIONS`), resources (tasks, sprints, task details, handoff context, session
+ * context, artifacts; `resources/list` paginated, `baton://task/{id}` subscribable) and prompts
+ * (`PROMPT_NAMES`: baton_init, baton_handoff, baton_report). An agent connection gets an agent-session
+ * record when it initializes, ended when it disconnects; every tool answer tells the agent when it has
+ * unread messages (interventions). Malformed requests are answered by `guardRequests` (jsonRpc.ts).
  */
-export function createBatonMcpServer(services: BatonServices, options: McpServerOptions): McpServer {
-  const server = new McpServer({ name: MCP_SERVER_NAME, title: 'Baton', version: options.version }, { instructions: INSTRUCTIONS });
+export function createBatonMcpServer(services: BatonServices, options: McpServerOptions): BatonMcpServer {
+  const server = new BatonMcpServer({ name: MCP_SERVER_NAME, title: 'Baton', version: options.version }, { instructions: INSTRUCTIONS });
   const { plan, sessions, messages } = services;
   const operator = options.tier === 'operator';
   let session: AgentSession | null = null;
@@ -124,11 +200,14 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   // session's current task in step with claims, and appends the unread-messages notice.
   const tools = new Map<string, RegisteredTool>();
   REGISTERED_TOOLS.set(server, tools);
+  server.findTool = name => tools.get(name);
   const wrapped = new Proxy(server, {
     get(target, prop, receiver) {
       if (prop !== 'registerTool') return Reflect.get(target, prop, receiver);
-      return (name: string, config: unknown, cb: (...a: unknown[]) => Promise<CallToolResult>) => {
-        const handle = target.registerTool(name, config as never, (async (...a: unknown[]) => {
+      return (name: string, config: Record<string, unknown>, cb: (...a: unknown[]) => Promise<CallToolResult>) => {
+        const annotations = TOOL_ANNOTATIONS[name];
+        if (!annotations) throw new Error(`Tool ${name} has no entry in TOOL_ANNOTATIONS.`);
+        const handle = target.registerTool(name, { ...config, annotations } as never, (async (...a: unknown[]) => {
           const result = await cb(...a);
           return afterTool(name, result);
         }) as never);
@@ -161,7 +240,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   if (operator) registerOperatorTools(wrapped, services, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;
-    server.registerTool('hand_over', {
+    wrapped.registerTool('hand_over', {
       title: 'Hand the workspace over',
       description: 'Asks this headless owner to release the workspace state so VS Code can own it on the same address. The owner stops right after answering.',
       inputSchema: z.object({ to: z.string().max(100).default('vscode') }).strict(),
@@ -170,12 +249,30 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
       return { content: [{ type: 'text', text: JSON.stringify({ releasing: true, to }) }] };
     });
   }
-  if (options.tier === 'core') {
-    for (const [name, handle] of tools) if (!(CORE_TOOLS as readonly string[]).includes(name)) handle.disable();
-  }
+  // The tier's tool set; a change while connected sends one notifications/tools/list_changed (the SDK's
+  // enable()/disable() would send one per tool). Never reaches operator tools: only `core` ↔ `full`.
+  const applyTier = (tier: ToolTier) => {
+    let changed = false;
+    for (const [name, handle] of tools) {
+      const enabled = tier !== 'core' || (CORE_TOOLS as readonly string[]).includes(name);
+      if (handle.enabled !== enabled) {
+        handle.enabled = enabled;
+        changed = true;
+      }
+    }
+    if (changed) server.sendToolListChanged();
+  };
+  applyTier(options.tier);
+  server.setToolTier = tier => {
+    if (operator) throw new Error('The operator tier keeps its tools.');
+    if (tier !== 'core' && tier !== 'full') throw new Error(`An agent session's tier is core or full, not "${String(tier)}".`);
+    applyTier(tier);
+  };
 
   registerResources(server, services);
   registerSessionContext(server, services);
+  registerResourceList(server, services);
+  watchPlan(server, services);
   registerPrompts(server);
   return server;
 }
@@ -184,37 +281,146 @@ function json(uri: string, value: unknown) {
   return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(value, null, 1) }] };
 }
 
+const STATIC_RESOURCES = [
+  { name: 'tasks', uri: 'baton://tasks', title: 'All tasks', description: 'Every task of the plan, compact, in plan order.', mimeType: 'application/json' },
+  { name: 'sprints', uri: 'baton://sprints', title: 'Sprints', description: 'Sprints with goals and progress.', mimeType: 'application/json' },
+] as const satisfies readonly Resource[];
+
 function registerResources(server: McpServer, { plan, sessions }: BatonServices): void {
-  server.registerResource('tasks', 'baton://tasks', { title: 'All tasks', description: 'Every task of the plan, compact, in plan order.', mimeType: 'application/json' },
+  const [tasks, sprints] = STATIC_RESOURCES;
+  server.registerResource(tasks.name, tasks.uri, { title: tasks.title, description: tasks.description, mimeType: tasks.mimeType },
     uri => json(uri.href, plan.allTasks().map(taskSummary)));
-  server.registerResource('sprints', 'baton://sprints', { title: 'Sprints', description: 'Sprints with goals and progress.', mimeType: 'application/json' },
+  server.registerResource(sprints.name, sprints.uri, { title: sprints.title, description: sprints.description, mimeType: sprints.mimeType },
     uri => json(uri.href, plan.listSprints().map(s => ({ id: s.id, name: s.name, goal: s.goal, state: s.state, ...plan.sprintProgress(s.id) }))));
-  server.registerResource('task', new ResourceTemplate('baton://task/{id}', {
-    list: () => ({ resources: plan.allTasks().slice(0, 200).map(t => ({ uri: `baton://task/${t.id}`, name: `${t.id} ${t.title}`, mimeType: 'application/json' })) }),
-  }), { title: 'Task details', description: 'One task with checkpoints, dependencies, notes and activity.', mimeType: 'application/json' },
-  (uri, { id }) => {
+  server.registerResource('task', new ResourceTemplate('baton://task/{id}', { list: undefined }), {
+    title: 'Task details', description: 'One task with checkpoints, dependencies, notes and activity. Subscribe (resources/subscribe) to hear when it changes.', mimeType: 'application/json',
+  }, (uri, { id }) => resourceCall(() => {
     const d = plan.getTaskDetails(plan.resolveTask(String(id)).id, 20);
     return json(uri.href, { ...d.task, sprint: d.sprint?.name ?? null, checkpoints: d.checkpoints, depends_on: d.dependsOn, notes: d.notes, activity: d.activity });
-  });
+  }));
   server.registerResource('context', new ResourceTemplate('baton://context/{task_id}', { list: undefined }), {
     title: 'Task context / handoff pack', description: 'The newest saved context or handoff pack of a task, readable by people and agents.', mimeType: 'text/markdown',
-  }, (uri, { task_id }) => {
+  }, (uri, { task_id }) => resourceCall(() => {
     const id = plan.resolveTask(String(task_id)).id;
     return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text: sessions.handoffMarkdown(id) ?? `No context saved for ${id} yet.` }] };
-  });
+  }));
 }
 
 function registerSessionContext(server: McpServer, { sessions }: BatonServices): void {
-  server.registerResource('session-context', new ResourceTemplate('baton://session/{session_id}/context', {
-    list: () => ({ resources: sessions.list({ limit: 50 }).map(s => ({ uri: `baton://session/${s.id}/context`, name: `${s.id} ${s.agentName}`, mimeType: 'application/json' })) }),
-  }), { title: 'Session context', description: 'The newest context an agent session saved.', mimeType: 'application/json' }, (uri, { session_id }) => {
-    const loaded = sessions.loadContext({ sessionId: String(session_id) });
-    return json(uri.href, loaded ? { context: loaded.pack.context, kind: loaded.saved.kind, task_id: loaded.saved.taskId, saved_at: loaded.saved.createdAt, dropped: loaded.pack.dropped } : { context: null });
+  server.registerResource('session-context', new ResourceTemplate('baton://session/{session_id}/context', { list: undefined }),
+    { title: 'Session context', description: 'The newest context an agent session saved.', mimeType: 'application/json' }, (uri, { session_id }) => resourceCall(() => {
+      sessions.get(String(session_id));
+      const loaded = sessions.loadContext({ sessionId: String(session_id) });
+      return json(uri.href, loaded ? { context: loaded.pack.context, kind: loaded.saved.kind, task_id: loaded.saved.taskId, saved_at: loaded.saved.createdAt, dropped: loaded.pack.dropped } : { context: null });
+    }));
+}
+
+const idNumber = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
+const listPosition = z.object({ section: z.number().int().min(0), after: z.number().int().min(0).nullable() }).strict();
+
+/**
+ * `resources/list`, paginated (MCP spec 2025-06-18, "Pagination"): the plan's two resources, then every
+ * task (by number), every agent session's context (newest first), every artifact content (newest first),
+ * `RESOURCE_PAGE_SIZE` per page. The opaque cursor holds the section and the last number listed
+ * (keyset), so the order is stable while tasks are added or removed; a cursor that is not ours is -32602.
+ * Replaces the SDK's handler, which lists everything at once.
+ */
+function registerResourceList(server: McpServer, { plan, sessions, artifacts }: BatonServices): void {
+  type Entry = { key: number; resource: Resource };
+  const sections: ((after: number | null, limit: number) => Entry[])[] = [
+    (after, limit) => STATIC_RESOURCES.map((r, i) => ({ key: i, resource: { ...r } })).filter(e => after === null || e.key > after).slice(0, limit),
+    (after, limit) => plan.allTasks().map(t => ({ key: idNumber(t.id), t })).filter(e => after === null || e.key > after)
+      .sort((a, b) => a.key - b.key).slice(0, limit)
+      .map(({ key, t }) => ({ key, resource: { uri: `baton://task/${t.id}`, name: `${t.id} ${t.title}`, mimeType: 'application/json' } })),
+    (after, limit) => sessions.list({ limit, beforeNum: after ?? undefined })
+      .map(s => ({ key: idNumber(s.id), resource: { uri: `baton://session/${s.id}/context`, name: `${s.id} ${s.agentName}`, mimeType: 'application/json' } })),
+    (after, limit) => artifactResources(artifacts, limit, after ?? undefined),
+  ];
+  server.server.setRequestHandler(ListResourcesRequestSchema, request => {
+    const cursor = request.params?.cursor;
+    let { section, after } = cursor === undefined ? { section: 0, after: null as number | null } : decodeCursor(cursor, listPosition);
+    if (section >= sections.length) throw invalidParams(`Invalid cursor "${cursor}": it points past the end of the list.`);
+    const resources: Resource[] = [];
+    while (section < sections.length) {
+      const want = RESOURCE_PAGE_SIZE - resources.length;
+      const entries = sections[section](after, want + 1);
+      resources.push(...entries.slice(0, want).map(e => e.resource));
+      if (entries.length > want) return { resources, nextCursor: encodeCursor({ section, after: entries[want - 1].key }) };
+      section++;
+      after = null;
+      if (resources.length === RESOURCE_PAGE_SIZE) {
+        return section < sections.length ? { resources, nextCursor: encodeCursor({ section, after: null }) } : { resources };
+      }
+    }
+    return { resources };
   });
 }
 
+/**
+ * Notifications from the plan's change events (`PlanService.onDidChangePlan`):
+ * `notifications/resources/list_changed` when tasks or sprints were added or removed, and
+ * `notifications/resources/updated` for each subscribed resource that changed — `baton://task/{id}`
+ * (that task), `baton://tasks` (any task), `baton://sprints` (any sprint or task). Declares the
+ * `resources.subscribe` capability and handles `resources/subscribe` / `resources/unsubscribe`; a
+ * subscription to a task that does not exist is -32002. Stops when the connection closes.
+ */
+function watchPlan(server: McpServer, { plan }: BatonServices): void {
+  server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
+  const subscribed = new Map<string, Set<string>>(); // task id, 'tasks' or 'sprints' → the URIs as the client wrote them
+  const keyOf = (uri: string): string => {
+    if (uri === 'baton://tasks') return 'tasks';
+    if (uri === 'baton://sprints') return 'sprints';
+    const m = /^baton:\/\/task\/([^/?#]+)$/.exec(uri);
+    if (!m) throw new JsonRpcError(RESOURCE_NOT_FOUND, `Cannot subscribe to ${uri}: subscriptions are for baton://task/{id}, baton://tasks and baton://sprints.`);
+    return plan.resolveTask(decodeURIComponent(m[1])).id;
+  };
+  server.server.setRequestHandler(SubscribeRequestSchema, request => resourceCall(() => {
+    const key = keyOf(request.params.uri);
+    const uris = subscribed.get(key) ?? new Set<string>();
+    uris.add(request.params.uri);
+    subscribed.set(key, uris);
+    return {};
+  }));
+  server.server.setRequestHandler(UnsubscribeRequestSchema, request => resourceCall(() => {
+    for (const [key, uris] of subscribed) if (uris.delete(request.params.uri) && !uris.size) subscribed.delete(key);
+    return {};
+  }));
+
+  let counts = { tasks: plan.allTasks().length, sprints: plan.listSprints().length };
+  let pending: { taskIds: Set<string>; sprints: boolean; all: boolean } | null = null;
+  const flush = () => {
+    const change = pending!;
+    pending = null;
+    if (!server.isConnected()) return;
+    const now = { tasks: plan.allTasks().length, sprints: plan.listSprints().length };
+    if (change.all || now.tasks !== counts.tasks || now.sprints !== counts.sprints) server.sendResourceListChanged();
+    counts = now;
+    const updated = new Set<string>();
+    for (const [key, uris] of subscribed) {
+      const hit = change.all || (key === 'tasks' ? change.taskIds.size > 0 : key === 'sprints' ? change.sprints || change.taskIds.size > 0 : change.taskIds.has(key));
+      if (hit) for (const uri of uris) updated.add(uri);
+    }
+    for (const uri of updated) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+  };
+  const subscription = plan.onDidChangePlan(change => {
+    // Coalesced per tick: a burst of writes (an import) gives one notification per resource.
+    if (!pending) {
+      pending = { taskIds: new Set(), sprints: false, all: false };
+      setImmediate(flush);
+    }
+    for (const id of change.taskIds) pending.taskIds.add(id);
+    pending.sprints ||= change.sprintIds.length > 0;
+    pending.all ||= !!change.all;
+  });
+  const previousClose = server.server.onclose;
+  server.server.onclose = () => {
+    subscription.dispose();
+    previousClose?.();
+  };
+}
+
 function registerPrompts(server: McpServer): void {
-  server.registerPrompt('init', {
+  server.registerPrompt(PROMPT_NAMES.init, {
     title: 'Start work with Baton (INIT)',
     description: 'Tells the agent to register with Baton and resume from its memory before doing anything.',
     argsSchema: { role: z.string().optional(), task_id: z.string().optional() },
@@ -230,7 +436,7 @@ function registerPrompts(server: McpServer): void {
       },
     }],
   }));
-  server.registerPrompt('handoff', {
+  server.registerPrompt(PROMPT_NAMES.handoff, {
     title: 'Hand off to another agent',
     description: 'Tells the agent to save a handoff pack and end its session so another agent can resume.',
   }, () => ({
@@ -242,7 +448,7 @@ function registerPrompts(server: McpServer): void {
       },
     }],
   }));
-  server.registerPrompt('report_progress', {
+  server.registerPrompt(PROMPT_NAMES.report, {
     title: 'Report progress',
     description: 'Tells the agent to report where it stands on its task.',
     argsSchema: { task_id: z.string().optional() },

@@ -7,6 +7,7 @@ import { HUMAN, type MessageService } from '../services/messageService';
 import type { PlanService } from '../services/planService';
 import type { SessionService } from '../services/sessionService';
 import type { WorkflowService } from '../services/workflowService';
+import { cursorArgument, decodeCursor, encodeCursor } from './jsonRpc';
 import { runTool } from './toolResult';
 import { taskSummary } from './planTools';
 
@@ -26,6 +27,10 @@ export interface Caller {
 
 const taskId = z.string().min(1).max(100).describe('Task id, e.g. "T-12"');
 const contextSchema = z.record(z.string(), z.unknown()).describe('What you learned: { currentTask, stepsDone[], nextSteps[], decisions, openQuestions[], files[], notes } and any small custom facts');
+
+/** A keyset cursor: the number of the last item of the previous page (ids are `<prefix>-<number>`). */
+const idCursor = z.object({ after: z.number().int().min(0) }).strict();
+const idNumber = (id: string) => Number(id.slice(id.lastIndexOf('-') + 1));
 
 function requireSession(caller: Caller): AgentSession {
   const s = caller.session();
@@ -177,14 +182,23 @@ export function registerCoordinationTools(server: McpServer, deps: CoordinationD
 
   server.registerTool('list_sessions', {
     title: 'List agent sessions',
-    description: 'Agent sessions (active first): agent, profile, role, task.',
-    inputSchema: z.object({ active_only: z.boolean().default(true) }).strict(),
-    annotations: { readOnlyHint: true },
-  }, args => runTool(() => ({
-    sessions: sessions.list({ status: args.active_only ? 'active' : undefined, limit: 200 }).map(s => ({
-      id: s.id, agent: s.agentName, profile: s.profile, role: s.role, task_id: s.taskId, status: s.status, started_at: s.startedAt, ended: s.endReason,
-    })),
-  })));
+    description: 'Agent sessions, newest first: agent, profile, role, task, status. One page at a time: pass nextCursor back as cursor for the next page (absent on the last page).',
+    inputSchema: z.object({
+      active_only: z.boolean().default(true),
+      cursor: cursorArgument(idCursor).optional(),
+      limit: z.number().int().min(1).max(200).default(50).describe('Page size'),
+    }).strict(),
+  }, args => runTool(() => {
+    const after = args.cursor === undefined ? undefined : decodeCursor(args.cursor, idCursor).after;
+    const page = sessions.list({ status: args.active_only ? 'active' : undefined, limit: args.limit + 1, beforeNum: after });
+    const items = page.slice(0, args.limit);
+    return {
+      sessions: items.map(s => ({
+        id: s.id, agent: s.agentName, profile: s.profile, role: s.role, task_id: s.taskId, status: s.status, started_at: s.startedAt, ended: s.endReason,
+      })),
+      ...(page.length > args.limit ? { nextCursor: encodeCursor({ after: idNumber(items[items.length - 1].id) }) } : {}),
+    };
+  }));
 }
 
 /** The person's side (the `baton` CLI's operator tier): the inbox, pause, intervene, approve, activity. */
@@ -194,10 +208,18 @@ export function registerOperatorTools(server: McpServer, deps: CoordinationDeps,
 
   server.registerTool('list_inbox', {
     title: 'The human inbox',
-    description: 'Open requests from every agent (oldest first), or all requests with include_resolved.',
-    inputSchema: z.object({ include_resolved: z.boolean().default(false), limit: z.number().int().min(1).max(500).default(100) }).strict(),
-    annotations: { readOnlyHint: true },
-  }, args => runTool(() => ({ requests: inbox.list({ includeResolved: args.include_resolved, limit: args.limit }) })));
+    description: 'Open requests from every agent (oldest first), or all requests (newest first) with include_resolved. One page at a time: pass nextCursor back as cursor for the next page (absent on the last page).',
+    inputSchema: z.object({
+      include_resolved: z.boolean().default(false),
+      cursor: cursorArgument(idCursor).optional(),
+      limit: z.number().int().min(1).max(500).default(100).describe('Page size'),
+    }).strict(),
+  }, args => runTool(() => {
+    const after = args.cursor === undefined ? undefined : decodeCursor(args.cursor, idCursor).after;
+    const page = inbox.list({ includeResolved: args.include_resolved, limit: args.limit + 1, afterNum: after });
+    const requests = page.slice(0, args.limit);
+    return { requests, ...(page.length > args.limit ? { nextCursor: encodeCursor({ after: idNumber(requests[requests.length - 1].id) }) } : {}) };
+  }));
 
   server.registerTool('answer_request', {
     title: 'Answer an inbox request',
@@ -238,7 +260,6 @@ export function registerOperatorTools(server: McpServer, deps: CoordinationDeps,
     title: 'Activity log',
     description: 'Who did what when, newest first; after_id returns only newer entries (for watching).',
     inputSchema: z.object({ task_id: taskId.optional(), after_id: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(500).default(50) }).strict(),
-    annotations: { readOnlyHint: true },
   }, args => runTool(() => {
     const entries = plan.listActivity({ taskId: args.task_id ? plan.resolveTask(args.task_id).id : undefined, limit: args.limit, afterId: args.after_id });
     return { activity: entries.map(e => ({ id: e.id, at: e.at, by: e.actor.name, kind: e.actor.kind, action: e.action, task_id: e.taskId, detail: e.detail })) };

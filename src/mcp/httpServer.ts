@@ -125,6 +125,8 @@ export class McpHttpServer {
       } catch {
         return jsonRpcError(res, 400, -32700, 'Parse error: the body is not valid JSON.');
       }
+      // JSON-RPC 2.0 §6: an empty batch is an Invalid Request, answered with a single error.
+      if (Array.isArray(parsed) && parsed.length === 0) return jsonRpcError(res, 400, -32600, 'Invalid Request: the JSON-RPC batch is empty.');
       if (sessionId) {
         const session = this.sessions.get(sessionId);
         if (!session) return jsonRpcError(res, 404, -32001, 'Session not found: initialize a new session.');

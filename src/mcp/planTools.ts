@@ -38,14 +38,12 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'List sprints',
     description: 'All sprints of the plan in order, with goal, state and how many tasks are done.',
     inputSchema: z.object({}).strict(),
-    annotations: { readOnlyHint: true },
   }, () => runTool(() => ({ sprints: plan.listSprints().map(s => sprintSummary(s, plan)) })));
 
   server.registerTool('get_sprint', {
     title: 'Get a sprint',
     description: 'One sprint with its tasks (compact) and progress.',
     inputSchema: z.object({ sprint_id: sprintId }).strict(),
-    annotations: { readOnlyHint: true },
   }, ({ sprint_id }) => runTool(() => {
     const sprint = plan.getSprint(sprint_id);
     return { ...sprintSummary(sprint, plan), tasks: plan.listTasks({ sprintId: sprint.id }, { limit: 500 }).items.map(taskSummary) };
@@ -63,7 +61,6 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       offset: z.number().int().min(0).optional(),
       limit: z.number().int().min(1).max(200).optional().describe('Page size, default 50'),
     }).strict(),
-    annotations: { readOnlyHint: true },
   }, args => runTool(() => {
     const page = plan.listTasks(
       { sprintId: args.sprint_id, status: args.status, assignee: args.assignee, ready: args.ready, text: args.text },
@@ -76,7 +73,6 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     title: 'Get a task',
     description: 'Everything about one task: description, context, checkpoints, notes, dependencies (and which are unfinished), subtasks and recent activity.',
     inputSchema: z.object({ task_id: taskId }).strict(),
-    annotations: { readOnlyHint: true },
   }, ({ task_id }) => runTool(() => {
     const d = plan.getTaskDetails(resolve(task_id), 20);
     return {

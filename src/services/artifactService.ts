@@ -217,8 +217,8 @@ export class ArtifactService {
   }
 
   /** For each distinct content, its newest artifact; newest first (what the MCP resource list shows). */
-  listContents(limit = 1000): ArtifactInfo[] {
-    return this.repo.listLatestPerContent(limit).map(toInfo);
+  listContents(limit = 1000, beforeNum?: number): ArtifactInfo[] {
+    return this.repo.listLatestPerContent(limit, beforeNum).map(toInfo);
   }
 
   // ------------------------------------------------------------------ internals

@@ -69,10 +69,13 @@ export class InboxService {
     return r;
   }
 
-  /** Open requests, oldest first; or all (newest first) with `includeResolved`. */
-  list(options: { includeResolved?: boolean; taskId?: string; limit?: number } = {}): HumanRequest[] {
-    if (options.includeResolved) return this.repo.listRequests({ taskId: options.taskId, limit: options.limit });
-    return this.repo.listRequests({ status: ['open'], taskId: options.taskId, limit: options.limit ?? 500 }).reverse();
+  /**
+   * Open requests, oldest first; or all (newest first) with `includeResolved`. `afterNum` continues a
+   * page past the request with that number, in the same order (keyset pagination: stable under inserts).
+   */
+  list(options: { includeResolved?: boolean; taskId?: string; limit?: number; afterNum?: number } = {}): HumanRequest[] {
+    if (options.includeResolved) return this.repo.listRequests({ taskId: options.taskId, limit: options.limit, afterNum: options.afterNum });
+    return this.repo.listRequests({ status: ['open'], taskId: options.taskId, limit: options.limit ?? 500, oldestFirst: true, afterNum: options.afterNum });
   }
 
   openCount(): number {

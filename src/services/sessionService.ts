@@ -91,7 +91,8 @@ export class SessionService {
     return s;
   }
 
-  list(filter: { status?: 'active' | 'ended'; taskId?: string; limit?: number } = {}): AgentSession[] {
+  /** Sessions newest first (by number); `beforeNum` continues after the session with that number. */
+  list(filter: { status?: 'active' | 'ended'; taskId?: string; limit?: number; beforeNum?: number } = {}): AgentSession[] {
     return this.repo.listSessions(filter);
   }
 

@@ -91,14 +91,15 @@ export class ArtifactRepository {
     return this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM artifacts ${w.sql}`, w.params)?.n ?? 0;
   }
 
-  /** For each distinct content, its newest row; newest first, at most `limit`. */
-  listLatestPerContent(limit: number): ArtifactRecord[] {
+  /** For each distinct content, its newest row; newest first, at most `limit`, numbered below `beforeNum` if given. */
+  listLatestPerContent(limit: number, beforeNum?: number): ArtifactRecord[] {
     return this.db
       .all<ArtifactRow>(
         `SELECT a.* FROM artifacts a
          JOIN (SELECT MAX(num) AS num FROM artifacts GROUP BY sha256) latest ON latest.num = a.num
+         ${beforeNum !== undefined ? 'WHERE a.num < ?' : ''}
          ORDER BY a.num DESC LIMIT ?`,
-        [limit],
+        beforeNum !== undefined ? [beforeNum, limit] : [limit],
       )
       .map(toRecord);
   }

@@ -135,10 +135,12 @@ export class CoordinationRepository {
     const r = this.db.get<Row>('SELECT * FROM agent_sessions WHERE id = ?', [id]);
     return r && toSession(r);
   }
-  listSessions(filter: { status?: AgentSessionStatus; taskId?: string; limit?: number } = {}): AgentSession[] {
+  /** Sessions newest first; `beforeNum` continues a page after the session numbered just above it. */
+  listSessions(filter: { status?: AgentSessionStatus; taskId?: string; limit?: number; beforeNum?: number } = {}): AgentSession[] {
     const where: string[] = [];
     const params: SqlValue[] = [];
     if (filter.status) { where.push('status = ?'); params.push(filter.status); }
+    if (filter.beforeNum !== undefined) { where.push('num < ?'); params.push(filter.beforeNum); }
     if (filter.taskId) { where.push('task_id = ?'); params.push(filter.taskId); }
     return this.db.all<Row>(
       `SELECT * FROM agent_sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY num DESC LIMIT ?`,
@@ -194,13 +196,18 @@ export class CoordinationRepository {
     const r = this.db.get<Row>('SELECT * FROM human_requests WHERE id = ?', [id]);
     return r && toRequest(r);
   }
-  listRequests(filter: { status?: HumanRequestStatus[]; taskId?: string; limit?: number } = {}): HumanRequest[] {
+  /**
+   * Requests newest first, or oldest first with `oldestFirst`; `afterNum` continues a page past the
+   * request with that number (in the listing's order).
+   */
+  listRequests(filter: { status?: HumanRequestStatus[]; taskId?: string; limit?: number; oldestFirst?: boolean; afterNum?: number } = {}): HumanRequest[] {
     const where: string[] = [];
     const params: SqlValue[] = [];
     if (filter.status?.length) { where.push(`status IN (${filter.status.map(() => '?').join(', ')})`); params.push(...filter.status); }
     if (filter.taskId) { where.push('task_id = ?'); params.push(filter.taskId); }
+    if (filter.afterNum !== undefined) { where.push(filter.oldestFirst ? 'num > ?' : 'num < ?'); params.push(filter.afterNum); }
     return this.db.all<Row>(
-      `SELECT * FROM human_requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY num DESC LIMIT ?`,
+      `SELECT * FROM human_requests ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY num ${filter.oldestFirst ? 'ASC' : 'DESC'} LIMIT ?`,
       [...params, filter.limit ?? 200],
     ).map(toRequest);
   }
