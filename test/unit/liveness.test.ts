@@ -123,7 +123,7 @@ test('a long-polling POST (ask_human waiting) keeps its MCP session alive; the i
 });
 
 /** Vanished clients in the memory test; `LIVENESS_GHOSTS=2000` reproduces the issue's figure (slow on a small machine). */
-const GHOSTS = Number(process.env.LIVENESS_GHOSTS ?? 300);
+const GHOSTS = Number(process.env.LIVENESS_GHOSTS ?? 200);
 
 test(`${GHOSTS} MCP clients that vanish without DELETE are all expired: the session map empties and their memory is freed`, async () => {
   const v8 = await import('node:v8');
@@ -167,7 +167,7 @@ test(`${GHOSTS} MCP clients that vanish without DELETE are all expired: the sess
     assert.equal(owner.mcp!.sessionCount, 0, 'the session map is empty');
     assert.equal(owner.services.sessions.list({ status: 'active', limit: GHOSTS + 10 }).length, 0, 'every agent session ended');
     // Figures for the report (not asserted: heap sizes and timings vary by machine and run).
-    console.log(`[liveness] ${GHOSTS} vanished sessions (${took} ms to open): heap +${keptMb.toFixed(1)} MB while they are kept, +${leftMb.toFixed(1)} MB after they expired`);
+    console.log(`[liveness] ${GHOSTS} vanished sessions (${took} ms to open): heap +${keptMb.toFixed(1)} MB while they are kept, ${leftMb >= 0 ? '+' : ''}${leftMb.toFixed(1)} MB after they expired`);
   } finally {
     await owner.cleanup();
   }
@@ -345,5 +345,57 @@ test('agent_init is all-or-nothing: an unknown, finished, cancelled, blocked or 
     await agent.close();
   } finally {
     await owner.cleanup();
+  }
+});
+
+// ------------------------------------------------------------------ the `baton serve` flags
+
+test('baton serve --idle-timeout and --lease: a vanished agent\'s session ends and its task goes back to TODO; bad values are refused by name', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const repo = path.resolve(__dirname, '../..');
+  const cli = ['--import', 'tsx', path.join(repo, 'src/cli/main.ts')];
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-home-'));
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-ws-'));
+  const env = { ...process.env, BATON_HOME: home };
+  const { spawnSync } = await import('node:child_process');
+  const bad = spawnSync(process.execPath, [...cli, 'serve', '--workspace', workspace, '--lease', 'soon'], { env, encoding: 'utf8', cwd: repo });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--lease takes whole seconds from 1 to 604800, got "soon"/);
+  const serve = spawn(process.execPath, [...cli, 'serve', '--workspace', workspace, '--tools', 'full', '--idle-timeout', '1', '--lease', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: repo });
+  try {
+    const { url, tokenFile } = await new Promise<{ url: string; tokenFile: string }>((resolve, reject) => {
+      let out = '';
+      serve.stdout!.on('data', d => {
+        out += d;
+        const m = /Baton MCP server: (\S+)\nBearer token in: (\S+)/.exec(out);
+        if (m) resolve({ url: m[1], tokenFile: m[2] });
+      });
+      serve.on('exit', code => reject(new Error(`serve exited with ${code}`)));
+      setTimeout(() => reject(new Error('serve did not start')), 20_000);
+    });
+    const token = fs.readFileSync(tokenFile, 'utf8').trim();
+    const watcher = await connectAgent(url, token, 'watcher');
+    const task = await watcher.call('create_task', { title: 'Flaky test' });
+    const ghost = await connectAgent(url, token, 'claude-code');
+    const g = (await ghost.call('agent_init', {})).session.id;
+    assert.equal((await ghost.call('claim_next_task', {})).task.id, task.id);
+    await ghost.close();
+    const deadline = Date.now() + 10_000;
+    let state: { status: string; sessions: { id: string; status: string; ended: string | null }[] };
+    do {
+      await sleep(200);
+      state = { status: (await watcher.call('get_task', { task_id: task.id })).status, sessions: (await watcher.call('list_sessions', { active_only: false })).sessions };
+    } while ((state.status !== 'TODO' || state.sessions.find(s => s.id === g)?.status !== 'ended') && Date.now() < deadline);
+    assert.equal(state.status, 'TODO');
+    const ended = state.sessions.find(s => s.id === g);
+    assert.deepEqual({ status: ended?.status, ended: ended?.ended }, { status: 'ended', ended: 'disconnected' });
+    await watcher.close();
+  } finally {
+    serve.kill('SIGTERM');
+    await new Promise(r => serve.once('exit', r));
+    fs.rmSync(home, { recursive: true, force: true });
+    fs.rmSync(workspace, { recursive: true, force: true });
   }
 });
