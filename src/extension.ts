@@ -84,11 +84,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
       log: (level, message) => log[level](message),
       workspaceDir: folder.uri.fsPath,
       workflowRules,
+      claimLeaseSeconds: positiveSetting(config, SETTINGS.tasksClaimLeaseSeconds, 900, log),
       mcp: config.get<boolean>(SETTINGS.mcpEnabled, true)
         ? {
           port: config.get<number>(SETTINGS.mcpPort, 0),
           maxBodyBytes: config.get<number>(SETTINGS.mcpMaxRequestBytes, 1024 * 1024),
           tier: agentTierSetting(),
+          sessionIdleSeconds: positiveSetting(config, SETTINGS.mcpSessionIdleSeconds, 600, log),
         }
         : null,
     });
@@ -152,6 +154,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     mcpDefinitions?.changed();
   }));
   const sessions = await startAgentSessions(context, current, folder.uri.fsPath, log, mcpConfig);
+  // Leases see terminal sessions through the manager that runs them; people hear about lapsed claims.
+  current.leases.useProbes({
+    terminal: runId => {
+      const live = sessions.list().find(s => s.record.id === runId);
+      if (live) return { running: live.terminal.state !== 'exited', endedAt: live.record.endedAt ? Date.parse(live.record.endedAt) : null };
+      const record = new TerminalSessionRepository(current.db).get(runId);
+      return record ? { running: false, endedAt: record.endedAt ? Date.parse(record.endedAt) : null } : undefined;
+    },
+  });
+  context.subscriptions.push(current.leases.onDidLapse(lapse => {
+    const open = vscode.l10n.t('Open Task');
+    void vscode.window.showWarningMessage(vscode.l10n.t('Baton: {0} "{1}" is back in To Do: {2}.', lapse.taskId, lapse.title, lapse.reason), open)
+      .then(choice => choice && vscode.commands.executeCommand(COMMANDS.openTaskDetails, lapse.taskId));
+  }));
   const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
@@ -251,6 +267,14 @@ async function startAgentSessions(
       .then(choice => choice && vscode.commands.executeCommand(COMMANDS.cleanupWorktrees));
   }).catch(() => undefined);
   return manager;
+}
+
+/** A whole-number setting of at least 1 (seconds); a bad value is logged and the default used. */
+function positiveSetting(config: vscode.WorkspaceConfiguration, key: string, fallback: number, log: vscode.LogOutputChannel): number {
+  const value = config.get<number>(key, fallback);
+  if (Number.isInteger(value) && value >= 1) return value;
+  log.warn(`[Baton] setting ${key} must be a whole number of seconds ≥ 1, got ${JSON.stringify(value)}; using ${fallback}.`);
+  return fallback;
 }
 
 export async function deactivate(): Promise<void> {

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -209,6 +209,8 @@ export function buildProgram(): Command {
     .description('own the workspace state headless and serve MCP over HTTP on 127.0.0.1 until stopped')
     .addOption(ws).addOption(verbose).addOption(tools)
     .option('-p, --port <port>', 'port (default: a free one)', v => Number(v), 0)
+    .option('--idle-timeout <seconds>', 'close an MCP session after this many seconds without a request or an open stream, ending its agent session', seconds('--idle-timeout'), 600)
+    .option('--lease <seconds>', 'a claimed task goes back to To Do after its agent shows no sign of life for this many seconds', seconds('--lease'), 900)
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const running = readEndpoint(storageDir);
@@ -217,7 +219,8 @@ export function buildProgram(): Command {
       const handover = new Promise<'handover'>(resolve => (handedOver = () => resolve('handover')));
       const owner = await WorkspaceOwner.open({
         storageDir, kind: 'cli', version: VERSION, log: makeLog(true), workspaceDir: workspaceOf(opts),
-        mcp: { port: opts.port, maxBodyBytes: 1024 * 1024, tier: opts.tools },
+        mcp: { port: opts.port, maxBodyBytes: 1024 * 1024, tier: opts.tools, sessionIdleSeconds: opts.idleTimeout },
+        claimLeaseSeconds: opts.lease,
         onHandover: () => handedOver(),
       });
       for (const m of owner.recovery.messages) process.stderr.write(`[warn] ${m}\n`);
@@ -253,6 +256,17 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** A parser for an option taking whole seconds ≥ 1; a bad value is an error naming the option. */
+function seconds(option: string): (value: string) => number {
+  return value => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > 604_800) {
+      throw new InvalidArgumentError(`${option} takes whole seconds from 1 to 604800, got "${value}".`);
+    }
+    return n;
+  };
 }
 
 /** Forwards JSON-RPC messages between stdio and the owner's Streamable HTTP endpoint, until stdin closes. */

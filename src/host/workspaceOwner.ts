@@ -18,6 +18,9 @@ import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperato
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
 import { PlanService } from '../services/planService';
+import { LeaseService } from '../services/leaseService';
+import { processRunning } from '../sessions/terminalSession';
+import { TerminalSessionRepository } from '../store/terminalSessionRepository';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -28,9 +31,12 @@ export interface OwnerOptions {
   log: LogFn;
   /**
    * HTTP MCP server settings; `tier` is the highest tool tier the agents' token gets (default `core`).
-   * The operator tier needs the operator token (see `loadOrCreateOperatorToken`).
+   * The operator tier needs the operator token (see `loadOrCreateOperatorToken`). A session with no
+   * request and no open stream for `sessionIdleSeconds` is closed and its agent session ended (default 600).
    */
-  mcp?: { port: number; maxBodyBytes: number; tier?: AgentTier } | null;
+  mcp?: { port: number; maxBodyBytes: number; tier?: AgentTier; sessionIdleSeconds?: number } | null;
+  /** Lease of an agent's claim on a task, in seconds (`baton.tasks.claimLeaseSeconds`, `--lease`; default 900). */
+  claimLeaseSeconds?: number;
   /** The workspace folder (for role definitions in `.claude/agents/`). */
   workspaceDir?: string;
   workflowRules?: WorkflowRule[];
@@ -61,6 +67,8 @@ export class WorkspaceOwner {
     readonly tokenFile: string | null,
     private readonly log: LogFn,
     private tier: AgentTier,
+    /** Claims as leases: releases tasks whose agents are gone (`onDidLapse` tells who listens). */
+    readonly leases: LeaseService,
   ) {}
 
   /**
@@ -82,6 +90,7 @@ export class WorkspaceOwner {
     let db: DurableDatabase | undefined;
     let mcp: McpHttpServer | null = null;
     let owner: WorkspaceOwner | undefined;
+    let leases: LeaseService | undefined;
     try {
       db = await DurableDatabase.open(storageDir, { migrations: STATE_MIGRATIONS, log });
       const services = buildServices(db, options);
@@ -97,10 +106,12 @@ export class WorkspaceOwner {
           operatorToken: operator.token,
           agentTier: () => owner?.tier ?? initialTier,
           maxBodyBytes: options.mcp.maxBodyBytes,
+          ...(options.mcp.sessionIdleSeconds !== undefined ? { sessionIdleMs: options.mcp.sessionIdleSeconds * 1000 } : {}),
           createServer: session => createBatonMcpServer(services, {
             version: options.version,
             tier: session.tier,
             mcpSessionId: session.sessionId,
+            lastActivityAt: session.lastActivityAt,
             operatorName: os.userInfo().username,
             onHandover: options.onHandover,
           }),
@@ -110,9 +121,11 @@ export class WorkspaceOwner {
         writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file, operatorTokenFile: operator.file });
         log('info', `[MCP] listening on ${url}`);
       }
-      owner = new WorkspaceOwner(storageDir, lock, db, services, mcp, tokenFile, log, initialTier);
+      leases = startLeases(db, services, options, mcp);
+      owner = new WorkspaceOwner(storageDir, lock, db, services, mcp, tokenFile, log, initialTier, leases);
       return owner;
     } catch (error) {
+      leases?.dispose();
       await mcp?.stop().catch(() => undefined);
       db?.close();
       lock.release();
@@ -164,6 +177,7 @@ export class WorkspaceOwner {
 
   async close(): Promise<void> {
     removeEndpoint(this.storageDir);
+    this.leases.dispose();
     await this.mcp?.stop().catch(e => this.log('warn', `[MCP] stop failed: ${e}`));
     for (const service of Object.values(this.services)) service.dispose();
     try {
@@ -203,6 +217,30 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
     options.log('info', `[Artifacts] removed ${garbage.removedContents} unreferenced contents and ${garbage.removedTempFiles} temp files left by a crash`);
   }
   return { plan, sessions, inbox, messages, workflow, artifacts };
+}
+
+/**
+ * Claims as leases over this owner's holders: agent sessions seen through the MCP transport, and
+ * terminal sessions Baton runs seen through their recorded process (so `baton serve` sees agents
+ * VS Code launched in tmux too). Checks start at once.
+ */
+function startLeases(db: DurableDatabase, services: BatonServices, options: OwnerOptions, mcp: McpHttpServer | null): LeaseService {
+  const leases = new LeaseService(services.plan, services.sessions, services.messages, {
+    ...(options.claimLeaseSeconds !== undefined ? { leaseMs: options.claimLeaseSeconds * 1000 } : {}),
+    log: (level, message) => options.log(level, message),
+  });
+  const terminals = new TerminalSessionRepository(db);
+  leases.useProbes({
+    ...(mcp ? { mcpActivity: id => mcp.activityOf(id) } : {}),
+    terminal: runId => {
+      const record = terminals.get(runId);
+      if (!record) return undefined;
+      if (record.endedAt) return { running: false, endedAt: Date.parse(record.endedAt) };
+      return { running: record.pid !== null && processRunning(record.pid) !== false, endedAt: null };
+    },
+  });
+  leases.start();
+  return leases;
 }
 
 export function statePath(storageDir: string): string {

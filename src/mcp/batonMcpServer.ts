@@ -151,6 +151,8 @@ export interface McpServerOptions {
   tier: ToolTier;
   /** The transport's session id, when there is one (HTTP). */
   mcpSessionId: () => string | undefined;
+  /** When the client was last active (HTTP: last request or open stream), recorded as "last seen" when it disconnects. */
+  lastActivityAt?: () => Date | undefined;
   /** The person's name, for the operator tier (the CLI acts for the person, not as an agent). */
   operatorName?: string;
   /**
@@ -193,7 +195,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   const previousClose = server.server.onclose;
   server.server.onclose = () => {
     previousClose?.();
-    if (session) sessions.disconnect(session.id);
+    if (session) sessions.disconnect(session.id, 'disconnected', options.lastActivityAt?.());
   };
 
   // Every tool is registered through this wrapper: it records the handle (for tiers), keeps the

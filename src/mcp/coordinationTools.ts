@@ -52,7 +52,7 @@ export function registerCoordinationTools(server: McpServer, deps: CoordinationD
 
   server.registerTool('agent_init', {
     title: 'Start here: who am I and what do I do',
-    description: 'Call this first. Registers you (agent name, profile, role) and returns your memory from earlier sessions on your task (handoff packs from any agent), your role instructions, Baton\'s health and the plan to confirm. With task_id you take that task.',
+    description: 'Call this first. Registers you (agent name, profile, role) and returns your memory from earlier sessions on your task (handoff packs from any agent), your role instructions, Baton\'s health and the plan to confirm. With task_id you take that task: it must be ready (as claim_next_task would pick it) or one already in progress that no connected agent holds; if it is refused, nothing changes.',
     inputSchema: z.object({
       agent: z.string().max(80).optional().describe('Your name, e.g. "claude-code"'),
       profile: z.string().max(80).optional().describe('Your CLI profile: claude, gemini, qwen, codex, aider, …'),

@@ -27,8 +27,36 @@ export interface McpHttpOptions {
    * Builds a fresh MCP server (tools, resources, prompts) for each client session with the tier the
    * server granted: from the token, lowered by the client's `X-Baton-Tools` header when it asks for less.
    */
-  createServer: (session: { sessionId: () => string | undefined; tier: ToolTier }) => McpServer;
+  createServer: (session: {
+    sessionId: () => string | undefined;
+    tier: ToolTier;
+    /** When the session last had a request or an open stream (for "last seen" when it ends). */
+    lastActivityAt: () => Date | undefined;
+  }) => McpServer;
+  /**
+   * A session with no request in flight and no open stream (GET SSE, a long-running POST) for this
+   * many milliseconds is closed: transport and MCP server closed, forgotten. Default 600 000 (10 min).
+   */
+  sessionIdleMs?: number;
+  /** Clock, for tests; default `Date.now`. */
+  now?: () => number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** Default idle timeout of an MCP session (10 minutes), see `McpHttpOptions.sessionIdleMs`. */
+export const DEFAULT_SESSION_IDLE_MS = 600_000;
+
+/** One client session: its transport and server, and what keeps it alive (requests, open streams). */
+interface SessionEntry {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  /** The token that opened the session; every later request must carry the same one. */
+  credential: Credential;
+  /** Requests and streams (responses) of this session still open. */
+  open: number;
+  /** When the last request arrived or the last open response closed (ms since the epoch). */
+  lastActivityAt: number;
+  idleTimer?: NodeJS.Timeout;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -46,14 +74,21 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
  *   and a JSON-RPC error saying why; a session answers only the token that opened it (else 403);
  * - bodies over `maxBodyBytes` get 413 before they are parsed (read as a stream, stopped at the limit);
  * - malformed JSON gets a JSON-RPC parse error with 400.
- * Each client gets its own session (`Mcp-Session-Id`) and MCP server instance; `DELETE` ends it.
+ * Each client gets its own session (`Mcp-Session-Id`) and MCP server instance; `DELETE` ends it, and
+ * so does `sessionIdleMs` with no request and no open stream (clients that exit without DELETE).
  */
 export class McpHttpServer {
   private server?: http.Server;
-  private readonly sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer; credential: Credential }>();
+  private readonly sessions = new Map<string, SessionEntry>();
   private port = 0;
+  private readonly idleMs: number;
+  private readonly now: () => number;
 
-  constructor(private readonly options: McpHttpOptions) {}
+  constructor(private readonly options: McpHttpOptions) {
+    this.idleMs = options.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS;
+    if (!(this.idleMs > 0)) throw new RangeError(`sessionIdleMs must be a positive number of milliseconds, got ${options.sessionIdleMs}.`);
+    this.now = options.now ?? Date.now;
+  }
 
   /** Starts listening; resolves with the endpoint URL, e.g. `http://127.0.0.1:43117/mcp`. */
   async start(): Promise<string> {
@@ -82,8 +117,18 @@ export class McpHttpServer {
     return this.sessions.size;
   }
 
+  /**
+   * Whether a session is busy (a request in flight or a stream open) and when it was last active
+   * (ms since the epoch); undefined for a session this server does not hold (never opened, or closed).
+   */
+  activityOf(sessionId: string): { busy: boolean; lastActivityAt: number } | undefined {
+    const entry = this.sessions.get(sessionId);
+    return entry && { busy: entry.open > 0, lastActivityAt: entry.open > 0 ? this.now() : entry.lastActivityAt };
+  }
+
   async stop(): Promise<void> {
-    for (const { transport, server } of this.sessions.values()) {
+    for (const { transport, server, idleTimer } of this.sessions.values()) {
+      clearTimeout(idleTimer);
       await transport.close().catch(() => undefined);
       await server.close().catch(() => undefined);
     }
@@ -131,28 +176,35 @@ export class McpHttpServer {
         const session = this.sessions.get(sessionId);
         if (!session) return jsonRpcError(res, 404, -32001, 'Session not found: initialize a new session.');
         if (session.credential !== credential) return jsonRpcError(res, 403, -32600, SESSION_OF_ANOTHER_TOKEN);
+        this.track(sessionId, session, res);
         return session.transport.handleRequest(req, res, parsed);
       }
       const initializing = Array.isArray(parsed) ? parsed.some(m => isInitializeRequest(m)) : isInitializeRequest(parsed);
       if (!initializing) return jsonRpcError(res, 400, -32000, 'Bad request: no Mcp-Session-Id header; start with an initialize request.');
       let id: string | undefined;
+      let entry: SessionEntry | undefined;
       const granted = this.grantTier(credential, header(req, 'x-baton-tools'));
       if ('refused' in granted) return jsonRpcError(res, granted.status, -32600, granted.refused);
-      const server = this.options.createServer({ sessionId: () => id, tier: granted.tier });
+      const server = this.options.createServer({
+        sessionId: () => id, tier: granted.tier,
+        lastActivityAt: () => entry && new Date(entry.open > 0 ? this.now() : entry.lastActivityAt),
+      });
       const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: sid => {
           id = sid;
-          this.sessions.set(sid, { transport, server, credential });
+          entry = { transport, server, credential, open: 0, lastActivityAt: this.now() };
+          this.sessions.set(sid, entry);
+          this.track(sid, entry, res);
           this.options.log?.('info', `[MCP] session ${sid.slice(0, 8)} opened (${this.sessions.size} open)`);
         },
         onsessionclosed: sid => {
-          this.sessions.delete(sid);
+          this.forget(sid);
           this.options.log?.('info', `[MCP] session ${sid.slice(0, 8)} closed`);
         },
       });
       transport.onclose = () => {
-        if (id) this.sessions.delete(id);
+        if (id) this.forget(id);
       };
       await server.connect(transport);
       return transport.handleRequest(req, res, parsed);
@@ -161,10 +213,47 @@ export class McpHttpServer {
       const session = sessionId ? this.sessions.get(sessionId) : undefined;
       if (!session) return jsonRpcError(res, sessionId ? 404 : 400, -32000, 'Missing or unknown Mcp-Session-Id.');
       if (session.credential !== credential) return jsonRpcError(res, 403, -32600, SESSION_OF_ANOTHER_TOKEN);
+      this.track(sessionId!, session, res);
       return session.transport.handleRequest(req, res);
     }
     res.setHeader('Allow', 'GET, POST, DELETE');
     return plain(res, 405, 'Method not allowed.');
+  }
+
+  /** Counts `res` as keeping session `sid` alive until it closes; the idle clock restarts when the last one closes. */
+  private track(sid: string, entry: SessionEntry, res: http.ServerResponse): void {
+    entry.open++;
+    entry.lastActivityAt = this.now();
+    clearTimeout(entry.idleTimer);
+    entry.idleTimer = undefined;
+    res.once('close', () => {
+      entry.open--;
+      entry.lastActivityAt = this.now();
+      if (entry.open === 0 && this.sessions.get(sid) === entry) {
+        entry.idleTimer = setTimeout(() => void this.expire(sid, entry), this.idleMs);
+        entry.idleTimer.unref();
+      }
+    });
+  }
+
+  /** Closes a session idle for `idleMs`: its MCP server (which ends the agent session) and transport. */
+  private async expire(sid: string, entry: SessionEntry): Promise<void> {
+    if (this.sessions.get(sid) !== entry || entry.open > 0) return;
+    this.options.log?.('info', `[MCP] session ${sid.slice(0, 8)} expired after ${Math.round(this.idleMs / 1000)} s without a request or an open stream`);
+    try {
+      await entry.server.close();
+    } catch (error) {
+      this.options.log?.('warn', `[MCP] closing idle session ${sid.slice(0, 8)} failed: ${(error as Error).message}`);
+    } finally {
+      this.forget(sid);
+    }
+  }
+
+  private forget(sid: string): void {
+    const entry = this.sessions.get(sid);
+    if (!entry) return;
+    clearTimeout(entry.idleTimer);
+    this.sessions.delete(sid);
   }
 
   private hostAllowed(host: string | undefined): boolean {

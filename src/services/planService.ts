@@ -433,6 +433,30 @@ export class PlanService {
     return unique.map(id => this.getTask(id));
   }
 
+  /**
+   * Checks, changing nothing, that an agent may take task `id` by its id (INIT with a task) under the
+   * rules of `claimNextReadyTask`: a TODO task must be ready (every dependency done or cancelled);
+   * a task already being worked on (IN_PROGRESS, IN_REVIEW) may be continued; a DONE, CANCELLED or
+   * BLOCKED task is not claimable (a finished task has nothing left to do; a blocked one waits for
+   * the person). @throws BatonError INVALID_ARGUMENT saying why; NOT_FOUND for an unknown task.
+   */
+  checkClaimable(id: string): Task {
+    const task = this.getTask(id);
+    const label = `${task.id} "${task.title}"`;
+    if (task.status === 'DONE' || task.status === 'CANCELLED') {
+      throw invalid(`${label} is ${task.status}: there is nothing left to claim. Call claim_next_task for a ready task.`);
+    }
+    if (task.status === 'BLOCKED') {
+      throw invalid(`${label} is BLOCKED: it waits for the person to unblock it. Call claim_next_task for a ready task, or ask_human.`);
+    }
+    if (task.status === 'TODO' && !this.plan().graph.dependenciesSatisfied(task.id)) { // the ready set's test (TaskGraph.readyTasks)
+      const byId = new Map(this.plan().tasks.map(t => [t.id, t]));
+      const waiting = this.plan().graph.waitingOn(task.id).map(d => `${d} "${byId.get(d)?.title ?? d}"`);
+      throw invalid(`${label} is not ready: it waits for ${waiting.join(', ')}. Call claim_next_task for a ready task.`);
+    }
+    return task;
+  }
+
   /** Starts work: TODO/BLOCKED/IN_REVIEW → IN_PROGRESS, assigned to `actor`. */
   startTask(id: string, actor: Actor): Task {
     return this.setStatus(id, 'IN_PROGRESS', actor);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { DEFAULT_CONTEXT_BUDGET, mergeContexts, packContext, parseHandoffPack, renderContextMarkdown, type PackedContext, type WorkContext } from '../core/contextPack';
 import { invalid, notFound } from '../core/errors';
 import { Emitter, type Event } from '../core/event';
+import { claimHolderOf } from '../core/lease';
 import type { Actor, Task } from '../core/model';
 import type { AgentSession, CoordinationRepository, SavedContext } from '../store/coordinationRepository';
 import type { PlanService } from './planService';
@@ -109,12 +110,17 @@ export class SessionService {
     return session;
   }
 
-  /** Marks a session ended (its transport closed) unless it already ended. */
-  disconnect(id: string, reason = 'disconnected'): void {
+  /**
+   * Marks a session ended (its transport closed, or it expired idle) unless it already ended.
+   * `lastSeenAt` is when the client was last active (default: now); a claim it held then lapses by
+   * its lease (`LeaseService`), counted from that moment.
+   */
+  disconnect(id: string, reason = 'disconnected', lastSeenAt?: Date): void {
     const s = this.repo.getSession(id);
     if (!s || s.status === 'ended') return;
     const at = this.stamp();
-    this.repo.transaction(tx => this.repo.updateSession(tx, id, { status: 'ended', endedAt: at, lastSeenAt: at, endReason: reason }));
+    const seen = lastSeenAt && lastSeenAt.getTime() <= this.now().getTime() && lastSeenAt.getTime() >= Date.parse(s.lastSeenAt) ? lastSeenAt.toISOString() : at;
+    this.repo.transaction(tx => this.repo.updateSession(tx, id, { status: 'ended', endedAt: at, lastSeenAt: seen, endReason: reason }));
     this.fire(id);
   }
 
@@ -184,19 +190,10 @@ export class SessionService {
     const outcome = input.outcome ?? (unfinished ? 'handoff' : 'done');
     let handoff: SavedContext | null = null;
     if (outcome === 'handoff' && task) {
-      let context: WorkContext;
-      if (input.handoff !== undefined) {
-        context = this.sanitizeDeep(parseHandoffPack(input.handoff).context);
-      } else {
-        const latest = this.repo.latestContext({ sessionId: session.id, taskId: task.id });
-        context = latest ? parseHandoffPack(latest.pack).context : { currentTask: task.title };
-      }
+      let context = input.handoff !== undefined ? this.sanitizeDeep(parseHandoffPack(input.handoff).context) : this.latestWork(session.id, task);
       if (input.summary) context = mergeContexts(context, { notes: this.sanitizeDeep(input.summary) });
       handoff = this.store(session.id, task.id, 'handoff', this.pack(context));
-      if (task.status === 'IN_PROGRESS') {
-        this.plan.setStatus(task.id, 'TODO', actor, { note: `Handed off by ${actor.name} (pack ${handoff.id}).` });
-        this.plan.updateTask(task.id, { assignee: null }, actor);
-      } else {
+      if (!this.returnToTodo(task, actor, `Handed off by ${actor.name} (pack ${handoff.id}).`)) {
         this.plan.recordActivity(actor, 'session.handoff', task.id, `handed off (pack ${handoff.id})`);
       }
     } else if (input.summary && task) {
@@ -209,13 +206,49 @@ export class SessionService {
   }
 
   /**
+   * Releases a claim whose holder is gone (its lease lapsed, see `LeaseService`): an IN_PROGRESS task
+   * goes back to TODO, unassigned, and keeps its handoff pack the way `endSession` leaves one — the
+   * latest context `sessionId` saved for the task becomes a handoff pack; without one, an unresumed
+   * handoff pack already there is kept, else a minimal pack naming the task and `reason` is stored.
+   * `reason` is noted on the task and in the activity log. Agent sessions still attached to the task
+   * are detached from it. Without `sessionId` (the holder was a terminal that never called INIT) no
+   * pack is written. @returns the task after the change and the pack kept (null when none).
+   */
+  releaseClaim(taskId: string, input: { sessionId: string | null; reason: string; actor: Actor }): { task: Task; handoff: SavedContext | null } {
+    const task = this.plan.getTask(taskId);
+    const session = input.sessionId ? this.repo.getSession(input.sessionId) ?? null : null;
+    let handoff: SavedContext | null = null;
+    const own = session ? this.repo.latestContext({ sessionId: session.id, taskId: task.id }) : undefined;
+    const waiting = this.repo.listContexts({ taskId: task.id, limit: 20 }).find(c => c.kind === 'handoff' && !c.resumedBy);
+    if (session && (own || !waiting)) {
+      const context = own ? parseHandoffPack(own.pack).context : this.latestWork(session.id, task);
+      handoff = this.store(session.id, task.id, 'handoff', this.pack(own ? context : mergeContexts(context, { notes: input.reason })));
+    } else {
+      handoff = waiting ?? null;
+    }
+    this.returnToTodo(task, input.actor, `${input.reason}${handoff ? ` (handoff pack ${handoff.id} kept)` : ''}.`);
+    for (const s of this.repo.listSessions({ status: 'active', taskId: task.id })) this.attachTask(s.id, null);
+    return { task: this.plan.getTask(task.id), handoff };
+  }
+
+  /**
    * INIT — the one call a new agent makes first (the seeds' four steps: resume memory, load profile,
    * health check, confirm plan). Registers who it is; with `taskId` it takes that task (starting it by
    * the workflow rules); it returns its memory from earlier sessions on the task (the unresumed handoff
    * pack first), its role instructions, Baton's health and the plan to confirm.
+   *
+   * All or nothing: the task is checked first — it must exist and be claimable by the rules of
+   * `claim_next_task` (`PlanService.checkClaimable`: not DONE, CANCELLED or BLOCKED, and a TODO task
+   * must be ready), and not held by another agent session still connected — and when it is refused
+   * nothing changes, not even the session's name. @throws BatonError NOT_FOUND / INVALID_ARGUMENT.
    */
   init(sessionId: string, input: { agentName?: string; profile?: string; role?: string; taskId?: string; clientTime?: string } = {}): InitResult {
     let session = this.get(sessionId);
+    const wanted = input.taskId ? this.plan.checkClaimable(this.plan.resolveTask(input.taskId).id) : null;
+    const holder = wanted ? claimHolderOf(wanted.assignee) : null;
+    if (wanted && holder?.kind === 'agent-session' && holder.id !== session.id && this.repo.getSession(holder.id)?.status === 'active') {
+      throw invalid(`${wanted.id} "${wanted.title}" is claimed by ${wanted.assignee}, which is still connected. Call claim_next_task for a ready task.`);
+    }
     const patch: Partial<AgentSession> = {};
     if (input.agentName) patch.agentName = cleanName(input.agentName);
     if (input.profile !== undefined) patch.profile = cleanName(input.profile);
@@ -225,10 +258,11 @@ export class SessionService {
       session = this.get(session.id);
     }
     let task: Task | null = null;
-    if (input.taskId) {
-      task = this.plan.resolveTask(input.taskId);
+    if (wanted) {
+      task = wanted;
       this.attachTask(session.id, task.id);
-      if (!task.assignee || task.status === 'TODO') this.plan.updateTask(task.id, { assignee: this.actorOf(session).name }, this.actorOf(session));
+      // An agent session named as assignee is gone (checked above): the claim passes to this one.
+      if (!task.assignee || task.status === 'TODO' || holder?.kind === 'agent-session') this.plan.updateTask(task.id, { assignee: this.actorOf(session).name }, this.actorOf(session));
       task = this.workflow.apply('session.started', task.id, this.actorOf(session)) ?? this.plan.getTask(task.id);
     } else if (session.taskId) {
       task = this.plan.getTask(session.taskId);
@@ -301,6 +335,20 @@ export class SessionService {
     } catch {
       return '';
     }
+  }
+
+  /** The latest context `sessionId` saved for `task`, or a minimal one naming the task. */
+  private latestWork(sessionId: string, task: Task): WorkContext {
+    const latest = this.repo.latestContext({ sessionId, taskId: task.id });
+    return latest ? parseHandoffPack(latest.pack).context : { currentTask: task.title };
+  }
+
+  /** An IN_PROGRESS task goes back to TODO, unassigned, with `note`; false (nothing changed) for other statuses. */
+  private returnToTodo(task: Task, actor: Actor, note: string): boolean {
+    if (task.status !== 'IN_PROGRESS') return false;
+    this.plan.setStatus(task.id, 'TODO', actor, { note });
+    this.plan.updateTask(task.id, { assignee: null }, actor);
+    return true;
   }
 
   private pack(context: WorkContext): PackedContext {

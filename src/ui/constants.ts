@@ -61,6 +61,8 @@ export const SETTINGS = {
   mcpEnabled: 'baton.mcp.enabled',
   mcpPort: 'baton.mcp.port',
   mcpMaxRequestBytes: 'baton.mcp.maxRequestBytes',
+  mcpSessionIdleSeconds: 'baton.mcp.sessionIdleSeconds',
+  tasksClaimLeaseSeconds: 'baton.tasks.claimLeaseSeconds',
   userName: 'baton.user.name',
   showCompleted: 'baton.tasks.showCompleted',
   mcpToolTier: 'baton.mcp.toolTier',

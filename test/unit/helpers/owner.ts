@@ -4,11 +4,16 @@ import * as path from 'node:path';
 import { WorkspaceOwner } from '../../../src/host/workspaceOwner';
 
 /** Opens a real owner (durable sql.js store, lock, services, optional MCP HTTP server) in a fresh temp folder. */
-export async function openTestOwner(options: { mcp?: boolean; maxBodyBytes?: number; tier?: 'core' | 'full'; dir?: string } = {}): Promise<WorkspaceOwner & { cleanup(): Promise<void> }> {
+export async function openTestOwner(options: {
+  mcp?: boolean; maxBodyBytes?: number; tier?: 'core' | 'full'; dir?: string;
+  /** MCP session idle timeout and claim lease, in seconds (fractions allowed in tests). */
+  sessionIdleSeconds?: number; claimLeaseSeconds?: number;
+} = {}): Promise<WorkspaceOwner & { cleanup(): Promise<void> }> {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'baton-test-'));
   const owner = await WorkspaceOwner.open({
     storageDir: dir, kind: 'cli', version: 'test', log: () => undefined,
-    mcp: options.mcp ? { port: 0, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024, tier: options.tier ?? 'full' } : null,
+    mcp: options.mcp ? { port: 0, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024, tier: options.tier ?? 'full', sessionIdleSeconds: options.sessionIdleSeconds } : null,
+    claimLeaseSeconds: options.claimLeaseSeconds,
   });
   return Object.assign(owner, {
     async cleanup() {
