@@ -90,6 +90,7 @@ export class WorkspaceOwner {
             mcpSessionId: session.sessionId,
             operatorName: os.userInfo().username,
             onHandover: options.onHandover,
+            commit: db,
           }),
           log,
         });

@@ -651,6 +651,16 @@ export class DurableDatabase {
   /** Set when the journal may hold garbage we could not remove; writes are refused from then on. */
   private broken: Error | null = null;
   private nextAutoSnapshotAt = 0;
+  /** Highest record number known to be on disk (group commit). */
+  private syncedSeq: number;
+  /** > 0 inside {@link groupCommit}: appends skip fdatasync. */
+  private deferDepth = 0;
+  /** Bumped whenever the journal fd is about to be closed (after a synchronous flush). */
+  private journalGeneration = 0;
+  /** The running group-commit flush, if any. */
+  private flushing: Promise<void> | null = null;
+  /** A deferred write may have made an automatic snapshot due. */
+  private snapshotWanted = false;
   /** fd of `state.seq` (last acknowledged record number), rewritten in place after each write. */
   private ackedSeqFd: number | null = null;
   /** Entries of `state.db.sha256` (newest first). */
@@ -669,6 +679,7 @@ export class DurableDatabase {
     this.dir = dir;
     this.db = db;
     this._seq = seq;
+    this.syncedSeq = seq;
     this.dbFileSeq = dbFileSeq;
     this.recovery = recovery;
     this.log = options.log ?? (() => undefined);
@@ -1062,8 +1073,46 @@ export class DurableDatabase {
       this.inTransaction = false;
       this.restoreQueryOnly();
     }
-    if (stmts.length > 0) this.maybeAutoSnapshot();
+    if (stmts.length > 0) {
+      if (this.deferDepth > 0) this.snapshotWanted = true;
+      else this.maybeAutoSnapshot();
+    }
     return result;
+  }
+
+  /**
+   * Group commit. Runs `fn` synchronously; transactions it runs append their journal record but do not wait
+   * for `fdatasync`, so they return before their record is on disk and are NOT acknowledged yet: the caller
+   * must `await` {@link durable} before telling anyone the write happened. Writes of concurrent callers
+   * queued while one fdatasync runs are flushed together by the next one. An automatic snapshot such a
+   * write makes due runs after the flush that acknowledges it (on a later event-loop turn), not inside it.
+   * Transactions outside `groupCommit` behave as documented in {@link transaction} (synced on return).
+   * @returns what `fn` returned (a Promise is returned as is; only its synchronous part is covered).
+   */
+  groupCommit<T>(fn: () => T): T {
+    this.deferDepth++;
+    try {
+      return fn();
+    } finally {
+      this.deferDepth--;
+    }
+  }
+
+  /**
+   * Resolves once every record appended so far is on disk (one `fdatasync` shared by all writes appended
+   * before it starts; writes appended while it runs are covered by the next). Immediately resolved when
+   * nothing is pending. A due automatic snapshot is scheduled after the flush.
+   * @throws (rejects) Error when fdatasync fails; the database then refuses further writes (reopen it).
+   */
+  durable(): Promise<void> {
+    if (this.syncedSeq >= this._seq) return Promise.resolve();
+    if (!this.flushing) {
+      this.flushing = this.flushLoop().finally(() => {
+        this.flushing = null;
+        if (this.snapshotWanted) setImmediate(() => this.runWantedSnapshot());
+      });
+    }
+    return this.flushing;
   }
 
   /**
@@ -1140,6 +1189,11 @@ export class DurableDatabase {
     if (this.closed) return;
     this.closed = true;
     if (this.journalFd !== null) {
+      try {
+        this.syncJournalNow();
+      } catch (err) {
+        this.log('error', `Could not flush the journal on close: ${(err as Error).message}`);
+      }
       try {
         fs.closeSync(this.journalFd);
       } catch {
@@ -1253,9 +1307,10 @@ export class DurableDatabase {
     const fd = this.journalFd;
     if (fd === null) throw new Error('Baton: journal is not open');
     const before = this.journalBytes;
+    const deferred = this.deferDepth > 0;
     try {
       writeAll(fd, line);
-      fs.fdatasyncSync(fd);
+      if (!deferred) fs.fdatasyncSync(fd);
       this.db.run('COMMIT');
     } catch (err) {
       try {
@@ -1269,12 +1324,47 @@ export class DurableDatabase {
     }
     this.journalBytes = before + line.length;
     this._seq = record.seq;
+    if (!deferred) this.syncedSeq = record.seq; // fdatasync covered every earlier record too
     try {
       this.writeAckedSeq();
     } catch (err) {
       // The write itself is durable; only the count of lost changes after a later damage would be low.
       this.log('warn', `Could not update ${STORE_FILES.ackedSeq}: ${(err as Error).message}`);
     }
+  }
+
+  /** fdatasyncs the journal until every appended record is covered (group commit; see {@link durable}). */
+  private async flushLoop(): Promise<void> {
+    while (this.syncedSeq < this._seq && !this.closed) {
+      const target = this._seq;
+      const fd = this.journalFd;
+      const generation = this.journalGeneration;
+      if (fd === null) break;
+      try {
+        await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      } catch (err) {
+        // A snapshot or close() may have synced and closed this fd meanwhile: then the records are on disk.
+        if (generation === this.journalGeneration && !this.closed) {
+          this.broken = err as Error;
+          throw new Error(`Baton: the journal could not be flushed to disk: ${(err as Error).message}`);
+        }
+      }
+      this.syncedSeq = Math.max(this.syncedSeq, target);
+    }
+  }
+
+  /** Takes the automatic snapshot deferred by group commit, unless a flush or transaction is running. */
+  private runWantedSnapshot(): void {
+    if (this.closed || this.broken || this.inTransaction || this.flushing || !this.snapshotWanted) return;
+    this.snapshotWanted = false;
+    this.maybeAutoSnapshot();
+  }
+
+  /** Makes every appended record durable synchronously (before the journal fd is closed or replaced). */
+  private syncJournalNow(): void {
+    if (this.journalFd !== null && this.syncedSeq < this._seq) fs.fdatasyncSync(this.journalFd);
+    this.syncedSeq = this._seq;
+    this.journalGeneration++; // a flush still queued for the old fd must not count its failure (EBADF)
   }
 
   private maybeAutoSnapshot(): void {
@@ -1331,6 +1421,7 @@ export class DurableDatabase {
 
     // Rotate journals: state.journal becomes state.journal.prev (replacing the older one).
     if (this.journalFd !== null) {
+      this.syncJournalNow();
       fs.closeSync(this.journalFd);
       this.journalFd = null;
     }

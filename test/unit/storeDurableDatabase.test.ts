@@ -555,3 +555,45 @@ for (const name of [STORE_FILES.db, STORE_FILES.journal] as const) {
     assert.deepEqual(fs.readdirSync(dir).sort(), before);
   });
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Group commit (issue 7, item 14)
+// ---------------------------------------------------------------------------------------------------------
+
+test('group commit: concurrent writes share one fdatasync, are on disk when durable() resolves, and the snapshot they make due runs after', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts({ snapshotMinJournalBytes: 4096 }));
+  const nodeFs = require('node:fs') as typeof fs; // the module object itself (import * gives read-only getters)
+  const realSync = nodeFs.fdatasyncSync;
+  const realAsync = nodeFs.fdatasync;
+  let syncCalls = 0;
+  let asyncCalls = 0;
+  nodeFs.fdatasyncSync = (fd) => { syncCalls++; realSync(fd); };
+  nodeFs.fdatasync = ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { asyncCalls++; realAsync(fd, cb); }) as typeof fs.fdatasync;
+  try {
+    // 20 "callers" in the same turn, as concurrent MCP calls are: each writes, then waits for its flush.
+    const acks = Array.from({ length: 20 }, (_, k) => {
+      db.groupCommit(() => insertRows(db, k + 1, k + 1, 5000));
+      return db.durable();
+    });
+    assert.equal(syncCalls, 0, 'no write waited for its own fdatasync');
+    // All 20 records are still in the journal although a snapshot became due (journal > database / 2).
+    assert.ok(db.journalSizeBytes >= 20 * 5000 && db.journalSizeBytes > db.sizeBytes() / 2, 'no snapshot inside a write');
+    await Promise.all(acks);
+    // The first caller's flush starts at once; the 19 writes queued while it runs share the next one.
+    assert.equal(asyncCalls, 2, 'two fdatasyncs for 20 writes');
+    const image = copyDir(src); // what a kill -9 right after the acknowledgments would leave
+    const crashed = await DurableDatabase.open(image, opts());
+    assert.deepEqual(rowNumbers(crashed), range(1, 20));
+    crashed.close();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(db.journalSizeBytes, 0, 'the due snapshot ran after the acknowledgment');
+    // Nothing pending: durable() resolves without a flush.
+    await db.durable();
+    assert.equal(asyncCalls, 2);
+  } finally {
+    nodeFs.fdatasyncSync = realSync;
+    nodeFs.fdatasync = realAsync;
+    db.close();
+  }
+});
