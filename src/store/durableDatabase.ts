@@ -1353,9 +1353,12 @@ export class DurableDatabase {
     }
   }
 
-  /** Takes the automatic snapshot deferred by group commit, unless a flush or transaction is running. */
+  /**
+   * Takes the automatic snapshot deferred by group commit (on its own event-loop turn, after the flush that
+   * acknowledged the write). A flush still running is harmless: the snapshot first syncs the journal itself.
+   */
   private runWantedSnapshot(): void {
-    if (this.closed || this.broken || this.inTransaction || this.flushing || !this.snapshotWanted) return;
+    if (this.closed || this.broken || this.inTransaction || !this.snapshotWanted) return;
     this.snapshotWanted = false;
     this.maybeAutoSnapshot();
   }

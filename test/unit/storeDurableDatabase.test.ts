@@ -597,3 +597,24 @@ test('group commit: concurrent writes share one fdatasync, are on disk when dura
     db.close();
   }
 });
+
+test('group commit: a snapshot taken while a flush is running neither fails the flush nor loses writes', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  const acks: Promise<void>[] = [];
+  for (let k = 1; k <= 5; k++) {
+    db.groupCommit(() => insertRows(db, k, k));
+    acks.push(db.durable());
+  }
+  db.snapshot(); // closes and replaces the journal fd the flush is using
+  db.groupCommit(() => insertRows(db, 6, 6));
+  acks.push(db.durable());
+  await Promise.all(acks);
+  insertRows(db, 7, 7);
+  const image = copyDir(src);
+  const crashed = await DurableDatabase.open(image, opts());
+  assert.deepEqual(rowNumbers(crashed), range(1, 7));
+  assert.equal(crashed.recovery.lostRecords, false);
+  crashed.close();
+  db.close();
+});
