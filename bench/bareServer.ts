@@ -5,10 +5,15 @@
  *
  * Its tools have Baton's names and input schemas (zod, strict) so the SDK does the same argument validation,
  * and return a fixed answer text (captured from Baton in the same run, so the payloads are the same size).
- * The "write" tools do nothing durable. Comparing against it isolates what Baton adds per call.
+ * The "write" tools have the same durability as Baton's: each appends a record of its arguments to a file
+ * and waits for its `fdatasync` before answering (the plain way: one fdatasync per call, on libuv's thread
+ * pool, so concurrent calls' flushes overlap). Comparing against it isolates what Baton adds per call.
  */
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -22,9 +27,15 @@ export type Payloads = Record<'get_task' | 'list_tasks' | 'add_note' | 'claim_ne
 const taskId = z.string().min(1).max(100);
 const sprintId = z.string().min(1).max(100);
 
-function buildServer(payloads: Payloads): McpServer {
+function buildServer(payloads: Payloads, log: fs.promises.FileHandle): McpServer {
   const server = new McpServer({ name: 'bare', version: '1.0.0' });
   const answer = (text: string) => (): CallToolResult => ({ content: [{ type: 'text', text }] });
+  /** A durable write: the call's arguments appended to the log and flushed before the answer. */
+  const durableAnswer = (tool: string, text: string) => async (args: unknown): Promise<CallToolResult> => {
+    await log.write(`${JSON.stringify({ tool, args })}\n`);
+    await log.datasync();
+    return { content: [{ type: 'text', text }] };
+  };
   server.registerTool('get_task', {
     description: 'Get a task',
     inputSchema: z.object({ task_id: taskId }).strict(),
@@ -46,11 +57,11 @@ function buildServer(payloads: Payloads): McpServer {
   server.registerTool('add_note', {
     description: 'Add a note',
     inputSchema: z.object({ task_id: taskId, text: z.string().min(1).max(200_000) }).strict(),
-  }, answer(payloads.add_note));
+  }, durableAnswer('add_note', payloads.add_note));
   server.registerTool('claim_next_task', {
     description: 'Claim the next ready task',
     inputSchema: z.object({ sprint_id: sprintId.optional() }).strict(),
-  }, answer(payloads.claim_next_task));
+  }, durableAnswer('claim_next_task', payloads.claim_next_task));
   return server;
 }
 
@@ -77,6 +88,8 @@ export interface BareServer {
 export async function startBareServer(payloads: Payloads): Promise<BareServer> {
   const transports: Record<string, StreamableHTTPServerTransport> = {};
   const servers: McpServer[] = [];
+  const logDir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-bench-bare-'));
+  const log = await fs.promises.open(path.join(logDir, 'writes.log'), 'a');
   const httpServer = http.createServer(async (req, res) => {
     try {
       const sessionId = req.headers['mcp-session-id'] as string | undefined;
@@ -89,7 +102,7 @@ export async function startBareServer(payloads: Payloads): Promise<BareServer> {
             onsessioninitialized: sid => { transports[sid] = transport; },
           });
           transport.onclose = () => { if (transport.sessionId) delete transports[transport.sessionId]; };
-          const server = buildServer(payloads);
+          const server = buildServer(payloads, log);
           servers.push(server);
           await server.connect(transport);
           return await transport.handleRequest(req, res, body);
@@ -118,6 +131,8 @@ export async function startBareServer(payloads: Payloads): Promise<BareServer> {
       for (const s of servers) await s.close().catch(() => undefined);
       httpServer.closeAllConnections();
       await new Promise<void>(resolve => httpServer.close(() => resolve()));
+      await log.close();
+      fs.rmSync(logDir, { recursive: true, force: true });
     },
   };
 }

@@ -71,7 +71,10 @@ function mcpTables(r: McpBenchResult): string {
   out.push(`Plan: ${r.seed.tasks} tasks in ${r.seed.sprints} sprints (sample plan + 200 generated), ${r.seed.notes} notes; ` +
     `get_task reads ${r.seed.getTaskId}. Each server runs in its own process; clients are SDK \`Client\` + ` +
     `\`StreamableHTTPClientTransport\` in the bench process. Sequential: 1 session, ${o.warmupCalls} warm-up calls, then ` +
-    `${o.readCalls} calls per read tool / ${o.writeCalls} per write tool. Throughput: ${o.clients} sessions, closed loop for ${o.durationMs / 1000} s.`);
+    `${o.readCalls} calls per read tool / ${o.writeCalls} per write tool. Throughput: ${o.clients} sessions, closed loop for ${o.durationMs / 1000} s. ` +
+    'Writes are durable on both sides: Baton acknowledges a write once its journal record is fdatasynced (group ' +
+    'commit: concurrent writes share one fdatasync); the bare server appends each write to a file and fdatasyncs it ' +
+    'before answering (one fdatasync per call). Reads touch no disk on either side.');
   out.push('');
   out.push('**Sequential latency (ms, one client)**');
   out.push('');

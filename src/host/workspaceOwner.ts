@@ -114,6 +114,7 @@ export class WorkspaceOwner {
             lastActivityAt: session.lastActivityAt,
             operatorName: os.userInfo().username,
             onHandover: options.onHandover,
+            commit: db,
           }),
           log,
         });

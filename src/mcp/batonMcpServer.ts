@@ -160,6 +160,11 @@ export interface McpServerOptions {
    * tool `hand_over`, which VS Code calls to become the owner itself on the same address.
    */
   onHandover?: () => void;
+  /**
+   * The store's group commit (a DurableDatabase): when given, each tool call's writes skip their own
+   * fdatasync and the answer is sent only after `durable()` resolves, so concurrent calls share a flush.
+   */
+  commit?: { groupCommit<T>(fn: () => T): T; durable(): Promise<void> };
 }
 
 /**
@@ -174,6 +179,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   const server = new BatonMcpServer({ name: MCP_SERVER_NAME, title: 'Baton', version: options.version }, { instructions: INSTRUCTIONS });
   const { plan, sessions, messages } = services;
   const operator = options.tier === 'operator';
+  const commit = options.commit;
   let session: AgentSession | null = null;
 
   const ensureSession = (): AgentSession | null => {
@@ -210,7 +216,9 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
         const annotations = TOOL_ANNOTATIONS[name];
         if (!annotations) throw new Error(`Tool ${name} has no entry in TOOL_ANNOTATIONS.`);
         const handle = target.registerTool(name, { ...config, annotations } as never, (async (...a: unknown[]) => {
-          const result = await cb(...a);
+          // Group commit: the tool's writes share one fdatasync with concurrent calls; answer once on disk.
+          const result = commit ? await commit.groupCommit(() => cb(...a)) : await cb(...a);
+          if (commit) await commit.durable();
           return afterTool(name, result);
         }) as never);
         tools.set(name, handle);

@@ -22,6 +22,21 @@
  *  - `state.db.bak`        previous good snapshot
  *  - `state.journal.prev`  records written between the previous snapshot and the last one
  *  - `state.journal`       records written since the last snapshot (the one being appended to)
+ *  - `state.db.sha256`     SHA-256 of the last snapshots written (JSON `{ v: 1, snapshots: [{ seq, bytes,
+ *                          sha256 }] }`, newest first, at most 4), replaced atomically before each snapshot
+ *                          is renamed into place, so every `state.db` / `state.db.bak` written since has its
+ *                          checksum listed at every instant. A snapshot whose SHA-256 is not listed is damaged
+ *                          (a flipped byte that `PRAGMA integrity_check` cannot see), unless it is older than
+ *                          every listed one (written before checksums existed). Missing file = old format:
+ *                          snapshots are then checked by `integrity_check` only.
+ *  - `state.seq`           the last acknowledged record number (`<16 digits> <crc32 of them, 8 hex>\n`),
+ *                          rewritten in place after each acknowledged write. On open, acknowledged records
+ *                          above what the journals still hold were cut (journal truncated, deleted or
+ *                          damaged at its end) and are reported as lost, with their count. It is written
+ *                          after the record's fdatasync and not itself synced per write (it is synced at each
+ *                          snapshot and on close): it survives process crashes (SIGKILL) and can only lag
+ *                          after a power loss, so the loss count can be too low, never too high. Missing =
+ *                          old format: no count.
  *  - `*.tmp`               in-flight temporary files (removed on open)
  *  - `*.corrupt-<time>`    damaged files set aside by recovery (never deleted automatically)
  *
@@ -78,6 +93,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { createHash } from 'crypto';
 import type { Database, SqlJsStatic } from 'sql.js';
 import { loadSqlJs } from './sqlJsLoader';
 
@@ -130,6 +146,12 @@ export interface RecoveryReport {
   lostRecords: boolean;
   /** Records that were present but failed to apply during replay (included in `lostRecords`). */
   failedRecords: number;
+  /**
+   * Acknowledged changes known to be lost: records cut from the end of the journal (counted against
+   * `state.seq`), gaps in record numbers, and records that failed to apply. 0 when nothing was lost or
+   * the count is unknown (files of an older Baton without `state.seq`; `lostRecords` is still set then).
+   */
+  lostChanges: number;
   /** Migrations applied during this open. */
   migrationsApplied: number;
   /** Human-readable description of each event, suitable for showing to the user. */
@@ -167,6 +189,9 @@ export const STORE_FILES = {
   prevJournal: 'state.journal.prev',
   dbTmp: 'state.db.tmp',
   backupTmp: 'state.db.bak.tmp',
+  checksums: 'state.db.sha256',
+  checksumsTmp: 'state.db.sha256.tmp',
+  ackedSeq: 'state.seq',
 } as const;
 
 const DEFAULT_SNAPSHOT_MIN_JOURNAL_BYTES = 1024 * 1024;
@@ -368,15 +393,8 @@ interface JournalContents {
 }
 
 function readJournal(dir: string, name: string): JournalContents {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(path.join(dir, name));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      return { name, exists: false, size: 0, records: [], validBytes: 0, validRecordsAfterDamage: false };
-    }
-    throw err;
-  }
+  const buf = readStoreFile(path.join(dir, name));
+  if (buf === null) return { name, exists: false, size: 0, records: [], validBytes: 0, validRecordsAfterDamage: false };
   const records: JournalRecord[] = [];
   let pos = 0;
   while (pos < buf.length) {
@@ -400,6 +418,87 @@ function readJournal(dir: string, name: string): JournalContents {
 // ---------------------------------------------------------------------------------------------------------
 // File helpers
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Reads a file of the storage directory whole; null if it does not exist.
+ * @throws Error naming the path when it is a directory (or another non-file), other I/O errors as they are.
+ */
+function readStoreFile(file: string): Buffer | null {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'EISDIR') {
+      throw new Error(
+        `Baton: ${file} is a directory, not a file of Baton's state; move it out of the way and reopen ` +
+          '(no file was changed).',
+      );
+    }
+    throw err;
+  }
+}
+
+/** One snapshot's checksum as listed in `state.db.sha256`. */
+interface SnapshotChecksum {
+  seq: number;
+  bytes: number;
+  sha256: string;
+}
+
+function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/**
+ * Reads `state.db.sha256`. `entries` is null when the file is missing (old format) or unreadable (then
+ * `error` says why and snapshots are checked as in the old format, with a warning).
+ */
+function readChecksums(dir: string): { entries: SnapshotChecksum[] | null; error?: string } {
+  const buf = readStoreFile(path.join(dir, STORE_FILES.checksums));
+  if (buf === null) return { entries: null };
+  try {
+    const value = JSON.parse(buf.toString('utf8')) as { v?: unknown; snapshots?: unknown };
+    const list = value.snapshots;
+    if (
+      value.v === 1 &&
+      Array.isArray(list) &&
+      list.length > 0 &&
+      list.every(
+        (e: SnapshotChecksum) =>
+          Number.isSafeInteger(e?.seq) && Number.isSafeInteger(e?.bytes) && /^[0-9a-f]{64}$/.test(String(e?.sha256)),
+      )
+    ) {
+      return { entries: list as SnapshotChecksum[] };
+    }
+  } catch {
+    // fall through
+  }
+  return { entries: null, error: `${STORE_FILES.checksums} is unreadable` };
+}
+
+/** Replaces `state.db.sha256` atomically (tmp + fsync + rename + directory fsync). */
+function writeChecksums(dir: string, entries: SnapshotChecksum[]): void {
+  const tmp = path.join(dir, STORE_FILES.checksumsTmp);
+  writeFileDurable(tmp, Buffer.from(JSON.stringify({ v: 1, snapshots: entries }) + '\n', 'utf8'));
+  fs.renameSync(tmp, path.join(dir, STORE_FILES.checksums));
+  fsyncDir(dir);
+}
+
+/** `state.seq` content for `seq`: 16 digits, a space, the CRC-32 of the digits (8 hex), newline (26 bytes). */
+function encodeAckedSeq(seq: number): Buffer {
+  const digits = String(seq).padStart(16, '0');
+  return Buffer.from(`${digits} ${crc32(Buffer.from(digits, 'latin1')).toString(16).padStart(8, '0')}\n`, 'latin1');
+}
+
+/** Reads `state.seq`: the number, null when missing (old format), or an error text when damaged. */
+function readAckedSeq(dir: string): { seq: number | null; error?: string } {
+  const buf = readStoreFile(path.join(dir, STORE_FILES.ackedSeq));
+  if (buf === null) return { seq: null };
+  const m = /^(\d{16}) ([0-9a-f]{8})\n$/.exec(buf.toString('latin1'));
+  if (m && crc32(Buffer.from(m[1], 'latin1')) === parseInt(m[2], 16)) return { seq: Number(m[1]) };
+  return { seq: null, error: `${STORE_FILES.ackedSeq} is damaged` };
+}
 
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
@@ -552,6 +651,22 @@ export class DurableDatabase {
   /** Set when the journal may hold garbage we could not remove; writes are refused from then on. */
   private broken: Error | null = null;
   private nextAutoSnapshotAt = 0;
+  /** Highest record number known to be on disk (group commit). */
+  private syncedSeq: number;
+  /** > 0 inside {@link groupCommit}: appends skip fdatasync. */
+  private deferDepth = 0;
+  /** Bumped whenever the journal fd is about to be closed (after a synchronous flush). */
+  private journalGeneration = 0;
+  /** The running group-commit flush, if any. */
+  private flushing: Promise<void> | null = null;
+  /** A deferred write may have made an automatic snapshot due. */
+  private snapshotWanted = false;
+  /** fd of `state.seq` (last acknowledged record number), rewritten in place after each write. */
+  private ackedSeqFd: number | null = null;
+  /** Entries of `state.db.sha256` (newest first). */
+  private checksums: SnapshotChecksum[] = [];
+  /** Checksum of the on-disk `state.db` when this process loaded or wrote it. */
+  private dbFileChecksum: SnapshotChecksum | null = null;
 
   private constructor(
     dir: string,
@@ -564,6 +679,7 @@ export class DurableDatabase {
     this.dir = dir;
     this.db = db;
     this._seq = seq;
+    this.syncedSeq = seq;
     this.dbFileSeq = dbFileSeq;
     this.recovery = recovery;
     this.log = options.log ?? (() => undefined);
@@ -576,14 +692,16 @@ export class DurableDatabase {
    * (`state.db`, else `state.db.bak`, else an empty database), replays the journals, applies pending
    * migrations, and takes a fresh snapshot if anything had to be replayed, repaired or migrated.
    * Damaged files are renamed to `<name>.corrupt-<time>`; torn journal tails are truncated (a journal damaged
-   * in the middle is first copied aside). `recovery` describes all of this.
+   * in the middle is first copied aside). A snapshot whose SHA-256 is not the one recorded in
+   * `state.db.sha256` counts as damaged; acknowledged records (per `state.seq`) missing from the journals are
+   * counted in `recovery.lostChanges` and the journal is copied aside. `recovery` describes all of this.
    *
    * @param dir storage directory (created if missing).
    * @throws TypeError for an invalid `snapshotMinJournalBytes`. Error if migrations are malformed (versions
    *   not 1..n, non-deterministic SQL); if the stored schema
    *   version is newer than the newest migration (the message says so; no file is changed in this case); if a
    *   migration fails (it is rolled back; earlier migrations stay applied); on I/O errors other than
-   *   missing files (e.g. EACCES).
+   *   missing files (e.g. EACCES); Error naming the path when a state file is a directory (no file changed).
    */
   static async open(dir: string, options: DurableDatabaseOptions): Promise<DurableDatabase> {
     validateMigrations(options.migrations);
@@ -603,6 +721,7 @@ export class DurableDatabase {
       tornTailBytes: 0,
       lostRecords: false,
       failedRecords: 0,
+      lostChanges: 0,
       migrationsApplied: 0,
       messages: [],
     };
@@ -615,25 +734,35 @@ export class DurableDatabase {
     const fileActions: Array<() => void> = [];
     const stamp = fileTimestamp();
 
-    // 1. Base snapshot.
+    // 1. Base snapshot (checked against state.db.sha256 when it exists).
+    const checksums = readChecksums(dir);
+    if (checksums.error) log('warn', `${checksums.error}; snapshots are checked by integrity_check only until the next snapshot.`);
+    const acked = readAckedSeq(dir);
+    if (acked.error) log('warn', `${acked.error}; lost acknowledged changes cannot be counted at this open.`);
     let db: Database | null = null;
     let baseSeq = 0;
     let dbFileSeq: number | null = null;
+    let dbFileChecksum: SnapshotChecksum | null = null;
     for (const name of [STORE_FILES.db, STORE_FILES.backup]) {
       const file = path.join(dir, name);
-      let bytes: Buffer;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        continue;
+      const bytes = readStoreFile(file);
+      if (bytes === null) continue;
+      const sha256 = sha256Hex(bytes);
+      let loaded = loadSnapshot(SQL, bytes);
+      const listed = checksums.entries;
+      if ('db' in loaded && listed && !listed.some((e) => e.sha256 === sha256 && e.bytes === bytes.length)) {
+        // Not listed: damaged, unless it predates checksums (older than every listed snapshot).
+        if (loaded.seq >= Math.min(...listed.map((e) => e.seq))) {
+          loaded.db.close();
+          loaded = { error: `its SHA-256 does not match ${STORE_FILES.checksums}: its content changed after it was written` };
+        }
       }
-      const loaded = loadSnapshot(SQL, bytes);
       if ('db' in loaded) {
         db = loaded.db;
         baseSeq = loaded.seq;
         if (name === STORE_FILES.db) {
           dbFileSeq = loaded.seq;
+          dbFileChecksum = { seq: loaded.seq, bytes: bytes.length, sha256 };
         } else {
           recovery.usedBackup = true;
         }
@@ -657,19 +786,28 @@ export class DurableDatabase {
 
       // 2. Journals.
       const journals = [readJournal(dir, STORE_FILES.prevJournal), readJournal(dir, STORE_FILES.journal)];
+      for (const j of journals) for (const r of j.records) maxSeq = Math.max(maxSeq, r.seq);
+      // Acknowledged records (state.seq) that no journal holds any more were cut from the journal's end.
+      const cutAcknowledged = acked.seq !== null && acked.seq > maxSeq ? acked.seq - maxSeq : 0;
       for (const j of journals) {
-        for (const r of j.records) maxSeq = Math.max(maxSeq, r.seq);
         if (j.validBytes < j.size) {
           const torn = j.size - j.validBytes;
-          recovery.tornTailBytes += torn;
           const file = path.join(dir, j.name);
-          if (j.validRecordsAfterDamage) {
+          if (j.name === STORE_FILES.prevJournal && dbFileSeq !== null && cutAcknowledged === 0) {
+            // Every record of state.journal.prev is already in state.db; the damage costs nothing now and
+            // the file is replaced at the next snapshot.
+            log('info', `${j.name} is damaged at byte ${j.validBytes}, but ${STORE_FILES.db} already holds all of its changes.`);
+            continue;
+          }
+          recovery.tornTailBytes += torn;
+          if (j.validRecordsAfterDamage || cutAcknowledged > 0) {
             const aside = corruptPath(file, stamp);
             recovery.corruptFiles.push(aside);
             recovery.lostRecords = true;
             note(
-              `${j.name} is damaged at byte ${j.validBytes} with readable records after the damage; ` +
-                `a copy was kept as ${path.basename(aside)}.`,
+              `${j.name} is damaged at byte ${j.validBytes}` +
+                (j.validRecordsAfterDamage ? ' with readable records after the damage' : '') +
+                `; a copy was kept as ${path.basename(aside)}.`,
             );
             fileActions.push(() => fs.copyFileSync(file, aside));
           } else {
@@ -686,6 +824,29 @@ export class DurableDatabase {
           });
         }
       }
+      if (cutAcknowledged > 0) {
+        recovery.lostRecords = true;
+        recovery.lostChanges += cutAcknowledged;
+        const current = journals[1];
+        if (!journals.some((j) => j.validBytes < j.size)) {
+          const file = path.join(dir, current.name);
+          if (current.exists) {
+            const aside = corruptPath(file, stamp);
+            recovery.corruptFiles.push(aside);
+            fileActions.push(() => fs.copyFileSync(file, aside));
+            note(
+              `${current.name} ends at record ${maxSeq} but records up to ${acked.seq} were acknowledged: it was ` +
+                `truncated or replaced; a copy was kept as ${path.basename(aside)}.`,
+            );
+          } else {
+            note(`${current.name} is missing but records up to ${acked.seq} were acknowledged.`);
+          }
+        }
+        note(
+          `${cutAcknowledged} acknowledged change${cutAcknowledged === 1 ? ' was' : 's were'} lost ` +
+            `(journal records ${maxSeq + 1}..${acked.seq}).`,
+        );
+      }
 
       // 3. Replay. Records are applied inside one outer transaction with a SAVEPOINT each (a record that
       // fails is undone on its own); in sql.js a COMMIT per record would make replay ~6x slower.
@@ -699,6 +860,7 @@ export class DurableDatabase {
       for (const record of pending) {
         if (record.seq !== expected) {
           recovery.lostRecords = true;
+          recovery.lostChanges += record.seq - expected;
           note(
             `Journal records ${expected}..${record.seq - 1} are missing; those changes are lost` +
               (hadAnySnapshot ? '.' : ' (no snapshot was found).'),
@@ -722,6 +884,7 @@ export class DurableDatabase {
           }
         } catch (err) {
           recovery.failedRecords++;
+          recovery.lostChanges++;
           recovery.lostRecords = true;
           note(`Journal record ${record.seq} could not be re-applied (${(err as Error).message}); it was skipped.`);
         }
@@ -744,6 +907,7 @@ export class DurableDatabase {
       for (const action of fileActions) action();
       removeIfExists(path.join(dir, STORE_FILES.dbTmp));
       removeIfExists(path.join(dir, STORE_FILES.backupTmp));
+      removeIfExists(path.join(dir, STORE_FILES.checksumsTmp));
       if (fileActions.length > 0) fsyncDir(dir);
     } catch (err) {
       db.close();
@@ -752,8 +916,11 @@ export class DurableDatabase {
 
     db.run('PRAGMA query_only = ON');
     const store = new DurableDatabase(dir, db, maxSeq, dbFileSeq, recovery, options);
+    store.checksums = checksums.entries ?? [];
+    store.dbFileChecksum = dbFileChecksum;
     try {
       store.openJournal();
+      store.openAckedSeq();
       // 6. Migrations (journaled like any other write).
       for (const migration of options.migrations) {
         if (migration.version <= store.schemaVersion) continue;
@@ -796,7 +963,11 @@ export class DurableDatabase {
             ? 'Baton repaired its database'
             : 'Baton opened its database') +
         ` (${recovery.replayedRecords} journaled changes re-applied)` +
-        (recovery.lostRecords ? '; some recent changes could not be restored' : '; no acknowledged changes were lost') +
+        (recovery.lostChanges > 0
+          ? `; ${recovery.lostChanges} acknowledged change${recovery.lostChanges === 1 ? '' : 's'} could not be restored`
+          : recovery.lostRecords
+            ? '; some recent changes could not be restored'
+            : '; no acknowledged changes were lost') +
         (recovery.corruptFiles.length > 0
           ? `. Damaged files were kept: ${recovery.corruptFiles.map((f) => path.basename(f)).join(', ')}.`
           : '.');
@@ -902,8 +1073,46 @@ export class DurableDatabase {
       this.inTransaction = false;
       this.restoreQueryOnly();
     }
-    if (stmts.length > 0) this.maybeAutoSnapshot();
+    if (stmts.length > 0) {
+      if (this.deferDepth > 0) this.snapshotWanted = true;
+      else this.maybeAutoSnapshot();
+    }
     return result;
+  }
+
+  /**
+   * Group commit. Runs `fn` synchronously; transactions it runs append their journal record but do not wait
+   * for `fdatasync`, so they return before their record is on disk and are NOT acknowledged yet: the caller
+   * must `await` {@link durable} before telling anyone the write happened. Writes of concurrent callers
+   * queued while one fdatasync runs are flushed together by the next one. An automatic snapshot such a
+   * write makes due runs after the flush that acknowledges it (on a later event-loop turn), not inside it.
+   * Transactions outside `groupCommit` behave as documented in {@link transaction} (synced on return).
+   * @returns what `fn` returned (a Promise is returned as is; only its synchronous part is covered).
+   */
+  groupCommit<T>(fn: () => T): T {
+    this.deferDepth++;
+    try {
+      return fn();
+    } finally {
+      this.deferDepth--;
+    }
+  }
+
+  /**
+   * Resolves once every record appended so far is on disk (one `fdatasync` shared by all writes appended
+   * before it starts; writes appended while it runs are covered by the next). Immediately resolved when
+   * nothing is pending. A due automatic snapshot is scheduled after the flush.
+   * @throws (rejects) Error when fdatasync fails; the database then refuses further writes (reopen it).
+   */
+  durable(): Promise<void> {
+    if (this.syncedSeq >= this._seq) return Promise.resolve();
+    if (!this.flushing) {
+      this.flushing = this.flushLoop().finally(() => {
+        this.flushing = null;
+        if (this.snapshotWanted) setImmediate(() => this.runWantedSnapshot());
+      });
+    }
+    return this.flushing;
   }
 
   /**
@@ -981,11 +1190,25 @@ export class DurableDatabase {
     this.closed = true;
     if (this.journalFd !== null) {
       try {
+        this.syncJournalNow();
+      } catch (err) {
+        this.log('error', `Could not flush the journal on close: ${(err as Error).message}`);
+      }
+      try {
         fs.closeSync(this.journalFd);
       } catch {
         // ignore
       }
       this.journalFd = null;
+    }
+    if (this.ackedSeqFd !== null) {
+      try {
+        fs.fdatasyncSync(this.ackedSeqFd);
+        fs.closeSync(this.ackedSeqFd);
+      } catch {
+        // ignore
+      }
+      this.ackedSeqFd = null;
     }
     this.db.close();
   }
@@ -1020,6 +1243,21 @@ export class DurableDatabase {
     this.journalFd = fs.openSync(file, 'a');
     this.journalBytes = fs.fstatSync(this.journalFd).size;
     if (!existed) fsyncDir(this.dir);
+  }
+
+  /** Opens `state.seq` and records the current sequence number in it (synced). */
+  private openAckedSeq(): void {
+    this.ackedSeqFd = fs.openSync(path.join(this.dir, STORE_FILES.ackedSeq), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    this.writeAckedSeq();
+    fs.fdatasyncSync(this.ackedSeqFd);
+  }
+
+  /** Rewrites `state.seq` in place (same length every time) with the last acknowledged record number. */
+  private writeAckedSeq(): void {
+    if (this.ackedSeqFd === null) return;
+    const data = encodeAckedSeq(this._seq);
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(this.ackedSeqFd, data, off, data.length - off, off);
   }
 
   private ensureJournal(): void {
@@ -1069,9 +1307,10 @@ export class DurableDatabase {
     const fd = this.journalFd;
     if (fd === null) throw new Error('Baton: journal is not open');
     const before = this.journalBytes;
+    const deferred = this.deferDepth > 0;
     try {
       writeAll(fd, line);
-      fs.fdatasyncSync(fd);
+      if (!deferred) fs.fdatasyncSync(fd);
       this.db.run('COMMIT');
     } catch (err) {
       try {
@@ -1085,6 +1324,50 @@ export class DurableDatabase {
     }
     this.journalBytes = before + line.length;
     this._seq = record.seq;
+    if (!deferred) this.syncedSeq = record.seq; // fdatasync covered every earlier record too
+    try {
+      this.writeAckedSeq();
+    } catch (err) {
+      // The write itself is durable; only the count of lost changes after a later damage would be low.
+      this.log('warn', `Could not update ${STORE_FILES.ackedSeq}: ${(err as Error).message}`);
+    }
+  }
+
+  /** fdatasyncs the journal until every appended record is covered (group commit; see {@link durable}). */
+  private async flushLoop(): Promise<void> {
+    while (this.syncedSeq < this._seq && !this.closed) {
+      const target = this._seq;
+      const fd = this.journalFd;
+      const generation = this.journalGeneration;
+      if (fd === null) break;
+      try {
+        await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+      } catch (err) {
+        // A snapshot or close() may have synced and closed this fd meanwhile: then the records are on disk.
+        if (generation === this.journalGeneration && !this.closed) {
+          this.broken = err as Error;
+          throw new Error(`Baton: the journal could not be flushed to disk: ${(err as Error).message}`);
+        }
+      }
+      this.syncedSeq = Math.max(this.syncedSeq, target);
+    }
+  }
+
+  /**
+   * Takes the automatic snapshot deferred by group commit (on its own event-loop turn, after the flush that
+   * acknowledged the write). A flush still running is harmless: the snapshot first syncs the journal itself.
+   */
+  private runWantedSnapshot(): void {
+    if (this.closed || this.broken || this.inTransaction || !this.snapshotWanted) return;
+    this.snapshotWanted = false;
+    this.maybeAutoSnapshot();
+  }
+
+  /** Makes every appended record durable synchronously (before the journal fd is closed or replaced). */
+  private syncJournalNow(): void {
+    if (this.journalFd !== null && this.syncedSeq < this._seq) fs.fdatasyncSync(this.journalFd);
+    this.syncedSeq = this._seq;
+    this.journalGeneration++; // a flush still queued for the old fd must not count its failure (EBADF)
   }
 
   private maybeAutoSnapshot(): void {
@@ -1112,8 +1395,16 @@ export class DurableDatabase {
       this.restoreQueryOnly();
     }
     const bytes = this.db.export();
+    const checksum: SnapshotChecksum = { seq, bytes: bytes.length, sha256: sha256Hex(bytes) };
+    const dbIsKnownGood = this.dbFileSeq !== null && fs.existsSync(dbPath);
+    // Listed before the rename: new snapshot, current state.db (the next state.db.bak), older entries
+    // (the current state.db.bak until step 2).
+    const entries = [checksum, ...(dbIsKnownGood && this.dbFileChecksum ? [this.dbFileChecksum] : []), ...this.checksums]
+      .filter((e, i, all) => all.findIndex((o) => o.sha256 === e.sha256) === i)
+      .slice(0, 4);
     try {
       writeFileDurable(tmpPath, bytes);
+      writeChecksums(dir, entries);
     } catch (err) {
       try {
         removeIfExists(tmpPath);
@@ -1122,15 +1413,18 @@ export class DurableDatabase {
       }
       throw err;
     }
-    const dbIsKnownGood = this.dbFileSeq !== null && fs.existsSync(dbPath);
+    this.checksums = entries;
     if (dbIsKnownGood) this.replaceBackupFrom(dbPath, true);
     fs.renameSync(tmpPath, dbPath);
     if (!dbIsKnownGood) this.replaceBackupFrom(dbPath, false);
     fsyncDir(dir);
     this.dbFileSeq = seq;
+    this.dbFileChecksum = checksum;
+    if (this.ackedSeqFd !== null) fs.fdatasyncSync(this.ackedSeqFd);
 
     // Rotate journals: state.journal becomes state.journal.prev (replacing the older one).
     if (this.journalFd !== null) {
+      this.syncJournalNow();
       fs.closeSync(this.journalFd);
       this.journalFd = null;
     }

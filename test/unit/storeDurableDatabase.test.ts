@@ -414,3 +414,207 @@ test('foreignKeys option: cascades live and in replay; migrations rebuild tables
   assert.deepEqual(replayed.all('SELECT id, color FROM parent'), [{ id: 'p1', color: 'blue' }]);
   replayed.close();
 });
+
+// ---------------------------------------------------------------------------------------------------------
+// Corruption said honestly (issue 7, item 10)
+// ---------------------------------------------------------------------------------------------------------
+
+/** Flips one byte of the first occurrence of `needle` in `file` (inside stored data, not the header). */
+function flipByteOf(file: string, needle: string): void {
+  const bytes = fs.readFileSync(file);
+  const at = bytes.indexOf(Buffer.from(needle));
+  assert.ok(at > 0, `${needle} is in ${path.basename(file)}`);
+  bytes[at] ^= 0x01;
+  fs.writeFileSync(file, bytes);
+}
+
+test('a flipped byte inside state.db (passes integrity_check) is detected by its checksum; state.db.bak + journals restore it', async () => {
+  const dir = await dbWithBackup();
+  const file = path.join(dir, STORE_FILES.db);
+  flipByteOf(file, payloadFor(15, 50)); // row 15's payload: a data page, invisible to integrity_check
+  const damaged = fs.readFileSync(file);
+  const db = await DurableDatabase.open(dir, opts());
+  assert.equal(db.recovery.usedBackup, true);
+  assert.equal(db.recovery.lostRecords, false);
+  assert.match(db.recovery.messages.join('\n'), /state\.db is damaged \(its SHA-256 does not match state\.db\.sha256/);
+  assert.equal(db.recovery.corruptFiles.length, 1);
+  assert.deepEqual(fs.readFileSync(db.recovery.corruptFiles[0]), damaged);
+  assert.deepEqual(rowNumbers(db), range(1, 30));
+  assert.equal(db.get<{ payload: string }>('SELECT payload FROM rows WHERE n = 15')?.payload, payloadFor(15, 50));
+  db.close();
+});
+
+test('files of an older Baton (no state.db.sha256, no state.seq) open without a false alarm and get checksums', async () => {
+  const dir = await dbWithBackup();
+  fs.rmSync(path.join(dir, STORE_FILES.checksums));
+  fs.rmSync(path.join(dir, STORE_FILES.ackedSeq));
+  const old = await DurableDatabase.open(dir, opts());
+  assert.equal(old.recovery.lostRecords, false);
+  assert.equal(old.recovery.usedBackup, false);
+  assert.deepEqual(rowNumbers(old), range(1, 30));
+  insertRows(old, 31, 31);
+  old.close(); // snapshot: the old state.db becomes state.db.bak and is listed in state.db.sha256
+  assert.ok(fs.existsSync(path.join(dir, STORE_FILES.checksums)));
+  fs.writeFileSync(path.join(dir, STORE_FILES.db), 'junk');
+  const fromBak = await DurableDatabase.open(dir, opts());
+  assert.equal(fromBak.recovery.usedBackup, true);
+  assert.equal(fromBak.recovery.lostRecords, false, fromBak.recovery.messages.join('\n'));
+  assert.deepEqual(rowNumbers(fromBak), range(1, 31));
+  fromBak.close();
+});
+
+test('a flipped byte in the last journal record: the acknowledged change is reported lost, the file kept', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  insertRows(db, 1, 5);
+  const dir = copyDir(src);
+  db.close();
+  const journal = path.join(dir, STORE_FILES.journal);
+  flipByteOf(journal, payloadFor(5, 50));
+  const damaged = fs.readFileSync(journal);
+  const recovered = await DurableDatabase.open(dir, opts());
+  assert.equal(recovered.recovery.lostRecords, true);
+  assert.equal(recovered.recovery.lostChanges, 1);
+  const text = recovered.recovery.messages.join('\n');
+  assert.doesNotMatch(text, /unacknowledged/);
+  assert.match(text, /1 acknowledged change was lost/);
+  assert.match(recovered.recovery.messages[0], /1 acknowledged change could not be restored/);
+  const kept = recovered.recovery.corruptFiles.find((f) => path.basename(f).startsWith('state.journal.corrupt-'));
+  assert.ok(kept, text);
+  assert.deepEqual(fs.readFileSync(kept), damaged);
+  assert.deepEqual(rowNumbers(recovered), range(1, 4));
+  recovered.close();
+  const again = await DurableDatabase.open(dir, opts()); // reported once, not at every open
+  assert.deepEqual(again.recovery.messages, []);
+  again.close();
+});
+
+test('a journal truncated at a record boundary: the cut acknowledged changes are counted and the file kept', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  insertRows(db, 1, 8);
+  const dir = copyDir(src);
+  db.close();
+  const journal = path.join(dir, STORE_FILES.journal);
+  const lines = fs.readFileSync(journal, 'utf8').split('\n');
+  fs.writeFileSync(journal, lines.slice(0, 5).join('\n') + '\n'); // keep rows 1..5, cut 6..8
+  const recovered = await DurableDatabase.open(dir, opts());
+  assert.equal(recovered.recovery.lostChanges, 3);
+  assert.match(recovered.recovery.messages.join('\n'), /state\.journal ends at record \d+ but records up to \d+ were acknowledged/);
+  assert.match(recovered.recovery.messages.join('\n'), /3 acknowledged changes were lost/);
+  const kept = recovered.recovery.corruptFiles.find((f) => path.basename(f).startsWith('state.journal.corrupt-'));
+  assert.ok(kept);
+  assert.equal(fs.readFileSync(kept, 'utf8').split('\n').length, 6);
+  assert.deepEqual(rowNumbers(recovered), range(1, 5));
+  recovered.close();
+});
+
+test('a deleted journal: the acknowledged changes it held are counted as lost', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  insertRows(db, 1, 3);
+  db.snapshot();
+  insertRows(db, 4, 7);
+  const dir = copyDir(src);
+  db.close();
+  fs.rmSync(path.join(dir, STORE_FILES.journal));
+  const recovered = await DurableDatabase.open(dir, opts());
+  assert.equal(recovered.recovery.lostChanges, 4);
+  assert.match(recovered.recovery.messages.join('\n'), /state\.journal is missing but records up to \d+ were acknowledged/);
+  assert.deepEqual(rowNumbers(recovered), range(1, 3));
+  recovered.close();
+});
+
+test('a damaged state.journal.prev while state.db is fine raises no alarm', async () => {
+  const dir = await dbWithBackup();
+  const prev = path.join(dir, STORE_FILES.prevJournal);
+  const lines = fs.readFileSync(prev, 'utf8').split('\n');
+  lines[1] = lines[1].replace('payload', 'pAyload');
+  fs.writeFileSync(prev, lines.join('\n'));
+  const logs: string[] = [];
+  const db = await DurableDatabase.open(dir, opts({ log: (level, m) => logs.push(`${level}: ${m}`) }));
+  assert.deepEqual(db.recovery.messages, []);
+  assert.equal(db.recovery.lostRecords, false);
+  assert.deepEqual(db.recovery.corruptFiles, []);
+  assert.ok(!logs.some((l) => l.startsWith('warn') || l.startsWith('error')), logs.join('\n'));
+  assert.deepEqual(rowNumbers(db), range(1, 30));
+  db.close();
+});
+
+for (const name of [STORE_FILES.db, STORE_FILES.journal] as const) {
+  test(`${name} being a directory gives a clear error naming the path, and nothing is changed`, async () => {
+    const dir = tmpDir();
+    fs.mkdirSync(path.join(dir, name));
+    const before = fs.readdirSync(dir).sort();
+    await assert.rejects(DurableDatabase.open(dir, opts()), (err: Error) => {
+      assert.doesNotMatch(err.message, /EISDIR/);
+      assert.ok(err.message.includes(path.join(dir, name)), err.message);
+      assert.match(err.message, /is a directory/);
+      return true;
+    });
+    assert.deepEqual(fs.readdirSync(dir).sort(), before);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Group commit (issue 7, item 14)
+// ---------------------------------------------------------------------------------------------------------
+
+test('group commit: concurrent writes share one fdatasync, are on disk when durable() resolves, and the snapshot they make due runs after', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts({ snapshotMinJournalBytes: 4096 }));
+  const nodeFs = require('node:fs') as typeof fs; // the module object itself (import * gives read-only getters)
+  const realSync = nodeFs.fdatasyncSync;
+  const realAsync = nodeFs.fdatasync;
+  let syncCalls = 0;
+  let asyncCalls = 0;
+  nodeFs.fdatasyncSync = (fd) => { syncCalls++; realSync(fd); };
+  nodeFs.fdatasync = ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => { asyncCalls++; realAsync(fd, cb); }) as typeof fs.fdatasync;
+  try {
+    // 20 "callers" in the same turn, as concurrent MCP calls are: each writes, then waits for its flush.
+    const acks = Array.from({ length: 20 }, (_, k) => {
+      db.groupCommit(() => insertRows(db, k + 1, k + 1, 5000));
+      return db.durable();
+    });
+    assert.equal(syncCalls, 0, 'no write waited for its own fdatasync');
+    // All 20 records are still in the journal although a snapshot became due (journal > database / 2).
+    assert.ok(db.journalSizeBytes >= 20 * 5000 && db.journalSizeBytes > db.sizeBytes() / 2, 'no snapshot inside a write');
+    await Promise.all(acks);
+    // The first caller's flush starts at once; the 19 writes queued while it runs share the next one.
+    assert.equal(asyncCalls, 2, 'two fdatasyncs for 20 writes');
+    const image = copyDir(src); // what a kill -9 right after the acknowledgments would leave
+    const crashed = await DurableDatabase.open(image, opts());
+    assert.deepEqual(rowNumbers(crashed), range(1, 20));
+    crashed.close();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(db.journalSizeBytes, 0, 'the due snapshot ran after the acknowledgment');
+    // Nothing pending: durable() resolves without a flush.
+    await db.durable();
+    assert.equal(asyncCalls, 2);
+  } finally {
+    nodeFs.fdatasyncSync = realSync;
+    nodeFs.fdatasync = realAsync;
+    db.close();
+  }
+});
+
+test('group commit: a snapshot taken while a flush is running neither fails the flush nor loses writes', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  const acks: Promise<void>[] = [];
+  for (let k = 1; k <= 5; k++) {
+    db.groupCommit(() => insertRows(db, k, k));
+    acks.push(db.durable());
+  }
+  db.snapshot(); // closes and replaces the journal fd the flush is using
+  db.groupCommit(() => insertRows(db, 6, 6));
+  acks.push(db.durable());
+  await Promise.all(acks);
+  insertRows(db, 7, 7);
+  const image = copyDir(src);
+  const crashed = await DurableDatabase.open(image, opts());
+  assert.deepEqual(rowNumbers(crashed), range(1, 7));
+  assert.equal(crashed.recovery.lostRecords, false);
+  crashed.close();
+  db.close();
+});
