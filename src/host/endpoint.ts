@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { writeFilePrivate } from '../store/fileModes';
 
 /** Published by the owner of a workspace's state so other processes (CLI, agents) can reach its MCP server. */
 export interface EndpointInfo {
@@ -65,7 +66,7 @@ function loadOrCreate(file: string): { token: string; file: string } {
 
 export function writeEndpoint(storageDir: string, info: EndpointInfo): void {
   const file = path.join(storageDir, ENDPOINT_FILE);
-  fs.writeFileSync(`${file}.tmp`, JSON.stringify(info, null, 2));
+  writeFilePrivate(`${file}.tmp`, JSON.stringify(info, null, 2));
   fs.renameSync(`${file}.tmp`, file);
 }
 

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BatonError, invalid, notFound } from '../core/errors';
+import { mkdirPrivate } from './fileModes';
 
 /** Folder under the storage directory that holds artifact contents. */
 export const BLOBS_DIR = 'artifacts';
@@ -61,7 +62,7 @@ export class BlobStore {
 
     const dir = path.dirname(file);
     const createdDir = !fs.existsSync(dir);
-    fs.mkdirSync(dir, { recursive: true });
+    mkdirPrivate(dir);
     const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}${TMP_SUFFIX}`;
     try {
       const fd = fs.openSync(tmp, 'wx', 0o600);

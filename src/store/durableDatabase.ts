@@ -96,6 +96,7 @@ import * as zlib from 'zlib';
 import { createHash } from 'crypto';
 import type { Database, SqlJsStatic } from 'sql.js';
 import { loadSqlJs } from './sqlJsLoader';
+import { mkdirPrivate, PRIVATE_FILE_MODE, tightenTree } from './fileModes';
 
 /** A value that can be bound to a `?`/`:name` placeholder. Booleans, bigint, undefined, Dates are rejected. */
 export type SqlParam = string | number | null | Uint8Array;
@@ -507,7 +508,7 @@ function writeAll(fd: number, data: Uint8Array): void {
 
 /** Writes `data` to `file` (replacing it) and fsyncs it. */
 function writeFileDurable(file: string, data: Uint8Array): void {
-  const fd = fs.openSync(file, 'w');
+  const fd = fs.openSync(file, 'w', PRIVATE_FILE_MODE);
   try {
     writeAll(fd, data);
     fs.fsyncSync(fd);
@@ -711,7 +712,8 @@ export class DurableDatabase {
     }
     const SQL = await loadSqlJs();
     dir = path.resolve(dir);
-    fs.mkdirSync(dir, { recursive: true });
+    mkdirPrivate(dir);
+    tightenTree(dir);
     const log = options.log ?? (() => undefined);
     const foreignKeys = options.foreignKeys ?? false;
     const recovery: RecoveryReport = {
@@ -1240,7 +1242,7 @@ export class DurableDatabase {
   private openJournal(): void {
     const file = path.join(this.dir, STORE_FILES.journal);
     const existed = fs.existsSync(file);
-    this.journalFd = fs.openSync(file, 'a');
+    this.journalFd = fs.openSync(file, 'a', PRIVATE_FILE_MODE);
     this.journalBytes = fs.fstatSync(this.journalFd).size;
     if (!existed) fsyncDir(this.dir);
   }
@@ -1430,7 +1432,7 @@ export class DurableDatabase {
     }
     const journalPath = path.join(dir, STORE_FILES.journal);
     if (fs.existsSync(journalPath)) fs.renameSync(journalPath, path.join(dir, STORE_FILES.prevJournal));
-    this.journalFd = fs.openSync(journalPath, 'a');
+    this.journalFd = fs.openSync(journalPath, 'a', PRIVATE_FILE_MODE);
     this.journalBytes = 0;
     fsyncDir(dir);
   }

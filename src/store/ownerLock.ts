@@ -28,6 +28,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from './fileModes';
 
 export type OwnerKind = 'vscode' | 'cli';
 
@@ -121,7 +122,7 @@ function writeAndSync(fd: number, text: string): void {
 function createLockFile(file: string, owner: OwnerInfo): boolean {
   let fd: number;
   try {
-    fd = fs.openSync(file, 'wx');
+    fd = fs.openSync(file, 'wx', PRIVATE_FILE_MODE);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
@@ -146,7 +147,7 @@ function breakStaleLock(file: string): boolean {
   let fd: number | null = null;
   for (let attempt = 0; attempt < 2 && fd === null; attempt++) {
     try {
-      fd = fs.openSync(breakFile, 'wx');
+      fd = fs.openSync(breakFile, 'wx', PRIVATE_FILE_MODE);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       let age = 0;
@@ -201,7 +202,7 @@ export class OwnerLock {
    */
   static tryAcquire(dir: string, info: { kind: OwnerKind; pid?: number; endpoint?: string }): OwnerLock | null {
     dir = path.resolve(dir);
-    fs.mkdirSync(dir, { recursive: true });
+    mkdirPrivate(dir);
     const file = path.join(dir, OWNER_LOCK_FILE);
     const owner: OwnerInfo = {
       pid: info.pid ?? process.pid,
@@ -254,7 +255,7 @@ export class OwnerLock {
     if (endpoint === undefined) delete next.endpoint;
     else next.endpoint = endpoint;
     const tmp = `${this.file}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w', PRIVATE_FILE_MODE);
     try {
       writeAndSync(fd, JSON.stringify(next));
     } finally {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { mkdirPrivate, writeFilePrivate } from './fileModes';
 
 /**
  * Where a workspace's Baton state lives, shared by the extension and the `baton` CLI.
@@ -48,11 +49,11 @@ export function resolveStorageDir(workspaceDir: string, preferred?: string): str
   const existing = findStorageDir(workspaceDir);
   if (existing) return existing;
   const dir = preferred ?? path.join(batonHome(), 'workspaces', workspaceKey(workspaceDir));
-  fs.mkdirSync(dir, { recursive: true });
+  mkdirPrivate(dir);
   const file = registryFile(workspaceDir);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  mkdirPrivate(path.dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ workspace: path.resolve(workspaceDir), storageDir: dir, registeredAt: new Date().toISOString() }, null, 2));
+  writeFilePrivate(tmp, JSON.stringify({ workspace: path.resolve(workspaceDir), storageDir: dir, registeredAt: new Date().toISOString() }, null, 2));
   fs.renameSync(tmp, file);
   return dir;
 }
