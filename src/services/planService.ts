@@ -593,6 +593,10 @@ export class PlanService {
    */
   importDocument(content: string, source: string, actor: Actor): ImportReport {
     const name = this.requireText('Source name', source, 1000);
+    if (!content.trim()) throw invalid(`Cannot import ${name}: the document is empty; nothing was imported.`);
+    if (content.includes('\u0000')) {
+      throw invalid(`Cannot import ${name}: it is not text (it contains NUL characters: a binary file, or UTF-16 read without its byte-order mark); nothing was imported.`);
+    }
     let plan: ImportedPlan;
     try {
       plan = parsePlan(content, name);
