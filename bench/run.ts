@@ -10,19 +10,20 @@
  *     node-pty (and through tmux), memory while a session streams 100 MiB, event-loop delay with 20 live sessions.
  *
  * Prints markdown tables and writes bench/results/latest.json. Environment knobs: BENCH_QUICK=1 for a
- * fast smoke run with small counts; BENCH_ONLY=sessions (or mcp, durable; comma-separated) runs only those
+ * fast smoke run with small counts; BENCH_ONLY=sessions (or mcp, durable, import; comma-separated) runs only those
  * parts and writes bench/results/latest-<parts>.json instead.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runImportBench, type ImportBenchOptions, type ImportBenchResult } from './importBench';
 import { runDurableBench, type DurableBenchOptions, type DurableSizeResult } from './durableBench';
 import { runMcpBench, type McpBenchOptions, type McpBenchResult } from './mcpBench';
 import { runSessionsBench, type SessionsBenchOptions, type SessionsBenchResult } from './sessionsBench';
 import { int, markdownTable, mb, ms, nowMs, pct, ratio } from './stats';
 
 const quick = process.env.BENCH_QUICK === '1';
-const PARTS = ['mcp', 'durable', 'sessions'] as const;
+const PARTS = ['mcp', 'durable', 'sessions', 'import'] as const;
 type Part = typeof PARTS[number];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean);
 for (const p of only) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_ONLY: unknown part "${p}"; parts: ${PARTS.join(', ')}`);
@@ -263,6 +264,23 @@ function mbSigned(bytes: number): string {
   return `${bytes < 0 ? '−' : '+'}${mb(Math.abs(bytes))}`;
 }
 
+const importOptions: ImportBenchOptions = quick
+  ? { sizes: [1000, 10_000], baselineMaxTasks: 1000, log }
+  : { sizes: [1000, 10_000, 100_000], baselineMaxTasks: 1000, log };
+
+function importTables(r: ImportBenchResult): string {
+  const rows = r.sizes.map(s => [
+    int(s.tasks), int(s.dependencies), `${(s.ms / 1000).toFixed(2)} s`, int(Math.round(s.tasksPerSecond)),
+    'skipped' in s.baseline ? s.baseline.skipped : `${(s.baseline.ms / 1000).toFixed(2)} s · ${int(Math.round(s.baseline.tasksPerSecond))} tasks/s`,
+    'skipped' in s.baseline ? '—' : ratio(s.tasksPerSecond / s.baseline.tasksPerSecond),
+  ]);
+  return [
+    `### Plan import (Task Master chain: n tasks, n − 1 dependencies; baseline = ${r.baselineCommit}, same run)`,
+    '',
+    markdownTable(['tasks', 'dependencies', 'time', 'tasks/s', 'baseline', 'speed-up'], rows),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const t0 = nowMs();
   const env = environment();
@@ -284,6 +302,11 @@ async function main(): Promise<void> {
     sessions = await runSessionsBench(sessionsOptions);
     log(`  sessions part took ${((nowMs() - s0) / 1000).toFixed(0)} s`);
   }
+  let imports: ImportBenchResult | undefined;
+  if (runs('import')) {
+    log('Plan import…');
+    imports = await runImportBench(importOptions);
+  }
   loadAverages.end = os.loadavg()[0];
   const seconds = (nowMs() - t0) / 1000;
 
@@ -295,6 +318,7 @@ async function main(): Promise<void> {
     ...(mcp ? [mcpTables(mcp), ''] : []),
     ...(durable ? [durableTables(durable), ''] : []),
     ...(sessions ? [sessionsTables(sessions), ''] : []),
+    ...(imports ? [importTables(imports), ''] : []),
   ].join('\n');
   process.stdout.write(report);
 
@@ -304,8 +328,8 @@ async function main(): Promise<void> {
   const file = path.join(resultsDir, `latest${suffix}.json`);
   fs.writeFileSync(file, JSON.stringify({
     date: new Date().toISOString(), quick, seconds, environment: env, loadAverages,
-    options: { mcp: { ...mcpOptions, log: undefined }, durable: { ...durableOptions, log: undefined }, sessions: { ...sessionsOptions, log: undefined } },
-    ...(only.length ? { only } : {}), mcp, durable, sessions,
+    options: { mcp: { ...mcpOptions, log: undefined }, durable: { ...durableOptions, log: undefined }, sessions: { ...sessionsOptions, log: undefined }, import: { ...importOptions, log: undefined } },
+    ...(only.length ? { only } : {}), mcp, durable, sessions, imports,
   }, null, 2) + '\n');
   log(`\nWrote ${path.relative(process.cwd(), file)} (${seconds.toFixed(0)} s).`);
 }

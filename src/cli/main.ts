@@ -9,6 +9,7 @@ import { readEndpoint } from '../host/endpoint';
 import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { resolveStorageDir } from '../store/storageLocation';
+import { decodeTextFile } from '../core/encoding';
 import { connect, type BatonConnection } from './connection';
 import { formatActivity, formatImportReport, formatInbox, formatSprints, formatTasks, type ActivityRow, type InboxRow, type SprintRow, type TaskRow } from './format';
 
@@ -46,6 +47,40 @@ async function allTasks(conn: BatonConnection, filter: Record<string, unknown>):
   return tasks;
 }
 
+/** Largest MCP request body (bytes) the owner accepts by default (`baton.mcp.maxRequestBytes`); imports obey it however they connect. */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+/** Bytes of the JSON-RPC envelope around import_plan's arguments (method, id, tool name), rounded up. */
+const IMPORT_ENVELOPE_BYTES = 256;
+
+/**
+ * Reads a plan file for `baton import`: regular files only, at most MAX_REQUEST_BYTES read (a device such
+ * as /dev/zero or a FIFO is refused before reading), decoded by `decodeTextFile`. Throws an Error naming
+ * the path and what is wrong (missing, a directory, not a regular file, too large, empty, not text).
+ */
+function readPlanFile(full: string): string {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(full);
+  } catch {
+    throw new Error(`No such file: ${full}`);
+  }
+  if (stat.isDirectory()) throw new Error(`${full} is a directory: give the plan file inside it (a .md plan or .taskmaster/tasks/tasks.json).`);
+  if (!stat.isFile()) throw new Error(`${full} is not a regular file (a device, FIFO or socket): baton import reads regular files only.`);
+  if (stat.size > MAX_REQUEST_BYTES) {
+    throw new Error(`${full} is ${stat.size} bytes: baton import accepts plan files up to ${MAX_REQUEST_BYTES} bytes (the MCP request limit, baton.mcp.maxRequestBytes).`);
+  }
+  const fd = fs.openSync(full, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_REQUEST_BYTES + 1);
+    let length = 0;
+    for (let n; length < buffer.length && (n = fs.readSync(fd, buffer, length, buffer.length - length, null)) > 0;) length += n;
+    if (length > MAX_REQUEST_BYTES) throw new Error(`${full} grew past ${MAX_REQUEST_BYTES} bytes while being read: baton import accepts plan files up to that size.`);
+    return decodeTextFile(buffer.subarray(0, length), full);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Source name of an imported file: its path relative to the workspace when inside it, else its absolute path. */
 function sourceName(workspace: string, file: string): string {
   const rel = path.relative(workspace, file);
@@ -69,10 +104,15 @@ export function buildProgram(): Command {
     .action(async (file: string, opts) => {
       const workspace = workspaceOf(opts);
       const full = path.resolve(file);
-      if (!fs.existsSync(full)) throw new Error(`No such file: ${full}`);
-      const content = fs.readFileSync(full, 'utf8');
+      const content = readPlanFile(full);
+      const source = sourceName(workspace, full);
+      const requestBytes = Buffer.byteLength(JSON.stringify({ source, content })) + IMPORT_ENVELOPE_BYTES;
+      if (requestBytes > MAX_REQUEST_BYTES) {
+        throw new Error(`${full} is too large to import: its import_plan request is ${requestBytes} bytes, over the limit of ${MAX_REQUEST_BYTES} bytes ` +
+          '(the MCP request limit, baton.mcp.maxRequestBytes); split the plan into several files.');
+      }
       await withConnection(opts, async conn => {
-        const report = await conn.call<ImportReport>('import_plan', { source: sourceName(workspace, full), content });
+        const report = await conn.call<ImportReport>('import_plan', { source, content });
         process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + '\n' : formatImportReport(report));
       });
     });
@@ -219,7 +259,7 @@ export function buildProgram(): Command {
       const handover = new Promise<'handover'>(resolve => (handedOver = () => resolve('handover')));
       const owner = await WorkspaceOwner.open({
         storageDir, kind: 'cli', version: VERSION, log: makeLog(true), workspaceDir: workspaceOf(opts),
-        mcp: { port: opts.port, maxBodyBytes: 1024 * 1024, tier: opts.tools, sessionIdleSeconds: opts.idleTimeout },
+        mcp: { port: opts.port, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools, sessionIdleSeconds: opts.idleTimeout },
         claimLeaseSeconds: opts.lease,
         onHandover: () => handedOver(),
       });
@@ -243,7 +283,7 @@ export function buildProgram(): Command {
         return;
       }
       const owner = await WorkspaceOwner.open({
-        storageDir, kind: 'cli', version: VERSION, log, workspaceDir: workspaceOf(opts), mcp: { port: 0, maxBodyBytes: 1024 * 1024, tier: opts.tools },
+        storageDir, kind: 'cli', version: VERSION, log, workspaceDir: workspaceOf(opts), mcp: { port: 0, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools },
       });
       const server = createBatonMcpServer(owner.services, { version: VERSION, tier: opts.tools, mcpSessionId: () => undefined });
       const transport = new StdioServerTransport();

@@ -131,3 +131,27 @@ export function repairMojibake(text: string): string {
 export function looksMisencoded(text: string): boolean {
   return repairOnce(text).repaired > 0;
 }
+
+/**
+ * Decodes a plan file's bytes into text: UTF-8 (a UTF-8 byte-order mark is dropped), or UTF-16 LE/BE when
+ * the file starts with that byte-order mark (as Windows editors save "Unicode" text). `name` names the file
+ * in errors. Throws an Error saying what is wrong when the file is empty (0 bytes) or is not text (it
+ * contains NUL bytes: a binary file, or UTF-16 without a byte-order mark).
+ */
+export function decodeTextFile(bytes: Uint8Array, name: string): string {
+  if (bytes.length === 0) throw new Error(`${name} is empty (0 bytes): there is nothing to import.`);
+  let text: string;
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) text = new TextDecoder('utf-16le').decode(bytes.subarray(2));
+  else if (bytes[0] === 0xfe && bytes[1] === 0xff) text = new TextDecoder('utf-16be').decode(bytes.subarray(2));
+  else {
+    const nul = bytes.indexOf(0);
+    if (nul !== -1) {
+      throw new Error(`${name} is not a text file (NUL byte at offset ${nul}): give a markdown plan or tasks.json in UTF-8, or UTF-16 with a byte-order mark.`);
+    }
+    text = new TextDecoder('utf-8').decode(bytes);
+  }
+  text = text.replace(/^\uFEFF/, '');
+  if (text.includes('\u0000')) throw new Error(`${name} is not a text file (it contains NUL characters).`);
+  if (!text.trim()) throw new Error(`${name} has no text (only white space): there is nothing to import.`);
+  return text;
+}

@@ -68,8 +68,8 @@ export class TaskGraph {
     const previous = new Map<string, string>();
     const queue = [dependsOnId];
     const seen = new Set(queue);
-    while (queue.length) {
-      const current = queue.shift()!;
+    for (let head = 0; head < queue.length; head++) {
+      const current = queue[head];
       for (const next of this.prerequisites.get(current) ?? []) {
         if (seen.has(next)) continue;
         previous.set(next, current);
@@ -88,6 +88,58 @@ export class TaskGraph {
       }
     }
     return null;
+  }
+
+  /**
+   * Adds a batch of edges `taskId → dependsOnId`, keeping the graph acyclic, and returns the edges refused
+   * with the cycle each would close (in the order given). Linear in the graph's size when the batch closes
+   * no cycle: all edges are added, then one Kahn pass (Kahn 1962) checks the whole graph. Only when that
+   * pass leaves nodes unsorted are the new edges among those nodes (the only ones that can lie on a cycle)
+   * taken out and re-added one by one, in the given order, with `findCycle` (breadth-first per edge).
+   * Edges naming an unknown task, or already present, are ignored.
+   */
+  addEdges(edges: readonly Dependency[]): { edge: Dependency; cycle: string[] }[] {
+    const added: Dependency[] = [];
+    const refused: { edge: Dependency; cycle: string[] }[] = [];
+    for (const e of edges) {
+      if (!this.tasks.has(e.taskId) || !this.tasks.has(e.dependsOnId)) continue;
+      if (e.taskId === e.dependsOnId) { refused.push({ edge: e, cycle: [e.taskId, e.taskId] }); continue; }
+      const deps = this.prerequisites.get(e.taskId)!;
+      if (deps.has(e.dependsOnId)) continue;
+      deps.add(e.dependsOnId);
+      this.dependents.get(e.dependsOnId)!.add(e.taskId);
+      added.push(e);
+    }
+    const sorted = new Set(this.topologicalOrderOfAcyclicPart());
+    if (sorted.size === this.tasks.size) return refused;
+    const suspect = added.filter(e => !sorted.has(e.taskId) && !sorted.has(e.dependsOnId));
+    for (const e of suspect) {
+      this.prerequisites.get(e.taskId)!.delete(e.dependsOnId);
+      this.dependents.get(e.dependsOnId)!.delete(e.taskId);
+    }
+    for (const e of suspect) {
+      const cycle = this.findCycle(e.taskId, e.dependsOnId);
+      if (cycle) { refused.push({ edge: e, cycle }); continue; }
+      this.prerequisites.get(e.taskId)!.add(e.dependsOnId);
+      this.dependents.get(e.dependsOnId)!.add(e.taskId);
+    }
+    const order = new Map(edges.map((e, i) => [e, i]));
+    return refused.sort((a, b) => order.get(a.edge)! - order.get(b.edge)!);
+  }
+
+  /** Kahn's pass over the graph: the ids that lie on no cycle nor downstream of one, prerequisites first. */
+  private topologicalOrderOfAcyclicPart(): string[] {
+    const remaining = new Map<string, number>();
+    for (const [id, deps] of this.prerequisites) remaining.set(id, deps.size);
+    const queue = [...this.tasks.keys()].filter(id => remaining.get(id) === 0);
+    for (let head = 0; head < queue.length; head++) {
+      for (const dependent of this.dependents.get(queue[head])!) {
+        const left = remaining.get(dependent)! - 1;
+        remaining.set(dependent, left);
+        if (left === 0) queue.push(dependent);
+      }
+    }
+    return queue;
   }
 
   /** Throws DependencyCycleError when `taskId → dependsOnId` would close a cycle. */
@@ -128,8 +180,8 @@ export class TaskGraph {
     for (const [id, deps] of this.prerequisites) remaining.set(id, deps.size);
     const order: string[] = [];
     const queue = [...this.tasks.keys()].filter(id => remaining.get(id) === 0);
-    while (queue.length) {
-      const id = queue.shift()!;
+    for (let head = 0; head < queue.length; head++) {
+      const id = queue[head];
       order.push(id);
       for (const dependent of this.dependents.get(id)!) {
         const left = remaining.get(dependent)! - 1;

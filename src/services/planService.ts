@@ -617,6 +617,10 @@ export class PlanService {
    */
   importDocument(content: string, source: string, actor: Actor): ImportReport {
     const name = this.requireText('Source name', source, 1000);
+    if (!content.trim()) throw invalid(`Cannot import ${name}: the document is empty; nothing was imported.`);
+    if (content.includes('\u0000')) {
+      throw invalid(`Cannot import ${name}: it is not text (it contains NUL characters: a binary file, or UTF-16 read without its byte-order mark); nothing was imported.`);
+    }
     let plan: ImportedPlan;
     try {
       plan = parsePlan(content, name);
@@ -648,19 +652,39 @@ export class PlanService {
     const seenTasks = new Set<string>();
     const keyToId = new Map<string, string>();
     const changedTasks: string[] = [];
+    const changedTaskSet = new Set<string>();
     const changedSprints: string[] = [];
-    const existingDeps = new Set(this.repo.listDependencies().map(d => `${d.taskId}>${d.dependsOnId}`));
+    const before = this.plan();
+    const existingDeps = new Set(before.dependencies.map(d => `${d.taskId}>${d.dependsOnId}`));
+    const created: Task[] = [];
+    // Read what this source imported before once, not one query per task (keeps a large import linear).
+    const bySourceKey = new Map(this.repo.tasksWithSourcePrefix(prefix).map(t => [t.sourceKey!, t]));
+    const checkpointsByTask = new Map<string, Checkpoint[]>();
+    const checkpointBySourceKey = new Map<string, Checkpoint>();
+    for (const c of this.repo.listCheckpoints()) {
+      const list = checkpointsByTask.get(c.taskId) ?? [];
+      list.push(c);
+      checkpointsByTask.set(c.taskId, list);
+      if (c.sourceKey?.startsWith(prefix)) checkpointBySourceKey.set(c.sourceKey, c);
+    }
 
     this.repo.transaction(tx => {
       let sprintNum = this.repo.nextSprintNumber();
       let taskNum = this.repo.nextTaskNumber();
       let sprintPosition = this.repo.listSprints().length;
 
+      // New tasks are written in batches (one statement per 50); flushed before anything refers to them.
+      let pendingTasks: [number, Task][] = [];
+      const flushTasks = () => {
+        if (!pendingTasks.length) return;
+        this.repo.insertTasks(tx, pendingTasks);
+        pendingTasks = [];
+      };
       const upsertTask = (item: ImportedTask, sprintId: string | null, parentId: string | null, position: number) => {
         const sourceKey = prefix + item.key;
         const description = this.sanitize(item.description);
         seenTasks.add(sourceKey);
-        const existing = this.repo.findTaskBySourceKey(sourceKey);
+        const existing = bySourceKey.get(sourceKey);
         let id: string;
         if (!existing) {
           id = `T-${taskNum}`;
@@ -670,7 +694,9 @@ export class PlanService {
             progress: progressFromCheckpoints(item.checkpoints) ?? (item.status === 'DONE' ? 100 : 0), context: '', summary: null,
             sourceKey, createdAt: at, updatedAt: at, completedAt: item.status === 'DONE' ? at : null,
           };
-          this.repo.insertTask(tx, taskNum++, task);
+          pendingTasks.push([taskNum++, task]);
+          created.push(task);
+          bySourceKey.set(sourceKey, task);
           report.tasks.created++;
           changedTasks.push(id);
         } else {
@@ -693,20 +719,23 @@ export class PlanService {
             patch.updatedAt = at;
             this.repo.updateTask(tx, id, patch);
             report.tasks.updated++;
-            changedTasks.push(id);
+            changedTasks.push(id); changedTaskSet.add(id);
           } else {
             report.tasks.unchanged++;
           }
         }
         keyToId.set(item.key, id);
         // checkpoints
-        const current = existing ? this.repo.listCheckpoints(id) : [];
+        const current = existing ? (checkpointsByTask.get(id) ?? []) : [];
         let checkpointsChanged = false;
         item.checkpoints.forEach((c, i) => {
           const cKey = prefix + c.key;
-          const found = this.repo.findCheckpointBySourceKey(cKey);
+          const found = checkpointBySourceKey.get(cKey);
           if (!found) {
-            this.repo.insertCheckpoint(tx, { id: this.newId('C'), taskId: id, title: c.title, done: c.done, position: i, sourceKey: cKey });
+            const checkpoint = { id: this.newId('C'), taskId: id, title: c.title, done: c.done, position: i, sourceKey: cKey };
+            flushTasks();
+            this.repo.insertCheckpoint(tx, checkpoint);
+            checkpointBySourceKey.set(cKey, checkpoint);
             report.checkpoints.created++;
             checkpointsChanged = true;
           } else {
@@ -724,7 +753,7 @@ export class PlanService {
           const progress = progressFromCheckpoints(this.repo.listCheckpoints(id));
           if (progress !== null && (!existing || existing.progress !== progress)) {
             this.repo.updateTask(tx, id, { progress });
-            if (existing && !changedTasks.includes(id)) changedTasks.push(id);
+            if (existing && !changedTaskSet.has(id)) { changedTaskSet.add(id); changedTasks.push(id); }
           }
         }
         item.children.forEach((child, i) => upsertTask(child, sprintId, id, i));
@@ -759,36 +788,50 @@ export class PlanService {
       }
       const backlogStart = this.repo.nextTaskPosition(null);
       plan.backlog.forEach((t, i) => {
-        const existing = this.repo.findTaskBySourceKey(prefix + t.key);
+        const existing = bySourceKey.get(prefix + t.key);
         upsertTask(t, null, null, existing?.sprintId === null ? existing.position : backlogStart + i);
       });
 
-      // dependencies, after every task exists
-      const addDeps = (item: ImportedTask) => {
-        const id = keyToId.get(item.key)!;
-        for (const depKey of item.dependsOn) {
-          const depId = keyToId.get(depKey);
-          if (!depId) {
-            report.skipped.push({ line: item.line ?? null, text: `${item.title} → ${depKey}`, reason: 'dependency on a task not in this plan' });
-            continue;
+      flushTasks();
+      // dependencies, after every task exists: one graph, one batch (linear unless the batch closes a cycle)
+      const wanted: { item: ImportedTask; depKey: string; edge: Dependency }[] = [];
+      const collect = (root: ImportedTask) => {
+        const stack = [root];
+        while (stack.length) {
+          const item = stack.pop()!;
+          const id = keyToId.get(item.key)!;
+          for (const depKey of item.dependsOn) {
+            const depId = keyToId.get(depKey);
+            if (!depId) {
+              report.skipped.push({ line: item.line ?? null, text: `${item.title} → ${depKey}`, reason: 'dependency on a task not in this plan' });
+              continue;
+            }
+            if (existingDeps.has(`${id}>${depId}`)) continue;
+            existingDeps.add(`${id}>${depId}`);
+            wanted.push({ item, depKey, edge: { taskId: id, dependsOnId: depId } });
           }
-          if (existingDeps.has(`${id}>${depId}`)) continue;
-          const graph = this.graph(this.repo.listTasks());
-          const cycle = graph.findCycle(id, depId);
+          for (let i = item.children.length - 1; i >= 0; i--) stack.push(item.children[i]);
+        }
+      };
+      for (const s of plan.sprints) s.tasks.forEach(collect);
+      plan.backlog.forEach(collect);
+      if (wanted.length) {
+        const accepted: Dependency[] = [];
+        const graph = new TaskGraph([...before.tasks, ...created], before.dependencies);
+        const refused = new Map(graph.addEdges(wanted.map(w => w.edge)).map(r => [r.edge, r.cycle]));
+        for (const w of wanted) {
+          const cycle = refused.get(w.edge);
           if (cycle) {
-            report.skipped.push({ line: item.line ?? null, text: `${item.title} → ${depKey}`, reason: `dependency would close a cycle (${cycle.join(' → ')})` });
+            report.skipped.push({ line: w.item.line ?? null, text: `${w.item.title} → ${w.depKey}`, reason: `dependency would close a cycle (${cycle.join(' → ')})` });
             continue;
           }
-          this.repo.insertDependency(tx, { taskId: id, dependsOnId: depId });
-          existingDeps.add(`${id}>${depId}`);
+          accepted.push(w.edge);
           report.dependencies.created++;
         }
-        item.children.forEach(addDeps);
-      };
-      for (const s of plan.sprints) s.tasks.forEach(addDeps);
-      plan.backlog.forEach(addDeps);
+        this.repo.insertDependencies(tx, accepted);
+      }
 
-      for (const t of this.repo.tasksWithSourcePrefix(prefix)) {
+      for (const t of bySourceKey.values()) {
         if (!seenTasks.has(t.sourceKey!)) report.noLongerInSource.push({ id: t.id, title: t.title, status: t.status });
       }
       this.repo.upsertImport(tx, source, plan.format, createHash('sha256').update(content).digest('hex'), at);
@@ -822,7 +865,7 @@ export class PlanService {
    * (`changed()` drops it). Every write goes through this service, so the cache cannot go stale;
    * callers must not mutate the returned objects.
    */
-  private plan(): { tasks: Task[]; graph: TaskGraph } {
+  private plan(): { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[] } {
     if (!this.cache) {
       const tasks = this.repo.listTasks();
       const dependencies = this.repo.listDependencies();

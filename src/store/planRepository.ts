@@ -139,6 +139,23 @@ export class PlanRepository {
         t.parentId, t.position, t.progress, t.context, t.summary, t.sourceKey, t.createdAt, t.updatedAt, t.completedAt],
     );
   }
+  /**
+   * Inserts many tasks (`[num, task]` pairs, in order) with one multi-row INSERT per 50 rows, so a large
+   * import does not pay one statement per task. Parents must come before their subtasks.
+   */
+  insertTasks(tx: SqlWriter, rows: readonly (readonly [number, Task])[]): void {
+    for (let i = 0; i < rows.length; i += 50) {
+      const chunk = rows.slice(i, i + 50);
+      tx.run(
+        `INSERT INTO tasks (id, num, title, description, status, priority, estimate, estimate_unit, assignee, sprint_id,
+           parent_id, position, progress, context, summary, source_key, created_at, updated_at, completed_at)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flatMap(([num, t]) => [t.id, num, t.title, t.description, t.status, t.priority, t.estimate, t.estimateUnit,
+          t.assignee, t.sprintId, t.parentId, t.position, t.progress, t.context, t.summary, t.sourceKey, t.createdAt,
+          t.updatedAt, t.completedAt]),
+      );
+    }
+  }
   updateTask(tx: SqlWriter, id: string, patch: Partial<Omit<Task, 'id' | 'createdAt'>>): void {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [keyof typeof TASK_COLUMNS, SqlValue][];
     if (!entries.length) return;
@@ -164,6 +181,16 @@ export class PlanRepository {
   }
   insertDependency(tx: SqlWriter, d: Dependency): void {
     tx.run('INSERT OR IGNORE INTO dependencies (task_id, depends_on_id) VALUES (?, ?)', [d.taskId, d.dependsOnId]);
+  }
+  /** Inserts many dependency edges with one multi-row INSERT per 400 edges (duplicates are ignored). */
+  insertDependencies(tx: SqlWriter, deps: readonly Dependency[]): void {
+    for (let i = 0; i < deps.length; i += 400) {
+      const chunk = deps.slice(i, i + 400);
+      tx.run(
+        `INSERT OR IGNORE INTO dependencies (task_id, depends_on_id) VALUES ${chunk.map(() => '(?, ?)').join(', ')}`,
+        chunk.flatMap(d => [d.taskId, d.dependsOnId]),
+      );
+    }
   }
   deleteDependency(tx: SqlWriter, d: Dependency): number {
     return tx.run('DELETE FROM dependencies WHERE task_id = ? AND depends_on_id = ?', [d.taskId, d.dependsOnId]).changes;

@@ -798,14 +798,21 @@ function freeze(task: TaskDraft): ImportedTask {
   };
 }
 
-/** The 1-based lines of `children` (tokens whose raw text lies inside `parentRaw`, in order). */
+/**
+ * The 1-based lines of `children` (tokens whose raw text lies inside `parentRaw`, in order). Newlines
+ * are counted only between one child and the next, so the whole list costs O(length of `parentRaw`).
+ */
 function childLines(parentRaw: string, parentLine: number, children: readonly { raw: string }[]): number[] {
   let cursor = 0;
+  let line = parentLine;
   return children.map(child => {
     const found = parentRaw.indexOf(child.raw, cursor);
     const at = found === -1 ? cursor : found;
+    line += countNewlines(parentRaw.slice(cursor, at));
+    const childLine = line;
+    line += countNewlines(child.raw);
     cursor = at + child.raw.length;
-    return parentLine + countNewlines(parentRaw.slice(0, at));
+    return childLine;
   });
 }
 
