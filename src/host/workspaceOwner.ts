@@ -154,12 +154,15 @@ export class WorkspaceOwner {
   }
 
   /**
-   * Changes the agents' tool tier (the setting changed): sessions initialized from now on get it.
+   * Changes the agents' tool tier (the setting changed): sessions initialized from now on get it, and
+   * agent sessions already open move to it (or stay at the lower tier they asked for) and are told
+   * with `notifications/tools/list_changed`.
    * @throws Error for a tier agents may not have (`operator`) or an unknown one.
    */
   setAgentTier(tier: AgentTier): void {
     if (!(AGENT_TIERS as readonly string[]).includes(tier)) throw new Error(`The agents' MCP tool tier must be ${AGENT_TIERS.join(' or ')}, got "${tier}".`);
     this.tier = tier;
+    this.mcp?.applyAgentTier();
   }
 
   /**

@@ -52,6 +52,8 @@ interface SessionEntry {
   server: McpServer;
   /** The token that opened the session; every later request must carry the same one. */
   credential: Credential;
+  /** The tier the client asked for with `X-Baton-Tools`, if any (kept when the agents' tier changes). */
+  asked?: ToolTier;
   /** Requests and streams (responses) of this session still open. */
   open: number;
   /** When the last request arrived or the last open response closed (ms since the epoch). */
@@ -115,6 +117,26 @@ export class McpHttpServer {
 
   get sessionCount(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * Applies a new agents' tier (`baton.mcp.toolTier` changed) to the agent sessions already open: each
+   * gets the new tier, or the lower one it asked for, and is sent `notifications/tools/list_changed`
+   * when its tools change. Operator sessions keep theirs. Returns how many sessions were moved.
+   */
+  applyAgentTier(): number {
+    const ceiling = this.options.agentTier();
+    let moved = 0;
+    for (const entry of this.sessions.values()) {
+      if (entry.credential !== 'agent') continue;
+      const tier = entry.asked && TOOL_TIERS.indexOf(entry.asked) < TOOL_TIERS.indexOf(ceiling) ? entry.asked : ceiling;
+      const server = entry.server as McpServer & { setToolTier?: (tier: 'core' | 'full') => void };
+      if (server.setToolTier && (tier === 'core' || tier === 'full')) {
+        server.setToolTier(tier);
+        moved++;
+      }
+    }
+    return moved;
   }
 
   /**
@@ -193,7 +215,7 @@ export class McpHttpServer {
         sessionIdGenerator: () => randomUUID(),
         onsessioninitialized: sid => {
           id = sid;
-          entry = { transport, server, credential, open: 0, lastActivityAt: this.now() };
+          entry = { transport, server, credential, asked: granted.asked, open: 0, lastActivityAt: this.now() };
           this.sessions.set(sid, entry);
           this.track(sid, entry, res);
           this.options.log?.('info', `[MCP] session ${sid.slice(0, 8)} opened (${this.sessions.size} open)`);
@@ -286,14 +308,14 @@ export class McpHttpServer {
    * Asking for a higher tier than the token grants is refused (403), never silently lowered, so a client
    * knows it does not have what it asked for.
    */
-  private grantTier(credential: Credential, asked: string | undefined): { tier: ToolTier } | { refused: string; status: number } {
+  private grantTier(credential: Credential, asked: string | undefined): { tier: ToolTier; asked?: ToolTier } | { refused: string; status: number } {
     const ceiling: ToolTier = credential === 'operator' ? 'operator' : this.options.agentTier();
     if (asked === undefined || asked === '') return { tier: ceiling };
     const tier = asked.trim().toLowerCase();
     if (!(TOOL_TIERS as readonly string[]).includes(tier)) {
       return { refused: `X-Baton-Tools must be one of ${TOOL_TIERS.join(', ')}, got "${asked}".`, status: 400 };
     }
-    if (TOOL_TIERS.indexOf(tier as ToolTier) <= TOOL_TIERS.indexOf(ceiling)) return { tier: tier as ToolTier };
+    if (TOOL_TIERS.indexOf(tier as ToolTier) <= TOOL_TIERS.indexOf(ceiling)) return { tier: tier as ToolTier, asked: tier as ToolTier };
     return {
       status: 403,
       refused: tier === 'operator'

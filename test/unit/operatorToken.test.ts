@@ -260,3 +260,30 @@ function listFiles(dir: string): string[] {
   }
   return out;
 }
+
+test('a changed baton.mcp.toolTier reaches agent sessions already open (tools/list_changed), never above the setting nor below what one asked for', async () => {
+  const owner = await openTestOwner({ mcp: true, tier: 'core' });
+  try {
+    const token = owner.readToken()!;
+    const live = await connectAgent(owner.mcpUrl!, token, 'live');
+    const frugal = await connectAgent(owner.mcpUrl!, token, 'frugal', { 'X-Baton-Tools': 'core' });
+    let told = 0;
+    const { ToolListChangedNotificationSchema } = await import('@modelcontextprotocol/sdk/types.js');
+    live.setNotificationHandler(ToolListChangedNotificationSchema, () => { told++; });
+    await live.listTools(); // opens nothing by itself; the notification comes on the SDK's GET stream
+    assert.ok(!(await live.listTools()).tools.some(t => t.name === 'add_note'));
+    owner.setAgentTier('full');
+    assert.ok((await live.listTools()).tools.some(t => t.name === 'add_note'), 'the open session now has the full tier');
+    assert.ok(!(await frugal.listTools()).tools.some(t => t.name === 'add_note'), 'the session that asked for core keeps core');
+    const deadline = Date.now() + 5_000;
+    while (!told && Date.now() < deadline) await new Promise(r => setTimeout(r, 50));
+    assert.ok(told >= 1, 'the open session was sent notifications/tools/list_changed');
+    owner.setAgentTier('core');
+    assert.ok(!(await live.listTools()).tools.some(t => t.name === 'add_note'), 'and back to core');
+    assert.ok(!(await live.listTools()).tools.some(t => ['approve', 'answer_request', 'hand_over'].includes(t.name)), 'never an operator tool');
+    await live.close();
+    await frugal.close();
+  } finally {
+    await owner.cleanup();
+  }
+});
