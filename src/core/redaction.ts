@@ -776,7 +776,18 @@ export function redactDeep<T>(value: T): { value: T; findings: RedactionFinding[
     const out: Record<string, unknown> = proto === null ? Object.create(null) : {};
     copies.set(v, out);
     for (const key of Object.keys(v)) {
-      Object.defineProperty(out, key, { value: walk((v as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+      // Keys are outside text too, and a value may be a secret only given its key (`{ "API_KEY": "3f9a…" }`).
+      const k = walk(key) as string;
+      const raw = (v as Record<string, unknown>)[key];
+      let value = walk(raw);
+      if (typeof raw === 'string' && value === raw) {
+        const combo = redactSecrets(`${key}=${raw}`);
+        if (combo.findings.length && combo.text.startsWith(`${key}=`)) {
+          for (const f of combo.findings) counts.set(f.kind, (counts.get(f.kind) ?? 0) + f.count);
+          value = combo.text.slice(key.length + 1);
+        }
+      }
+      Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true });
     }
     return out;
   };

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { BatonError, invalid, notFound } from '../core/errors';
 import { Emitter, type Event } from '../core/event';
 import { importPlan as parsePlan } from '../core/import/detect';
-import type { ImportedPlan, ImportedTask } from '../core/import/importedPlan';
+import { sanitizeImportedPlan, type ImportedPlan, type ImportedTask } from '../core/import/importedPlan';
 import {
   type Actor,
   type ActivityEntry,
@@ -332,7 +332,7 @@ export class PlanService {
     const num = this.repo.nextTaskNumber();
     const task: Task = {
       id: `T-${num}`, title, description, status: 'TODO', priority, estimate, estimateUnit,
-      assignee: input.assignee ?? null, sprintId, parentId, position: this.repo.nextTaskPosition(sprintId),
+      assignee: input.assignee?.trim() ? this.sanitize(input.assignee.trim()) : null, sprintId, parentId, position: this.repo.nextTaskPosition(sprintId),
       progress: 0, context: '', summary: null, sourceKey: null, createdAt: at, updatedAt: at,
       completedAt: null,
     };
@@ -357,7 +357,7 @@ export class PlanService {
     if (patch.priority !== undefined) { next.priority = this.checkPriority(patch.priority); changes.push(`priority ${patch.priority}`); }
     if (patch.estimate !== undefined) { next.estimate = this.checkEstimate(patch.estimate); changes.push(`estimate ${patch.estimate ?? 'none'}`); }
     if (patch.estimateUnit !== undefined) { next.estimateUnit = this.checkUnit(patch.estimateUnit); changes.push(`unit ${patch.estimateUnit}`); }
-    if (patch.assignee !== undefined) { next.assignee = patch.assignee?.trim() || null; changes.push(`assignee ${next.assignee ?? 'none'}`); }
+    if (patch.assignee !== undefined) { next.assignee = patch.assignee?.trim() ? this.sanitize(patch.assignee.trim()) : null; changes.push(`assignee ${next.assignee ?? 'none'}`); }
     if (patch.sprintId !== undefined) {
       if (patch.sprintId !== null) this.getSprint(patch.sprintId);
       next.sprintId = patch.sprintId;
@@ -638,6 +638,9 @@ export class PlanService {
    * not deleted. `content` is the raw file text, remembered by hash to tell an unchanged file.
    */
   importPlan(plan: ImportedPlan, source: string, content: string, actor: Actor): ImportReport {
+    // Everything from the document is outside text: redact it all before anything is compared or stored.
+    plan = sanitizeImportedPlan(plan, this.sanitize);
+    source = this.sanitize(source);
     const report: ImportReport = {
       source, format: plan.format,
       sprints: { created: 0, updated: 0, unchanged: 0 },
@@ -965,7 +968,8 @@ export class PlanService {
     if (typeof value !== 'string' || !value.trim()) throw invalid(`${what} must be a non-empty text.`);
     const text = value.trim();
     if (text.length > max) throw invalid(`${what} is ${text.length} characters; the limit is ${max}.`);
-    return text;
+    // Titles, names, summaries, notes and sources all come from outside: they pass redaction here.
+    return this.sanitize(text);
   }
 
   private optionalText(what: string, value: unknown): string {

@@ -81,6 +81,11 @@ export class SessionService {
     this._onDidChangeSessions.dispose();
   }
 
+  /** An agent, profile or role name from outside (MCP `clientInfo.name`, `agent_init`): redacted, then made one short line. */
+  private name(raw: string): string {
+    return cleanName(this.sanitizeDeep(String(raw)));
+  }
+
   /** The actor an agent session acts as: `<agent name>#<session id>`. */
   actorOf(session: AgentSession): Actor {
     return { kind: 'agent', name: `${session.agentName}#${session.id}` };
@@ -102,7 +107,7 @@ export class SessionService {
     const at = this.stamp();
     const num = this.repo.nextSessionNumber();
     const session: AgentSession = {
-      id: `A-${num}`, agentName: cleanName(input.agentName), profile: input.profile ?? null, role: input.role ?? null, taskId: null,
+      id: `A-${num}`, agentName: this.name(input.agentName), profile: input.profile ? this.name(input.profile) : null, role: input.role ? this.name(input.role) : null, taskId: null,
       mcpSessionId: input.mcpSessionId ?? null, status: 'active', startedAt: at, lastSeenAt: at, endedAt: null, endReason: null,
     };
     this.repo.transaction(tx => this.repo.insertSession(tx, num, session));
@@ -250,9 +255,9 @@ export class SessionService {
       throw invalid(`${wanted.id} "${wanted.title}" is claimed by ${wanted.assignee}, which is still connected. Call claim_next_task for a ready task.`);
     }
     const patch: Partial<AgentSession> = {};
-    if (input.agentName) patch.agentName = cleanName(input.agentName);
-    if (input.profile !== undefined) patch.profile = cleanName(input.profile);
-    if (input.role !== undefined) patch.role = cleanName(input.role);
+    if (input.agentName) patch.agentName = this.name(input.agentName);
+    if (input.profile !== undefined) patch.profile = input.profile === null ? null : this.name(input.profile);
+    if (input.role !== undefined) patch.role = input.role === null ? null : this.name(input.role);
     if (Object.keys(patch).length) {
       this.repo.transaction(tx => this.repo.updateSession(tx, session.id, { ...patch, lastSeenAt: this.stamp() }));
       session = this.get(session.id);

@@ -325,7 +325,7 @@ test('redactSecrets: pathological inputs finish quickly', () => {
   }
 });
 
-test('redactDeep: redacts every string leaf of nested values, without touching the input', () => {
+test('redactDeep: redacts every string leaf and key of nested values, and values secret given their key, without touching the input', () => {
   const gh = 'ghs_' + pick(ALNUM, 36);
   const npm = 'npm_' + pick(ALNUM, 36);
   const when = new Date('2024-06-01T00:00:00Z');
@@ -336,7 +336,8 @@ test('redactDeep: redacts every string leaf of nested values, without touching t
     nothing: null,
     when,
     steps: ['clone', `npm config set //registry.npmjs.org/:_authToken=${npm}`, { nested: [`again ${gh}`] }],
-    [`${gh}`]: 'keys are names and are kept',
+    [`${gh}`]: 'a key is outside text too',
+    API_KEY: '3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c1e',
   };
   const snapshot = structuredClone(input);
   const { value, findings } = redactDeep(input);
@@ -347,8 +348,10 @@ test('redactDeep: redacts every string leaf of nested values, without touching t
   assert.equal(value.nothing, null);
   assert.equal(value.when, when, 'non-plain objects are kept by reference');
   assert.deepEqual(value.steps, ['clone', 'npm config set //registry.npmjs.org/:_authToken=[REDACTED:npm-token]', { nested: ['again [REDACTED:github-token]'] }]);
-  assert.equal(value[gh], 'keys are names and are kept');
-  assert.deepEqual(findings, [{ kind: 'github-token', count: 2 }, { kind: 'npm-token', count: 1 }]);
+  assert.equal(value[gh], undefined, 'a secret in a key is redacted (issue "Trust" item 2)');
+  assert.equal(value['[REDACTED:github-token]'], 'a key is outside text too');
+  assert.equal(value.API_KEY, '[REDACTED:generic-api-key]', 'a value that is a secret given its key');
+  assert.deepEqual(findings, [{ kind: 'generic-api-key', count: 1 }, { kind: 'github-token', count: 3 }, { kind: 'npm-token', count: 1 }]);
   // primitives pass through
   assert.deepEqual(redactDeep('plain'), { value: 'plain', findings: [] });
   assert.deepEqual(redactDeep(7), { value: 7, findings: [] });

@@ -80,3 +80,33 @@ test('secrets planted in messages, context, artifacts and notes are absent from 
   assert.ok(disk.includes('[REDACTED:'));
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('secrets in titles, names, agent names (clientInfo and agent_init), profiles, assignees, context keys, import sources and imported plans never reach the disk (issue "Trust" item 2)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-redact-channels-'));
+  const owner = await openTestOwner({ mcp: true, dir, tier: 'full' });
+  const gh = SECRETS['github-token'];
+  const aws = SECRETS['aws-access-key-id'];
+  const url = `postgres://app:${SECRETS['password-in-url']}@db.internal:5432/prod`;
+  try {
+    const ada: Actor = { kind: 'user', name: 'ada' };
+    const sprint = owner.plan.createSprint({ name: `Sprint with ${aws}` }, ada);
+    const task = owner.plan.createTask({ title: `Rotate ${gh}`, sprintId: sprint.id, checkpoints: [`check ${url}`], assignee: `bob ${gh}` }, ada);
+    owner.plan.importDocument(`# Plan ${aws}\n\n## Sprint 1: ${gh}\n\n### A1: Connect to ${url} (2 hours)\n- [ ] key ${aws}\n`, `plans/${gh}.md`, ada);
+    // An agent whose client name and agent_init name carry secrets.
+    const agent = await connectAgent(owner.mcpUrl!, owner.readToken()!, `claude ${gh}`);
+    await agent.call('agent_init', { agent: `renamed ${aws}`, profile: `codex ${gh}`, role: `reviewer ${aws}` });
+    await agent.call('create_task', { title: `Title ${aws}`, description: 'desc' });
+    await agent.call('update_task', { task_id: task.id, title: `Retitled ${url}`, assignee: `carol ${aws}` });
+    await agent.call('add_checkpoint', { task_id: task.id, title: `cp ${gh}` }).catch(() => undefined);
+    await agent.call('save_context', { context: { [`note ${gh}`]: 'a key with a secret', API_KEY: '3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c1e' } });
+    await agent.close();
+  } finally {
+    await owner.close();
+  }
+  const disk = everythingOnDisk(dir);
+  for (const [kind, secret] of [['github-token', gh], ['aws-access-key-id', aws], ['password-in-url', SECRETS['password-in-url']], ['api-key-by-name', '3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c1e']]) {
+    assert.ok(!disk.includes(secret), `${kind} secret found on disk`);
+  }
+  assert.ok(disk.includes('[REDACTED:'));
+  fs.rmSync(dir, { recursive: true, force: true });
+});

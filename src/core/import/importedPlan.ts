@@ -108,3 +108,27 @@ export function allTasks(plan: ImportedPlan): ImportedTask[] {
   visit(plan.backlog);
   return out;
 }
+
+/**
+ * The same plan with every text taken from the document passed through `clean` (secret redaction):
+ * source, title, sprint names, goals and keys, task titles, descriptions, keys and dependency keys,
+ * checkpoint titles and keys, and the skipped items' text. `clean` must be deterministic, so a
+ * re-import of the same document finds the same keys.
+ */
+export function sanitizeImportedPlan(plan: ImportedPlan, clean: (text: string) => string): ImportedPlan {
+  const task = (t: ImportedTask): ImportedTask => ({
+    ...t,
+    key: clean(t.key), title: clean(t.title), description: clean(t.description),
+    dependsOn: t.dependsOn.map(clean),
+    checkpoints: t.checkpoints.map(c => ({ ...c, key: clean(c.key), title: clean(c.title) })),
+    children: t.children.map(task),
+  });
+  return {
+    ...plan,
+    source: clean(plan.source),
+    title: plan.title === null ? null : clean(plan.title),
+    sprints: plan.sprints.map(s => ({ ...s, key: clean(s.key), name: clean(s.name), goal: clean(s.goal), tasks: s.tasks.map(task) })),
+    backlog: plan.backlog.map(task),
+    skipped: plan.skipped.map(s => ({ ...s, text: clean(s.text) })),
+  };
+}
