@@ -66,7 +66,7 @@ test('--workspace works before the subcommand (like git -C) and after it', () =>
 });
 
 test('the quick operations work on the CLI, and baton show prints the task whole', () => {
-  assert.match(ok('note', 'T-2', 'Use', 'REST,', 'not', 'GraphQL'), /T-2: note N-\d+ added/);
+  assert.match(ok('note', 'T-2', 'Use', 'REST,', 'not', 'GraphQL'), /T-2: note N-\S+ added/);
   assert.match(ok('dep', 'add', 'T-2', 'T-1'), /T-2 depends on: T-1/);
   assert.match(ok('dep', 'add', 'T-3', 'T-2'), /T-3 depends on: T-2/);
   const cycle = run(['dep', 'add', 'T-1', 'T-3', '--workspace', workspace]);
