@@ -92,7 +92,7 @@ export interface TaskDetailsRow extends TaskRow {
   description: string; context: string; summary: string | null; ready: boolean;
   sprint: { id: string; name: string } | null;
   checkpoints: { n: number; title: string; done: boolean }[];
-  depends_on: string[]; waiting_on: string[]; dependents: string[];
+  depends_on: { id: string; title: string; status: string }[]; waiting_on: string[]; dependents: string[];
   subtasks: { id: string; title: string; status: string }[] | string[];
   notes: { at: string; by: string; text: string }[];
   activity: { at: string; by: string; what: string }[];
@@ -114,7 +114,7 @@ export function formatTaskDetails(t: TaskDetailsRow): string {
   out.push(`  sprint: ${t.sprint ? `${t.sprint.id} ${t.sprint.name}` : 'backlog'}${t.parent_id ? ` · subtask of ${t.parent_id}` : ''}`);
   if (t.description.trim()) out.push('', 'Description', `  ${indent(t.description.trim())}`);
   out.push('', 'Dependencies');
-  out.push(`  depends on: ${t.depends_on.length ? t.depends_on.join(', ') : 'none'}${t.waiting_on.length ? ` (unfinished: ${t.waiting_on.join(', ')})` : ''}`);
+  out.push(`  depends on: ${t.depends_on.length ? t.depends_on.map(d => d.id).join(', ') : 'none'}${t.waiting_on.length ? ` (unfinished: ${t.waiting_on.join(', ')})` : ''}`);
   out.push(`  needed by: ${t.dependents.length ? t.dependents.join(', ') : 'none'}`);
   if (t.subtasks.length) out.push(`  subtasks: ${t.subtasks.map(s => (typeof s === 'string' ? s : `${s.id} ${s.title} [${s.status}]`)).join('; ')}`);
   if (t.checkpoints.length) {

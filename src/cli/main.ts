@@ -288,8 +288,8 @@ export function buildProgram(): Command {
       .addOption(ws).addOption(verbose)
       .action(async (task: string, dependsOn: string, opts) => {
         await withConnection(opts, async conn => {
-          const r = await conn.call<{ task_id: string; depends_on: string[] }>(op === 'add' ? 'add_dependency' : 'remove_dependency', { task_id: task, depends_on: dependsOn });
-          process.stdout.write(`${r.task_id} depends on: ${r.depends_on.length ? r.depends_on.join(', ') : 'nothing'}\n`);
+          const r = await conn.call<{ task_id: string; depends_on: { id: string }[] }>(op === 'add' ? 'add_dependency' : 'remove_dependency', { task_id: task, depends_on: dependsOn });
+          process.stdout.write(`${r.task_id} depends on: ${r.depends_on.length ? r.depends_on.map(d => d.id).join(', ') : 'nothing'}\n`);
         });
       });
   }

@@ -82,7 +82,7 @@ test('the quick operations work on the CLI, and baton show prints the task whole
   // A refused move changes nothing and says why.
   const refused = run(['done', 'T-2', '--summary', 'too early', '--workspace', workspace]);
   assert.equal(refused.code, 1);
-  assert.match(refused.err, /T-1/);
+  assert.match(refused.err, /cannot move from TODO to DONE/);
   const badStatus = run(['status', 'T-2', 'FINISHED', '--workspace', workspace]);
   assert.equal(badStatus.code, 1);
   assert.match(badStatus.err, /status/i);
@@ -91,7 +91,7 @@ test('the quick operations work on the CLI, and baton show prints the task whole
   assert.match(ok('status', 'T-2', 'IN_PROGRESS', '--note', 'starting the API'), /T-2 is IN_PROGRESS/);
 
   const text = ok('show', 'T-2');
-  assert.match(text, /^T-2 {2}Write the API\n/);
+  assert.match(text, /^T-2 {2}.*Write the API\n/);
   assert.match(text, /status IN_PROGRESS/);
   assert.match(text, /Expose the endpoints\./);
   assert.match(text, /depends on: T-1\n/);
@@ -101,7 +101,7 @@ test('the quick operations work on the CLI, and baton show prints the task whole
   assert.match(text, /Activity\n/);
   const json = JSON.parse(ok('show', 'T-2', '--json'));
   assert.equal(json.id, 'T-2');
-  assert.deepEqual(json.depends_on, ['T-1']);
+  assert.deepEqual(json.depends_on.map((d: { id: string }) => d.id), ['T-1']);
   assert.equal(json.checkpoints.length, 2);
   assert.equal(json.notes.length, 2);
   assert.ok(json.activity.length > 0);
