@@ -62,6 +62,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   if (!folder || folder.uri.scheme !== 'file' || !context.storageUri) {
     log.info('[Baton] no local workspace folder open: Baton waits for one.');
     context.subscriptions.push(vscode.commands.registerCommand(COMMANDS.showLog, () => log.show()));
+    // Every other command answers clearly instead of VS Code's "command not found".
+    const contributed = (context.extension.packageJSON.contributes?.commands ?? []) as { command: string }[];
+    for (const { command } of contributed) {
+      if (command === COMMANDS.showLog) continue;
+      context.subscriptions.push(vscode.commands.registerCommand(command, () =>
+        void vscode.window.showInformationMessage(vscode.l10n.t('Open a folder to use Baton: it keeps a plan per workspace folder.'))));
+    }
     return undefined;
   }
 

@@ -13,7 +13,12 @@ import { OwnedElsewhereError, WorkspaceOwner, type LogFn } from '../host/workspa
  * Both paths speak MCP to the same tools, so the CLI never re-implements a rule.
  */
 export async function connect(storageDir: string, version: string, log: LogFn, waitMs = 10_000): Promise<BatonConnection> {
-  const deadline = Date.now() + waitMs;
+  // The deadline bounds how long ONE holder keeps the state, not the whole queue: when the holder changes
+  // (a `baton` command ended and the next one took the lock), the clock restarts, so 16 commands started
+  // together all get their turn instead of the last ones failing at 10 s while every holder made progress.
+  let deadline = Date.now() + waitMs;
+  let holder: number | undefined;
+  let delay = 20;
   for (;;) {
     const endpoint = readEndpoint(storageDir);
     if (endpoint) {
@@ -24,6 +29,10 @@ export async function connect(storageDir: string, version: string, log: LogFn, w
       return connectLocal(owner, storageDir, version);
     } catch (error) {
       if (!(error instanceof OwnedElsewhereError)) throw error;
+      if (error.owner.pid !== holder) {
+        holder = error.owner.pid;
+        deadline = Date.now() + waitMs;
+      }
       // Another process owns the state: a `baton` command finishing (it holds the lock only for its
       // run), or an owner starting up that will publish its endpoint. Wait for either.
       if (Date.now() > deadline) {
@@ -31,7 +40,9 @@ export async function connect(storageDir: string, version: string, log: LogFn, w
           ? `Another baton command (pid ${error.owner.pid}) has held this workspace's state for ${Math.round(waitMs / 1000)} s; try again when it ends.`
           : `${error.message} It publishes no MCP endpoint; is it still starting?`);
       }
-      await new Promise(resolve => setTimeout(resolve, 100));
+      // Short, jittered polls: the lock is free again within a few ms of a command ending.
+      await new Promise(resolve => setTimeout(resolve, delay + Math.random() * delay));
+      delay = Math.min(delay * 1.5, 100);
     }
   }
 }

@@ -86,3 +86,62 @@ export function formatInbox(requests: InboxRow[]): string {
 export function formatActivity(e: ActivityRow): string {
   return `${e.at.replace('T', ' ').slice(0, 19)}  ${e.by}${e.task_id ? `  ${e.task_id}` : ''}  ${e.detail}\n`;
 }
+
+/** A task as the `get_task` tool returns it (the whole task). */
+export interface TaskDetailsRow extends TaskRow {
+  description: string; context: string; summary: string | null; ready: boolean;
+  sprint: { id: string; name: string } | null;
+  checkpoints: { n: number; title: string; done: boolean }[];
+  depends_on: { id: string; title: string; status: string }[]; waiting_on: string[]; dependents: string[];
+  subtasks: { id: string; title: string; status: string }[] | string[];
+  notes: { at: string; by: string; text: string }[];
+  activity: { at: string; by: string; what: string }[];
+}
+
+const indent = (text: string, pad = '  ') => text.replace(/\n/g, `\n${pad}`);
+const when = (iso: string) => iso.replace('T', ' ').slice(0, 16);
+
+/**
+ * A task whole, for `baton show`: header (id, title, status, priority, estimate, assignee, sprint,
+ * progress), then description, dependencies (which are unfinished), checkpoints, context, summary,
+ * notes and recent activity; empty sections are left out.
+ */
+export function formatTaskDetails(t: TaskDetailsRow): string {
+  const out: string[] = [`${t.id}  ${t.title}`];
+  const facts = [`status ${t.status}`, `priority ${t.priority}`, t.estimate && `estimate ${t.estimate}`,
+    t.assignee && `assignee ${t.assignee}`, `progress ${t.progress}%`, t.ready ? 'ready' : null].filter(Boolean);
+  out.push(`  ${facts.join(' · ')}`);
+  out.push(`  sprint: ${t.sprint ? `${t.sprint.id} ${t.sprint.name}` : 'backlog'}${t.parent_id ? ` · subtask of ${t.parent_id}` : ''}`);
+  if (t.description.trim()) out.push('', 'Description', `  ${indent(t.description.trim())}`);
+  out.push('', 'Dependencies');
+  out.push(`  depends on: ${t.depends_on.length ? t.depends_on.map(d => d.id).join(', ') : 'none'}${t.waiting_on.length ? ` (unfinished: ${t.waiting_on.join(', ')})` : ''}`);
+  out.push(`  needed by: ${t.dependents.length ? t.dependents.join(', ') : 'none'}`);
+  if (t.subtasks.length) out.push(`  subtasks: ${t.subtasks.map(s => (typeof s === 'string' ? s : `${s.id} ${s.title} [${s.status}]`)).join('; ')}`);
+  if (t.checkpoints.length) {
+    out.push('', `Checkpoints (${t.checkpoints.filter(c => c.done).length}/${t.checkpoints.length})`);
+    for (const c of t.checkpoints) out.push(`  ${c.done ? '[x]' : '[ ]'} ${c.n}. ${c.title}`);
+  }
+  if (t.context.trim()) out.push('', 'Context', `  ${indent(t.context.trim())}`);
+  if (t.summary?.trim()) out.push('', 'Summary', `  ${indent(t.summary.trim())}`);
+  if (t.notes.length) {
+    out.push('', `Notes (${t.notes.length})`);
+    for (const n of t.notes) out.push(`  ${when(n.at)}  ${n.by}: ${indent(n.text, '    ')}`);
+  }
+  if (t.activity.length) {
+    out.push('', 'Activity');
+    for (const a of t.activity) out.push(`  ${when(a.at)}  ${a.by}  ${a.what}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** A message in the person's mailbox, as the `check_messages` tool returns it. */
+export interface MessageRow {
+  id: string; from: string; subject: string; body: string; task_id: string | null; at: string;
+}
+
+/** The person's messages from agents, for `baton messages`: id, sender, task, time, subject and body. */
+export function formatMessages(messages: MessageRow[]): string {
+  if (!messages.length) return 'No messages.\n';
+  return messages.map(m => `${m.id.padEnd(5)} from ${m.from}${m.task_id ? ` (${m.task_id})` : ''} — ${when(m.at)}${m.subject ? `\n      ${m.subject}` : ''}\n      ${indent(m.body, '      ')}`)
+    .join('\n') + '\n';
+}

@@ -11,7 +11,7 @@ import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { resolveStorageDir } from '../store/storageLocation';
 import { decodeTextFile } from '../core/encoding';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatImportReport, formatInbox, formatSprints, formatTasks, type ActivityRow, type InboxRow, type SprintRow, type TaskRow } from './format';
+import { formatActivity, formatImportReport, formatInbox, formatMessages, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type InboxRow, type MessageRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -94,6 +94,13 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   const ws = new Option('-w, --workspace <dir>', 'workspace folder (default: current folder)');
   const verbose = new Option('-v, --verbose', 'log what Baton does to stderr');
+  // Global like `git -C`: `baton -w DIR tasks` and `baton tasks -w DIR` both work; the subcommand's wins.
+  program.addOption(ws).addOption(verbose);
+  program.hook('preAction', (root, action) => {
+    for (const key of ['workspace', 'verbose']) {
+      if (action !== root && action.getOptionValue(key) === undefined && root.getOptionValue(key) !== undefined) action.setOptionValue(key, root.getOptionValue(key));
+    }
+  });
   const tools = new Option('--tools <tier>', 'highest MCP tool tier agents get: core (~10 tools) or full (the person\'s tools need the operator token)').choices([...AGENT_TIERS]).default('core');
 
   program.command('import')
@@ -219,6 +226,124 @@ export function buildProgram(): Command {
       await withConnection(opts, async conn => {
         const r = await conn.call<{ task: TaskRow; delivered_to_sessions: number }>('intervene', { task_id: task, message: opts.message });
         process.stdout.write(`${r.task.id}: delivered to ${r.delivered_to_sessions} agent session(s) and noted on the task\n`);
+      });
+    });
+
+  program.command('show')
+    .description('a task whole: description, dependencies, checkpoints, context, notes, activity')
+    .argument('<task>', 'task id, e.g. T-3')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const t = await conn.call<TaskDetailsRow>('get_task', { task_id: task });
+        process.stdout.write(opts.json ? JSON.stringify(t, null, 2) + '\n' : formatTaskDetails(t));
+      });
+    });
+
+  program.command('note')
+    .description('add a note to a task')
+    .argument('<task>', 'task id, e.g. T-3')
+    .argument('<text...>', 'the note')
+    .addOption(ws).addOption(verbose)
+    .action(async (task: string, text: string[], opts) => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ task_id: string; note_id: string }>('add_note', { task_id: task, text: text.join(' ') });
+        process.stdout.write(`${r.task_id}: note ${r.note_id} added\n`);
+      });
+    });
+
+  program.command('status')
+    .description('move a task to a status (TODO, IN_PROGRESS, IN_REVIEW, DONE, BLOCKED, CANCELLED); refused moves change nothing')
+    .argument('<task>', 'task id, e.g. T-3')
+    .argument('<status>', 'new status, e.g. IN_REVIEW (case and - or space instead of _ do not matter)')
+    .option('-n, --note <text>', 'a note recorded with the change')
+    .addOption(ws).addOption(verbose)
+    .action(async (task: string, status: string, opts) => {
+      await withConnection(opts, async conn => {
+        const t = await conn.call<TaskRow>('update_task', { task_id: task, status: status.trim().toUpperCase().replace(/[\s-]+/g, '_'), ...(opts.note ? { note: opts.note } : {}) });
+        process.stdout.write(`${t.id} is ${t.status}\n`);
+      });
+    });
+
+  program.command('done')
+    .description('complete a task (DONE) with a summary of what was done')
+    .argument('<task>', 'task id, e.g. T-3')
+    .requiredOption('-s, --summary <text>', 'what was done: files, tests, follow-ups')
+    .addOption(ws).addOption(verbose)
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const t = await conn.call<TaskRow>('complete_task', { task_id: task, summary: opts.summary });
+        process.stdout.write(`${t.id} is ${t.status}\n`);
+      });
+    });
+
+  const context = program.command('context').description('a task\'s working context (markdown) that the next agent on it reads');
+  for (const mode of ['append', 'replace'] as const) {
+    context.command(mode)
+      .description(mode === 'append' ? 'append a section to the task\'s context' : 'replace the task\'s whole context')
+      .argument('<task>', 'task id, e.g. T-3')
+      .argument('[text...]', 'the text; omit it (or give -) to read standard input')
+      .addOption(ws).addOption(verbose)
+      .action(async (task: string, text: string[], opts) => {
+        const body = !text.length || (text.length === 1 && text[0] === '-') ? fs.readFileSync(0, 'utf8') : text.join(' ');
+        await withConnection(opts, async conn => {
+          const r = await conn.call<{ task_id: string; context_chars: number }>('update_context', { task_id: task, text: body, mode });
+          process.stdout.write(`${r.task_id}: context ${mode === 'append' ? 'appended' : 'replaced'} (${r.context_chars} characters)\n`);
+        });
+      });
+  }
+
+  const checkpoint = program.command('checkpoint').description('a task\'s checkpoints (its checklist)');
+  checkpoint.command('add')
+    .description('add a checkpoint at the end of a task\'s checklist')
+    .argument('<task>', 'task id, e.g. T-3')
+    .argument('<title...>', 'the checkpoint')
+    .addOption(ws).addOption(verbose)
+    .action(async (task: string, title: string[], opts) => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ task_id: string; n: number; title: string }>('add_checkpoint', { task_id: task, title: title.join(' ') });
+        process.stdout.write(`${r.task_id}: checkpoint ${r.n}. ${r.title} added\n`);
+      });
+    });
+  checkpoint.command('tick')
+    .description('check a checkpoint (by number, id or exact title); --undo unchecks it')
+    .argument('<task>', 'task id, e.g. T-3')
+    .argument('<checkpoint...>', 'its number (1-based), id or exact title')
+    .option('--undo', 'uncheck it instead')
+    .addOption(ws).addOption(verbose)
+    .action(async (task: string, which: string[], opts) => {
+      await withConnection(opts, async conn => {
+        const t = await conn.call<TaskRow>('set_checkpoint', { task_id: task, checkpoint: which.join(' '), done: !opts.undo });
+        process.stdout.write(`${t.id}: checkpoint ${opts.undo ? 'unchecked' : 'checked'}; progress ${t.progress}%\n`);
+      });
+    });
+
+  const dep = program.command('dep').alias('dependency').description('dependencies between tasks (refused if they would make a cycle)');
+  for (const op of ['add', 'remove'] as const) {
+    dep.command(op)
+      .description(op === 'add' ? '<task> waits for <depends-on>' : '<task> no longer waits for <depends-on>')
+      .argument('<task>', 'task id, e.g. T-5')
+      .argument('<depends-on>', 'task id it waits for, e.g. T-3')
+      .addOption(ws).addOption(verbose)
+      .action(async (task: string, dependsOn: string, opts) => {
+        await withConnection(opts, async conn => {
+          const r = await conn.call<{ task_id: string; depends_on: { id: string }[] }>(op === 'add' ? 'add_dependency' : 'remove_dependency', { task_id: task, depends_on: dependsOn });
+          process.stdout.write(`${r.task_id} depends on: ${r.depends_on.length ? r.depends_on.map(d => d.id).join(', ') : 'nothing'}\n`);
+        });
+      });
+  }
+
+  program.command('messages')
+    .description('messages agents sent you (send_message to "human"); shows unread ones and marks them read')
+    .addOption(ws).addOption(verbose)
+    .option('--all', 'include messages already read')
+    .option('--keep-unread', 'do not mark them read')
+    .option('--json', 'print JSON')
+    .action(async opts => {
+      await withConnection(opts, async conn => {
+        const { messages } = await conn.call<{ messages: MessageRow[] }>('check_messages', { include_read: !!opts.all, mark_read: !opts.keepUnread, limit: 200 });
+        process.stdout.write(opts.json ? JSON.stringify(messages, null, 2) + '\n' : formatMessages(messages));
       });
     });
 

@@ -71,6 +71,7 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   update_context: write(true, false), // mode "replace" overwrites the context
   set_progress: write(false, false),
   set_checkpoint: write(false, true),
+  add_checkpoint: write(false, false),
   complete_task: write(false, false),
   import_plan: write(true, true), // a re-import updates the tasks it created; the same document again changes nothing
   agent_init: write(false, false),

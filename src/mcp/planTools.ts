@@ -197,6 +197,16 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     return taskSummary(task);
   }));
 
+  server.registerTool('add_checkpoint', {
+    title: 'Add a checkpoint',
+    description: 'Adds a checkpoint (a step of the task) at the end of its checklist; progress follows the checked share.',
+    inputSchema: z.object({ task_id: taskId, title: z.string().min(1).max(500) }).strict(),
+  }, (args, extra) => runTool(() => {
+    const id = resolve(args.task_id);
+    const c = plan.addCheckpoint(id, args.title, actorOf(extra));
+    return { task_id: id, checkpoint_id: c.id, n: c.position + 1, title: c.title };
+  }));
+
   server.registerTool('set_checkpoint', {
     title: 'Check or uncheck a checkpoint',
     description: 'Marks a checkpoint of a task done (or not); checkpoint is its number (1-based), id or exact title. Progress follows.',

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { statusLabel, estimateTotal } from './labels';
 import { TASK_STATUSES, type Actor, type Task, type TaskStatus } from '../core/model';
 import { STATUS_TRANSITIONS } from '../core/statusRules';
 import type { ImportReport, PlanService } from '../services/planService';
@@ -33,7 +34,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     const ready = new Set(plan.readyTasks().map(t => t.id));
     return tasks.map(t => ({
       label: `$(${ready.has(t.id) ? 'rocket' : STATUS_ICON[t.status]}) ${t.title}`,
-      description: `${t.id} · ${t.status}${ready.has(t.id) ? ' · ready' : ''}`,
+      description: `${t.id} · ${statusLabel(t.status)}${ready.has(t.id) ? ' · ready' : ''}`,
       detail: t.description ? t.description.replace(/\s+/g, ' ').slice(0, 140) : undefined,
       task: t,
     }));
@@ -131,7 +132,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     let to = status;
     if (!to) {
       const pick = await vscode.window.showQuickPick(
-        STATUS_TRANSITIONS[task.status].map(s => ({ label: `$(${STATUS_ICON[s]}) ${s}`, status: s })),
+        STATUS_TRANSITIONS[task.status].map(s => ({ label: `$(${STATUS_ICON[s]}) ${statusLabel(s)}`, description: s, status: s })),
         { placeHolder: vscode.l10n.t('{0} is {1}; move it to…', task.id, task.status) });
       to = pick?.status;
     }
@@ -150,7 +151,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     }
     if (!chosen?.length) return undefined;
     let to = status;
-    if (!to) to = (await vscode.window.showQuickPick(TASK_STATUSES.map(s => ({ label: `$(${STATUS_ICON[s]}) ${s}`, status: s })),
+    if (!to) to = (await vscode.window.showQuickPick(TASK_STATUSES.map(s => ({ label: `$(${STATUS_ICON[s]}) ${statusLabel(s)}`, description: s, status: s })),
       { placeHolder: vscode.l10n.t('New status for {0} tasks', chosen.length) }))?.status;
     if (!to) return undefined;
     return plan.setStatusMany(chosen, to, user());
@@ -197,7 +198,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
         void vscode.window.showInformationMessage(vscode.l10n.t('{0} has no dependencies.', task.id));
         return undefined;
       }
-      targetId = (await vscode.window.showQuickPick(current.map(d => ({ label: d.title, description: `${d.id} · ${d.status}`, id: d.id })),
+      targetId = (await vscode.window.showQuickPick(current.map(d => ({ label: d.title, description: `${d.id} · ${statusLabel(d.status)}`, id: d.id })),
         { placeHolder: vscode.l10n.t('{0} should no longer wait for…', task.id) }))?.id;
     }
     if (!targetId) return undefined;
@@ -263,7 +264,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     }
     const pick = await vscode.window.showQuickPick(
       taskItems(tasks).map((it, i) => ({ ...it, label: `${i + 1}. ${it.label}`, description: `${it.description}${it.task.estimate !== null ? ` · ${it.task.estimate} ${it.task.estimateUnit}` : ''}` })),
-      { placeHolder: vscode.l10n.t('Critical path: {0} tasks, {1} estimated in total — the chain that decides when the plan can finish', tasks.length, total) });
+      { placeHolder: vscode.l10n.t('Critical path: {0} tasks, {1} estimated in total — the chain that decides when the plan can finish', tasks.length, estimateTotal(total, tasks.filter(t => t.estimate !== null).map(t => t.estimateUnit))) });
     if (pick) await vscode.commands.executeCommand(COMMANDS.openTaskDetails, pick.task.id);
     return tasks;
   });

@@ -4,7 +4,6 @@ export const VIEWS = {
   tasks: 'baton.tasks',
   sessions: 'baton.sessions',
   inbox: 'baton.inbox',
-  codeIndex: 'baton.codeIndex',
 } as const;
 
 export const COMMANDS = {

@@ -6,6 +6,7 @@ import { commandRegistrar, currentUser } from './commandRegistry';
 import { COMMANDS, SETTINGS } from './constants';
 import type { InboxTreeProvider, InboxNode } from './inboxTree';
 import { TaskNode } from './tasksTree';
+import { statusLabel } from './labels';
 
 type RequestArg = InboxNode | string | undefined;
 type TaskArg = TaskNode | string | undefined;
@@ -48,7 +49,7 @@ export function registerCoordinationCommands(
     if (arg instanceof TaskNode || (arg && typeof arg === 'object' && (arg as TaskNode).kind === 'task')) return plan.getTask((arg as TaskNode).task.id);
     if (typeof arg === 'string') return plan.resolveTask(arg);
     const pick = await vscode.window.showQuickPick(
-      plan.allTasks().filter(t => t.status !== 'DONE' && t.status !== 'CANCELLED').map(t => ({ label: t.title, description: `${t.id} · ${t.status}${t.assignee ? ` · ${t.assignee}` : ''}`, task: t })),
+      plan.allTasks().filter(t => t.status !== 'DONE' && t.status !== 'CANCELLED').map(t => ({ label: t.title, description: `${t.id} · ${statusLabel(t.status)}${t.assignee ? ` · ${t.assignee}` : ''}`, task: t })),
       { placeHolder, matchOnDescription: true });
     return pick?.task;
   };

@@ -42,14 +42,15 @@ export class InboxTreeProvider extends Disposable implements vscode.TreeDataProv
   refresh(): void {
     this._onDidChangeTreeData.fire(undefined);
     const open = this.inbox.openCount();
-    this.view.badge = open ? { value: open, tooltip: vscode.l10n.t('{0} agents wait for you', open) } : undefined;
+    this.view.badge = open ? { value: open, tooltip: open === 1 ? vscode.l10n.t('1 agent waits for you') : vscode.l10n.t('{0} agents wait for you', open) } : undefined;
     this.view.description = open ? vscode.l10n.t('{0} waiting', open) : undefined;
   }
 
   getChildren(node?: InboxNode): InboxNode[] {
     if (!node) {
       const open = this.inbox.list().map(r => new RequestNode(r));
-      const resolved = this.inbox.list({ includeResolved: true, limit: 1 }).some(r => r.status !== 'open');
+      // Open requests come first in the full list: look past them for a resolved one.
+      const resolved = this.inbox.list({ includeResolved: true, limit: 500 }).some(r => r.status !== 'open');
       return resolved ? [...open, new ResolvedGroupNode()] : open;
     }
     if (node instanceof ResolvedGroupNode) {

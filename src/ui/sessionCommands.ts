@@ -7,8 +7,19 @@ import type { AgentTerminals } from './agentTerminals';
 import { commandRegistrar } from './commandRegistry';
 import { COMMANDS, SETTINGS } from './constants';
 import { TaskNode } from './tasksTree';
+import { AgentSessionNode, TerminalSessionNode } from './sessionsTree';
 
 type TaskArg = TaskNode | string | undefined;
+/** A session argument: a Sessions view node (inline actions pass the node), a session id, or nothing (then we ask). */
+type SessionArg = TerminalSessionNode | AgentSessionNode | string | undefined;
+
+/** The terminal-session id of a Sessions view node or an id; undefined when none was given. */
+export function sessionIdOf(arg: unknown): string | undefined {
+  if (typeof arg === 'string') return arg.trim() || undefined;
+  if (arg instanceof TerminalSessionNode) return arg.record.id;
+  if (arg && typeof arg === 'object' && (arg as TerminalSessionNode).kind === 'terminalSession') return (arg as TerminalSessionNode).record.id;
+  return undefined;
+}
 
 /**
  * Commands that run agents: start a session (on a task or free), start N, start one per ready task,
@@ -42,7 +53,7 @@ export function registerSessionCommands(
       return undefined;
     }
     if (sessions.length === 1) return sessions[0];
-    const pick = await vscode.window.showQuickPick(sessions.map(s => ({ label: s.record.title, description: `${s.record.id} · ${s.terminal.state}`, session: s })), { placeHolder });
+    const pick = await vscode.window.showQuickPick(sessions.map(s => ({ label: s.record.title, description: `${s.record.id} · ${s.terminal.state}`, session: s })), { placeHolder, matchOnDescription: true });
     return pick?.session;
   };
 
@@ -65,7 +76,7 @@ export function registerSessionCommands(
       const choice = await vscode.window.showQuickPick(
         [{ label: `$(terminal) ${vscode.l10n.t('No task (free session)')}`, id: undefined as string | undefined },
           ...ready.map(t => ({ label: `$(rocket) ${t.title}`, description: t.id, id: t.id as string | undefined }))],
-        { placeHolder: vscode.l10n.t('Start an agent on which task?') });
+        { placeHolder: vscode.l10n.t('Start an agent on which task?'), matchOnDescription: true });
       if (!choice) return undefined;
       taskId = choice.id;
     }
@@ -107,7 +118,8 @@ export function registerSessionCommands(
   });
 
   /** Text (sent with Enter), or named keystrokes when `keys` is given, e.g. `['Escape']`, `['C-c']`, `['Up', 'Enter']`. */
-  register(COMMANDS.sendToSession, async (id?: string, text?: string, keys?: string[]) => {
+  register(COMMANDS.sendToSession, async (arg?: SessionArg, text?: string, keys?: string[]) => {
+    const id = sessionIdOf(arg);
     const session = id ? manager.get(id) : await pickSession(vscode.l10n.t('Send input to which session?'), s => s.terminal.state !== 'exited');
     if (!session) return undefined;
     if (keys?.length) {
@@ -120,7 +132,8 @@ export function registerSessionCommands(
     return session.record.id;
   });
 
-  register(COMMANDS.focusSession, async (id?: string) => {
+  register(COMMANDS.focusSession, async (arg?: SessionArg) => {
+    const id = sessionIdOf(arg);
     if (id) {
       terminals.show(id);
       return id;
@@ -128,14 +141,16 @@ export function registerSessionCommands(
     return terminals.focusWaiting();
   });
 
-  register(COMMANDS.stopSession, async (id?: string) => {
+  register(COMMANDS.stopSession, async (arg?: SessionArg) => {
+    const id = sessionIdOf(arg);
     const session = id ? manager.get(id) : await pickSession(vscode.l10n.t('Stop which session?'));
     if (!session) return undefined;
     await manager.stop(session.record.id);
     return session.record.id;
   });
 
-  register(COMMANDS.readSessionOutput, async (id?: string, lines?: number) => {
+  register(COMMANDS.readSessionOutput, async (arg?: SessionArg, lines?: number) => {
+    const id = sessionIdOf(arg);
     const session = id ? manager.get(id) : await pickSession(vscode.l10n.t('Read the output of which session?'));
     if (!session) return undefined;
     return manager.readOutput(session.record.id, lines ?? 50);
