@@ -10,6 +10,7 @@ import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { resolveStorageDir } from '../store/storageLocation';
 import { decodeTextFile } from '../core/encoding';
+import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
 import { formatActivity, formatImportReport, formatInbox, formatMessages, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type InboxRow, type MessageRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
@@ -213,7 +214,7 @@ export function buildProgram(): Command {
     .action(async (task: string, opts) => {
       await withConnection(opts, async conn => {
         const t = await conn.call<TaskRow>('pause_task', { task_id: task, reason: opts.reason });
-        process.stdout.write(`${t.id} paused (${t.status}): ${opts.reason}\n`);
+        process.stdout.write(`${t.id} paused (${t.status}): ${redactSecrets(opts.reason).text}\n`); // echoed as stored: redacted
       });
     });
 

@@ -202,7 +202,9 @@ test('baton intervene reaches the agent on the task; baton pause blocks it and t
     { body: 'Use Redis', subject: 'Intervention', task_id: aliceTask, from: os.userInfo().username },
   );
 
-  assert.equal(await ok('pause', aliceTask, '--reason', 'needs architecture review'), `${aliceTask} paused (BLOCKED): needs architecture review\n`);
+  // The reason is echoed as it is stored: redacted (issue "Trust" item 2).
+  const leaked = 'ghp_' + 'R8s7fKq2Lm4Np6Tx9Zb1Cd3Ef5Gh7Jk9Lm2N';
+  assert.equal(await ok('pause', aliceTask, '--reason', `needs architecture review; token ${leaked}`), `${aliceTask} paused (BLOCKED): needs architecture review; token [REDACTED:github-token]\n`);
   const blocked = JSON.parse(await ok('tasks', '--json', '--status', 'BLOCKED')) as { id: string; status: string }[];
   assert.deepEqual(blocked.map(t => [t.id, t.status]), [[aliceTask, 'BLOCKED']]);
   const told = (await alice.call('check_messages')).messages;
