@@ -103,6 +103,7 @@ export function buildProgram(): Command {
     }
   });
   const tools = new Option('--tools <tier>', 'highest MCP tool tier agents get: core (~10 tools) or full (the person\'s tools need the operator token)').choices([...AGENT_TIERS]).default('core');
+  const proxyTools = new Option('--tools <tier>', "MCP tool tier to ask for: core or full (default: the tier the running owner serves; core when baton mcp owns the state)").choices([...AGENT_TIERS]);
 
   program.command('import')
     .description('import a markdown plan or a Task Master tasks.json; re-importing updates instead of duplicating')
@@ -398,7 +399,7 @@ export function buildProgram(): Command {
 
   program.command('mcp')
     .description('MCP over stdio, for agents that only speak stdio: proxies to the running owner, or becomes the owner')
-    .addOption(ws).addOption(verbose).addOption(tools)
+    .addOption(ws).addOption(verbose).addOption(proxyTools)
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const log = makeLog(!!opts.verbose);
@@ -409,9 +410,9 @@ export function buildProgram(): Command {
         return;
       }
       const owner = await WorkspaceOwner.open({
-        storageDir, kind: 'cli', version: VERSION, log, workspaceDir: workspaceOf(opts), mcp: { port: 0, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools },
+        storageDir, kind: 'cli', version: VERSION, log, workspaceDir: workspaceOf(opts), mcp: { port: 0, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools ?? 'core' },
       });
-      const server = createBatonMcpServer(owner.services, { version: VERSION, tier: opts.tools, mcpSessionId: () => undefined });
+      const server = createBatonMcpServer(owner.services, { version: VERSION, tier: opts.tools ?? 'core', mcpSessionId: () => undefined });
       const transport = new StdioServerTransport();
       const closed = new Promise<void>(resolve => (transport.onclose = resolve));
       await server.connect(transport);
@@ -436,9 +437,11 @@ function seconds(option: string): (value: string) => number {
 }
 
 /** Forwards JSON-RPC messages between stdio and the owner's Streamable HTTP endpoint, until stdin closes. */
-async function proxyStdio(url: string, token: string, tier: string): Promise<void> {
+async function proxyStdio(url: string, token: string, tier: string | undefined): Promise<void> {
   const stdio = new StdioServerTransport();
-  const http = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}`, 'X-Baton-Tools': tier } } });
+  // No X-Baton-Tools header unless --tools was given: the agent gets the tier the owner serves.
+  const headers: Record<string, string> = { Authorization: `Bearer ${token}`, ...(tier ? { 'X-Baton-Tools': tier } : {}) };
+  const http = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
   const done = new Promise<void>(resolve => {
     stdio.onclose = resolve;
     process.stdin.once('end', resolve);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { stripComments } from 'jsonc-parser';
 import type { AgentProfile } from './profiles';
 
 /** Where the launched agent finds Baton's MCP server. */
@@ -282,37 +283,11 @@ function linkOrCopy(from: string, to: string): void {
   }
 }
 
-/** JSON with `//` and `/* *\/` comments (as Gemini CLI's settings allow) turned into plain JSON. */
+/**
+ * JSON with `//` and `/* *\/` comments and trailing commas (as Gemini CLI's settings allow) turned into
+ * plain JSON text, by `jsonc-parser` (VS Code's JSONC scanner): comments become spaces, so offsets and
+ * line numbers of the rest stay the same.
+ */
 export function stripJsonComments(text: string): string {
-  let out = '';
-  let i = 0;
-  let inString = false;
-  while (i < text.length) {
-    const c = text[i];
-    if (inString) {
-      out += c;
-      if (c === '\\') {
-        out += text[i + 1] ?? '';
-        i += 2;
-        continue;
-      }
-      if (c === '"') inString = false;
-      i++;
-    } else if (c === '"') {
-      inString = true;
-      out += c;
-      i++;
-    } else if (c === '/' && text[i + 1] === '/') {
-      while (i < text.length && text[i] !== '\n') i++;
-    } else if (c === '/' && text[i + 1] === '*') {
-      const close = text.indexOf('*/', i + 2);
-      const skipped = text.slice(i, close < 0 ? text.length : close + 2);
-      out += skipped.replace(/[^\n]/g, ' ');
-      i += skipped.length;
-    } else {
-      out += c;
-      i++;
-    }
-  }
-  return out;
+  return stripComments(text, ' ');
 }
