@@ -545,7 +545,8 @@ const RULES: readonly Rule[] = [
     regex: /\b[a-zA-Z][a-zA-Z0-9+.-]{1,30}:\/\/[^\s:@/?#"'<>`]{0,256}:([^\s/?#"'<>`]{1,256})@(?=[^\s@/?#"'<>`]*[A-Za-z0-9\]])/dg,
     groups: [1],
     keywords: ['://'],
-    allow: secret => secret.length < 3 || isPasswordPlaceholder(secret),
+    // any length: `postgres://u:pw@h/db` has a two-letter password (placeholders are kept)
+    allow: secret => isPasswordPlaceholder(secret),
   },
   // gitleaks:curl-auth-user — `curl … -u user:password` / `--user=user:password`: the password.
   // gitleaks' allowlist (`user:changeme|changeit|pass|password|pwd|test|token|***|xxx`, `<user>:<pw>`,
@@ -604,6 +605,37 @@ const RULES: readonly Rule[] = [
       isPasswordPlaceholder(secret) ||
       isPasswordPlaceholder(match[2] ?? match[3]) ||
       isCodeLike(secret),
+  },
+  // baton: an assignment to a name that says it holds a secret, whatever the value's entropy
+  // (a 16-digit hex key or a short token sits below `generic-api-key`'s threshold):
+  // `SECRET_TOKEN=q8Zr2mKx7`, `STRIPE_KEY: 9f3a…`, `"apiKey": "…"`, `'client_secret' => '…'`.
+  // The name is an environment-style upper-case name ending in `_KEY`, `_TOKEN`, `_SECRET`,
+  // `_PASSWORD`, `_PASSWD`, `_PWD`, `_PASS` (or one of those words alone), or a quoted key in
+  // camelCase / snake_case ending the same way (`apiKey`, `access_token`, `clientSecret`). Values
+  // kept: placeholders and templates, prose (a quoted value with spaces), values under 6
+  // characters, and, for key and token names, plain words (`"sortKey": "created_at"`).
+  {
+    kind: 'generic-api-key',
+    source: 'baton (secret-named assignment)',
+    regex: /(?:(["'])([A-Za-z][A-Za-z0-9_.-]{0,60})\1|(?<![\w.$-])([A-Z][A-Z0-9_]{0,60}))[ \t]{0,3}(?::=|=>|=|:)[ \t]{0,3}(?:(["'\x60])([^"'\x60\r\n]{1,200})\4|([A-Za-z0-9+/=_.~!@#%^&*-]{1,200}))/dg,
+    groups: [5, 6],
+    keywords: ['key', 'token', 'secret', 'pass', 'pwd'],
+    refine: (secret, match) => (match[6] !== undefined ? trimUnquoted(secret) : secret),
+    kindOf: match => (/pass|pwd/i.test(match[2] ?? match[3] ?? '') ? 'generic-password' : 'generic-api-key'),
+    allow: (secret, match) => {
+      const name = match[2] ?? match[3] ?? '';
+      const upper = match[3] !== undefined;
+      const named = upper
+        ? /^(?:[A-Z0-9_]*_)?(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PWD|PASS)$/.test(name)
+        : /^(?:api[_-]?key|apikey|token|secret|password|passwd|pwd)$/i.test(name) ||
+          /(?:[a-z0-9](?:Key|Token|Secret|Password|Passwd|Pwd)|[_.-](?:key|token|secret|password|passwd|pwd|KEY|TOKEN|SECRET|PASSWORD))$/.test(name);
+      if (!named) return true;
+      if ([...secret].length < 6 || /\s/.test(secret)) return true;
+      if (isPasswordPlaceholder(secret) || isCodeLike(secret) || /^(?:true|false|null|undefined|none)$/i.test(secret)) return true;
+      if (/^(?:your|my|the|some|insert|enter|replace|put|example|sample|dummy|fake|test)[\w-]*$/i.test(secret)) return true;
+      const passwordName = /pass|pwd/i.test(name);
+      return !passwordName && /^[a-zA-Z_.-]+$/.test(secret);
+    },
   },
   // gitleaks:generic-api-key, entropy 3.5:
   // `(?i)[\w.-]{0,50}?(?:access|auth|(?-i:[Aa]pi|API)|credential|creds|key|passw(?:or)?d|secret|token)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)[\x60'"\s=]{0,5}([\w.=-]{10,150}|[a-z0-9][a-z0-9+/]{11,}={0,3})(?:[\x60'"\s;]|\\[nr]|$)`
