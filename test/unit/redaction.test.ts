@@ -379,3 +379,23 @@ test('shannonEntropy: bits per character as in gitleaks', () => {
   assert.equal(shannonEntropy('abcd'), 2);
   assert.equal(shannonEntropy('🚀🚀✅✅'), 1);
 });
+
+test('generic shapes (issue "Trust" item 2): URL credentials of any length, secret-named assignments, JSON keys; prose is kept', () => {
+  const hex = '3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c1e';
+  const leaks = [
+    ['postgres://u:pw@h/db', 'pw@'],
+    [`API_KEY=${hex}`, hex],
+    ['SECRET_TOKEN=q8Zr2mKx7Lp', 'q8Zr2mKx7Lp'],
+    ['DB_SECRET=zxcvbnm1234567890', 'zxcvbnm1234567890'],
+    ['{"apiKey": "AIzaFakeKey1234567890abcdef"}', 'AIzaFakeKey1234567890abcdef'],
+    ['{"password":"letmein2024"}', 'letmein2024'],
+  ];
+  for (const [text, secret] of leaks) {
+    const out = redactSecrets(text).text;
+    assert.ok(!out.includes(secret), `${text} → ${out}`);
+    assert.match(out, /\[REDACTED:/);
+  }
+  for (const prose of ['The password field must be hashed.', 'Set API_KEY in your env', 'use postgres://localhost/db for dev', 'sort by "sortKey": "created_at"']) {
+    assert.equal(redactSecrets(prose).text, prose);
+  }
+});
