@@ -97,7 +97,11 @@ export function registerArtifactTools(server: McpServer, artifacts: ArtifactServ
     const stored = artifacts.store({
       name: args.name, content, mediaType: args.media_type, scope: args.scope, taskId: args.task_id, sprintId: args.sprint_id,
     }, actorOf(extra));
-    return { ...artifactSummary(stored), redacted: stored.redactions, content_already_stored: stored.contentExisted };
+    return {
+      ...artifactSummary(stored), redacted: stored.redactions, scanned_as: stored.scanned,
+      ...(stored.scanned === 'binary' ? { not_scanned: 'binary content is stored byte for byte: only secrets written in it as plain ASCII were looked for; compressed or encoded ones were not' } : {}),
+      content_already_stored: stored.contentExisted,
+    };
   }));
 
   server.registerTool('list_artifacts', {

@@ -28,6 +28,13 @@ export interface ArtifactInfo extends ArtifactRecord {
 export interface StoredArtifact extends ArtifactInfo {
   /** Secrets replaced by `[REDACTED:<kind>]` before storing (empty when none, or for binary content). */
   redactions: RedactionFinding[];
+  /**
+   * How the content was read to look for secrets: `utf-8`, `utf-16le`, `utf-16be` (with a BOM or
+   * detected), `latin1` (a textual media type that is no Unicode text), or `binary`: content that
+   * is no text is stored byte for byte; only secrets written in it as plain ASCII are seen (and
+   * then it is refused), compressed or encoded ones (inside a PNG, a zip, …) are not.
+   */
+  scanned: TextEncodingName | 'binary';
   /** True when identical bytes were already stored (under any name): no new file was written. */
   contentExisted: boolean;
 }
@@ -121,12 +128,12 @@ export class ArtifactService {
    * @throws BatonError INVALID_ARGUMENT for a bad name, media type, scope or size; NOT_FOUND for an unknown task or sprint.
    */
   store(input: NewArtifact, actor: Actor): StoredArtifact {
-    const name = checkName(input.name);
+    const name = redactSecrets(checkName(input.name)).text;
     const link = this.checkLink(input.scope, input.taskId, input.sprintId);
     const raw = toBytes(input.content);
     this.checkSize(raw.byteLength, name);
     const mediaType = input.mediaType !== undefined ? checkMediaType(input.mediaType) : guessMediaType(name, raw);
-    const { bytes, findings } = typeof input.content === 'string' ? redactText(input.content, raw) : redactIfText(raw, mediaType);
+    const { bytes, findings, scanned } = typeof input.content === 'string' ? { ...redactText(input.content, raw), scanned: 'utf-8' as const } : redactIfText(raw, mediaType);
     this.checkSize(bytes.byteLength, name);
 
     const { sha256, size, existed } = this.blobs.put(bytes);
@@ -145,7 +152,7 @@ export class ArtifactService {
     const redacted = findings.length ? `, ${findings.reduce((n, f) => n + f.count, 0)} secret(s) redacted` : '';
     this.logActivity(actor, 'artifact.stored', info, `stored artifact ${info.id} "${name}" (${mediaType}, ${formatBytes(size)}${redacted})`);
     this._onDidChangeArtifacts.fire({ kind: 'stored', artifact: info, actor });
-    return { ...info, redactions: findings, contentExisted: existed };
+    return { ...info, redactions: findings, scanned, contentExisted: existed };
   }
 
   /**
@@ -431,21 +438,81 @@ function redactText(text: string, bytes: Buffer): { bytes: Buffer; findings: Red
   return { bytes: Buffer.from(result.text, 'utf8'), findings: result.findings.filter(f => f.count > 0) };
 }
 
-function redactIfText(bytes: Buffer, mediaType: string): { bytes: Buffer; findings: RedactionFinding[] } {
+/** Encodings in which artifact content is scanned for secrets. */
+export type TextEncodingName = 'utf-8' | 'utf-16le' | 'utf-16be' | 'latin1';
+
+/**
+ * Decodes bytes as UTF-16 when they are: a BOM (`FF FE` little-endian, `FE FF` big-endian), or
+ * without one, an even length of which at least 90 % of the high bytes are zero (ASCII-range text,
+ * where secret patterns live) and which decodes without error.
+ */
+function decodeUtf16Text(bytes: Buffer): { text: string; encoding: 'utf-16le' | 'utf-16be'; bom: boolean } | null {
+  if (bytes.length < 2 || bytes.length % 2 !== 0) return null;
+  let encoding: 'utf-16le' | 'utf-16be' | null = null;
+  let bom = false;
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) { encoding = 'utf-16le'; bom = true; }
+  else if (bytes[0] === 0xfe && bytes[1] === 0xff) { encoding = 'utf-16be'; bom = true; }
+  else {
+    let evenZero = 0;
+    let oddZero = 0;
+    for (let i = 0; i < bytes.length; i += 2) {
+      if (bytes[i] === 0) evenZero++;
+      if (bytes[i + 1] === 0) oddZero++;
+    }
+    const units = bytes.length / 2;
+    if (oddZero >= units * 0.9 && evenZero === 0) encoding = 'utf-16le';
+    else if (evenZero >= units * 0.9 && oddZero === 0) encoding = 'utf-16be';
+  }
+  if (!encoding) return null;
+  try {
+    const text = new TextDecoder(encoding, { fatal: true, ignoreBOM: false }).decode(bytes);
+    return { text, encoding, bom };
+  } catch {
+    return null;
+  }
+}
+
+function encodeUtf16(text: string, encoding: 'utf-16le' | 'utf-16be', bom: boolean): Buffer {
+  const le = Buffer.from((bom ? '\ufeff' : '') + text, 'utf16le');
+  return encoding === 'utf-16le' ? le : le.swap16();
+}
+
+/**
+ * Redacts secrets from content given as bytes: what decodes as UTF-8 (without NUL bytes) or as
+ * UTF-16 (see {@link decodeUtf16Text}) is scanned as text and stored re-encoded the same way
+ * (BOM kept); other bytes of a textual media type are scanned as Latin-1, which keeps every other
+ * byte as it was; anything else is binary: stored unchanged (`scanned: 'binary'`), or refused with
+ * BatonError INVALID_ARGUMENT when its bytes hold a plain-ASCII secret.
+ * Bytes are unchanged when nothing is found.
+ */
+function redactIfText(bytes: Buffer, mediaType: string): { bytes: Buffer; findings: RedactionFinding[]; scanned: TextEncodingName | 'binary' } {
   const utf8 = decodeUtf8Text(bytes);
-  let encoding: 'utf8' | 'latin1';
+  let encode: (text: string) => Buffer;
   let text: string;
+  let scanned: TextEncodingName;
+  const utf16 = utf8 === null ? decodeUtf16Text(bytes) : null;
   if (utf8 !== null) {
-    encoding = 'utf8';
+    scanned = 'utf-8';
     text = utf8;
+    encode = t => Buffer.from(t, 'utf8');
+  } else if (utf16) {
+    scanned = utf16.encoding;
+    text = utf16.text;
+    encode = t => encodeUtf16(t, utf16.encoding, utf16.bom);
   } else if (isTextMediaType(mediaType)) {
-    encoding = 'latin1';
+    scanned = 'latin1';
     text = bytes.toString('latin1');
+    encode = t => Buffer.from(t, 'latin1');
   } else {
-    return { bytes, findings: [] };
+    // binary: not changed (that would corrupt it) but refused when it holds a plain-text secret
+    const found = redactSecrets(bytes.toString('latin1')).findings;
+    if (found.length) {
+      throw invalid(`Binary content holds what looks like a secret (${found.map(f => f.kind).join(', ')}); Baton cannot redact binary files, so it was not stored. Remove the secret, or store it as text to have it redacted.`);
+    }
+    return { bytes, findings: [], scanned: 'binary' };
   }
   const result = redactSecrets(text);
   const findings = result.findings.filter(f => f.count > 0);
-  if (result.text === text) return { bytes, findings: [] };
-  return { bytes: Buffer.from(result.text, encoding), findings };
+  if (result.text === text) return { bytes, findings: [], scanned };
+  return { bytes: encode(result.text), findings, scanned };
 }

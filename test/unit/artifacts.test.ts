@@ -21,12 +21,15 @@ const GITHUB_TOKEN = 'ghp_' + 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3z5A'; // ghp_ + 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** PNG signature + IHDR + an IEND chunk, with NUL bytes and a text chunk that looks like a key. */
-const PNG = Buffer.concat([
+const png = (text: string) => Buffer.concat([
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
   Buffer.from([0, 0, 0, 13]), Buffer.from('IHDR'), Buffer.from([0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0]), Buffer.from([0x1f, 0x15, 0xc4, 0x89]),
-  Buffer.from([0, 0, 0, 24]), Buffer.from('tEXt'), Buffer.from(`key\0${AWS_KEY}`), Buffer.from([0xde, 0xad, 0xbe, 0xef]),
+  Buffer.from([0, 0, 0, 24]), Buffer.from('tEXt'), Buffer.from(text), Buffer.from([0xde, 0xad, 0xbe, 0xef]),
   Buffer.from([0, 0, 0, 0]), Buffer.from('IEND'), Buffer.from([0xae, 0x42, 0x60, 0x82]),
 ]);
+const PNG = png('Comment\0made with Baton!');
+/** A PNG whose text chunk holds an access key in plain ASCII. */
+const PNG_WITH_KEY = png(`key\0${AWS_KEY}`);
 
 async function setup(t: TestContext, options: { maxBytes?: number } = {}) {
   const owner = await openTestOwner();
@@ -228,6 +231,9 @@ test('binary artifacts are stored byte-identical', async t => {
   assert.equal(png.mediaType, 'image/png');
   assert.equal(png.sha256, sha(PNG));
   assert.deepEqual(png.redactions, []);
+  assert.equal(png.scanned, 'binary');
+  // a plain-ASCII secret inside binary content cannot be redacted without corrupting it: refused
+  assert.throws(() => artifacts.store({ name: 'leaky.png', content: PNG_WITH_KEY }, ada), /Binary content holds what looks like a secret \(aws-access-key-id\)/);
   assert.ok(fs.readFileSync(path.join(blobRoot, png.sha256.slice(0, 2), png.sha256)).equals(PNG));
   assert.ok(artifacts.read(png.id).bytes.equals(PNG));
   assert.equal(guessMediaType('photo.JPG'), 'image/jpeg');
@@ -273,7 +279,7 @@ test('artifacts survive reopening the workspace (journal replay of the inserts)'
   await owner.close();
   again = await WorkspaceOwner.open({ storageDir: dir, kind: 'cli', version: 'test', log: () => undefined });
   const artifacts = createArtifactService(again.db, dir, again.plan);
-  const { redactions: _r, contentExisted: _c, ...info } = a;
+  const { redactions: _r, contentExisted: _c, scanned: _s, ...info } = a;
   assert.deepEqual(artifacts.get(a.id), info);
   assert.equal(artifacts.read(a.id).bytes.toString(), '# A');
   assert.equal(artifacts.store({ name: 'b.md', content: 'b' }, ada).id, 'AR-2');
@@ -309,6 +315,8 @@ test('over MCP: store_artifact, list_artifacts, resources/list and resources/rea
   assert.equal(png.json.sha256, sha(PNG));
   assert.equal(png.json.uri, `baton://artifact/${sha(PNG)}`);
   assert.equal(png.json.content_already_stored, false);
+  assert.equal(png.json.scanned_as, 'binary');
+  assert.match(png.json.not_scanned, /compressed or encoded ones were not/);
 
   // both or neither content field, bad base64, unknown task: tool errors, nothing stored
   for (const [args, message] of [
@@ -357,4 +365,24 @@ test('over MCP: store_artifact, list_artifacts, resources/list and resources/rea
   assert.deepEqual(deleted.json, { deleted: png.json.id, name: 'login.png', content_removed: true });
   assert.equal((await call('delete_artifact', { artifact_id: png.json.id })).isError, true);
   assert.deepEqual((await client.listResources()).resources.map(r => r.name), ['notes.md']);
+});
+
+test('UTF-16 artifacts (with a BOM, LE and BE) are scanned as text: the secret is redacted, the encoding and BOM kept (issue "Trust" item 2)', async t => {
+  const { artifacts, blobRoot, files } = await setup(t);
+  const ada: Actor = { kind: 'user', name: 'ada' };
+  const text = `token=${GITHUB_TOKEN}\nkey ${AWS_KEY}\n`;
+  const le = Buffer.from('\ufeff' + text, 'utf16le');
+  const be = Buffer.from(le).swap16();
+  for (const [name, bytes, encoding] of [['notes-le.txt', le, 'utf-16le'], ['notes-be.txt', be, 'utf-16be']] as const) {
+    const stored = artifacts.store({ name, content: bytes }, ada);
+    assert.equal(stored.scanned, encoding);
+    assert.ok(stored.redactions.length >= 1, `${name}: findings`);
+  }
+  for (const f of files()) {
+    const raw = fs.readFileSync(path.join(blobRoot, f));
+    const decoded = raw[0] === 0xff ? raw.toString('utf16le') : Buffer.from(raw).swap16().toString('utf16le');
+    assert.equal(decoded.charCodeAt(0), 0xfeff, 'BOM kept');
+    assert.ok(!decoded.includes(GITHUB_TOKEN) && !decoded.includes(AWS_KEY), `${f} holds a secret`);
+    assert.match(decoded, /\[REDACTED:/);
+  }
 });
