@@ -71,6 +71,8 @@ const common = {
   minify: production,
   // Native modules and the host's API are never bundled.
   external: ['vscode', 'node-pty', '@lydell/node-pty'],
+  // jsonc-parser's "main" is a UMD build whose require('./impl/…') calls esbuild cannot follow: bundle its ES modules.
+  alias: { 'jsonc-parser': 'jsonc-parser/lib/esm/main.js' },
   logLevel: 'warning',
   logOverride: { 'import-is-undefined': 'error' },
   plugins: [copyAssets, reportProblems],
