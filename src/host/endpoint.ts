@@ -21,6 +21,7 @@ export interface EndpointInfo {
 const ENDPOINT_FILE = 'mcp-endpoint.json';
 const TOKEN_FILE = 'mcp-token';
 const OPERATOR_TOKEN_FILE = 'mcp-operator-token';
+const PORT_FILE = 'mcp-port';
 
 /**
  * The workspace's MCP bearer token for agents: 32 random bytes, base64url, created on first use in
@@ -91,3 +92,24 @@ export function removeEndpoint(storageDir: string, pid = process.pid): void {
     // nothing to remove
   }
 }
+
+/**
+ * The MCP port this workspace last served on (`<storageDir>/mcp-port`), so the address agents and
+ * copied configurations hold stays the same across reloads and restarts; null when none is recorded.
+ */
+export function readRecordedPort(storageDir: string): number | null {
+  try {
+    const port = Number(fs.readFileSync(path.join(storageDir, PORT_FILE), 'utf8').trim());
+    return Number.isInteger(port) && port > 0 && port < 65536 ? port : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Records the port the workspace's MCP server listens on (0600, replaced atomically). */
+export function recordPort(storageDir: string, port: number): void {
+  const file = path.join(storageDir, PORT_FILE);
+  writeFilePrivate(`${file}.tmp`, String(port));
+  fs.renameSync(`${file}.tmp`, file);
+}
+

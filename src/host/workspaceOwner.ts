@@ -14,7 +14,7 @@ import { InboxService } from '../services/inboxService';
 import { MessageService } from '../services/messageService';
 import { SessionService } from '../services/sessionService';
 import { WorkflowService } from '../services/workflowService';
-import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperatorToken, removeEndpoint, writeEndpoint } from './endpoint';
+import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperatorToken, readRecordedPort, recordPort, removeEndpoint, writeEndpoint } from './endpoint';
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
 import { PlanService } from '../services/planService';
@@ -119,7 +119,7 @@ export class WorkspaceOwner {
           }),
           log,
         });
-        const url = await mcp.start();
+        const url = await startOnStablePort(mcp, storageDir, options.mcp.port, log);
         writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file, operatorTokenFile: operator.file });
         log('info', `[MCP] listening on ${url}`);
       }
@@ -299,3 +299,36 @@ export async function openTakingOver(options: OwnerOptions, waitMs = 15_000): Pr
     }
   }
 }
+
+/**
+ * Starts `mcp` on the workspace's stable address: the configured `port` when it is not 0 (a taken one
+ * fails); otherwise the port recorded by the last owner (`mcp-port`), waiting up to `waitMs` for a
+ * previous owner (the window being reloaded) to let it go, then a free port. The port used is recorded
+ * for the next start. Returns the URL.
+ */
+async function startOnStablePort(mcp: McpHttpServer, storageDir: string, port: number, log: LogFn, waitMs = 2_000): Promise<string> {
+  let url: string;
+  const recorded = port ? null : readRecordedPort(storageDir);
+  if (port || !recorded) {
+    url = await mcp.start(port);
+  } else {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        url = await mcp.start(recorded);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+        if (Date.now() >= deadline) {
+          log('warn', `[MCP] port ${recorded} (this workspace's address so far) is taken; serving on a free port instead. Sessions Baton launches get the new address.`);
+          url = await mcp.start(0);
+          break;
+        }
+        await new Promise(resolve => setTimeout(resolve, 100));
+      }
+    }
+  }
+  recordPort(storageDir, Number(new URL(url).port));
+  return url;
+}
+

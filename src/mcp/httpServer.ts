@@ -92,8 +92,12 @@ export class McpHttpServer {
     this.now = options.now ?? Date.now;
   }
 
-  /** Starts listening; resolves with the endpoint URL, e.g. `http://127.0.0.1:43117/mcp`. */
-  async start(): Promise<string> {
+  /**
+   * Starts listening on `port` (default: the `port` option; 0 picks a free one); resolves with the
+   * endpoint URL, e.g. `http://127.0.0.1:43117/mcp`. @throws the listen error (EADDRINUSE when taken);
+   * the server can then be started again on another port.
+   */
+  async start(port = this.options.port): Promise<string> {
     const server = http.createServer((req, res) => {
       this.handle(req, res).catch(error => {
         this.options.log?.('error', `[MCP] request failed: ${error instanceof Error ? error.stack : String(error)}`);
@@ -104,7 +108,7 @@ export class McpHttpServer {
     server.keepAliveTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port, '127.0.0.1', () => resolve());
+      server.listen(port, '127.0.0.1', () => resolve());
     });
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
