@@ -35,7 +35,11 @@ export interface OwnerOptions {
    * The operator tier needs the operator token (see `loadOrCreateOperatorToken`). A session with no
    * request and no open stream for `sessionIdleSeconds` is closed and its agent session ended (default 600).
    */
-  mcp?: { port: number; maxBodyBytes: number; tier?: AgentTier; sessionIdleSeconds?: number } | null;
+  mcp?: {
+    port: number; maxBodyBytes: number; tier?: AgentTier; sessionIdleSeconds?: number;
+    /** With `port` 0: reuse the port the last owner of this state recorded (default true; see `startOnStablePort`). */
+    reuseRecordedPort?: boolean;
+  } | null;
   /** Lease of an agent's claim on a task, in seconds (`baton.tasks.claimLeaseSeconds`, `--lease`; default 900). */
   claimLeaseSeconds?: number;
   /** The workspace folder (for role definitions in `.claude/agents/`). */
@@ -119,7 +123,7 @@ export class WorkspaceOwner {
           }),
           log,
         });
-        const url = await startOnStablePort(mcp, storageDir, options.mcp.port, log);
+        const url = await startOnStablePort(mcp, storageDir, options.mcp.port, log, options.mcp.reuseRecordedPort ?? true);
         writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file, operatorTokenFile: operator.file });
         log('info', `[MCP] listening on ${url}`);
       }
@@ -306,9 +310,9 @@ export async function openTakingOver(options: OwnerOptions, waitMs = 15_000): Pr
  * previous owner (the window being reloaded) to let it go, then a free port. The port used is recorded
  * for the next start. Returns the URL.
  */
-async function startOnStablePort(mcp: McpHttpServer, storageDir: string, port: number, log: LogFn, waitMs = 2_000): Promise<string> {
+async function startOnStablePort(mcp: McpHttpServer, storageDir: string, port: number, log: LogFn, reuse: boolean, waitMs = 2_000): Promise<string> {
   let url: string;
-  const recorded = port ? null : readRecordedPort(storageDir);
+  const recorded = port || !reuse ? null : readRecordedPort(storageDir);
   if (port || !recorded) {
     url = await mcp.start(port);
   } else {

@@ -14,7 +14,7 @@ import { openTestOwner } from './helpers/owner';
 test('a reopened owner (window reload, serve restart) serves on the same address and token: an agent configured with them reconnects', async t => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-port-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const first = await openTestOwner({ mcp: true, dir });
+  const first = await openTestOwner({ mcp: true, dir, reusePort: true });
   const url = first.mcpUrl!;
   const token = first.readToken()!;
   const agent = await connectAgent(url, token, 'reattached');
@@ -22,7 +22,7 @@ test('a reopened owner (window reload, serve restart) serves on the same address
   await agent.close();
   await first.close();
 
-  const second = await openTestOwner({ mcp: true, dir });
+  const second = await openTestOwner({ mcp: true, dir, reusePort: true });
   try {
     assert.equal(second.mcpUrl, url, 'same port');
     assert.equal(second.readToken(), token, 'same token');
@@ -47,18 +47,18 @@ test('a reopened owner (window reload, serve restart) serves on the same address
 test('when the recorded port is taken by someone else, the owner serves on a free port, says so, and keeps that one next time', async t => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-port-busy-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const first = await openTestOwner({ mcp: true, dir });
+  const first = await openTestOwner({ mcp: true, dir, reusePort: true });
   const port = Number(new URL(first.mcpUrl!).port);
   await first.close();
   const squatter = net.createServer();
   await new Promise<void>(resolve => squatter.listen(port, '127.0.0.1', () => resolve()));
   try {
-    const second = await openTestOwner({ mcp: true, dir });
+    const second = await openTestOwner({ mcp: true, dir, reusePort: true });
     const moved = Number(new URL(second.mcpUrl!).port);
     assert.notEqual(moved, port);
     assert.equal(fs.readFileSync(path.join(dir, 'mcp-port'), 'utf8').trim(), String(moved), 'the new port is recorded');
     await second.close();
-    const third = await openTestOwner({ mcp: true, dir });
+    const third = await openTestOwner({ mcp: true, dir, reusePort: true });
     assert.equal(Number(new URL(third.mcpUrl!).port), moved, 'and kept');
     await third.close();
   } finally {

@@ -8,11 +8,17 @@ export async function openTestOwner(options: {
   mcp?: boolean; maxBodyBytes?: number; tier?: 'core' | 'full'; dir?: string;
   /** MCP session idle timeout and claim lease, in seconds (fractions allowed in tests). */
   sessionIdleSeconds?: number; claimLeaseSeconds?: number;
+  /**
+   * Reuse the port recorded by the previous owner of `dir` (what users get). Off by default here: a test
+   * that reopens an owner in the same process would otherwise meet its own client's keep-alive socket to
+   * the closed owner in fetch's pool (a separate agent process, as in real use, has none).
+   */
+  reusePort?: boolean;
 } = {}): Promise<WorkspaceOwner & { cleanup(): Promise<void> }> {
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'baton-test-'));
   const owner = await WorkspaceOwner.open({
     storageDir: dir, kind: 'cli', version: 'test', log: () => undefined,
-    mcp: options.mcp ? { port: 0, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024, tier: options.tier ?? 'full', sessionIdleSeconds: options.sessionIdleSeconds } : null,
+    mcp: options.mcp ? { port: 0, maxBodyBytes: options.maxBodyBytes ?? 64 * 1024, tier: options.tier ?? 'full', sessionIdleSeconds: options.sessionIdleSeconds, reuseRecordedPort: options.reusePort ?? false } : null,
     claimLeaseSeconds: options.claimLeaseSeconds,
   });
   return Object.assign(owner, {
