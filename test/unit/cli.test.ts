@@ -1,28 +1,27 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { samplePlansDir } from './helpers/owner';
+import { CLI_ARGS, makeCliSandbox } from './helpers/cli';
 
 const repo = path.resolve(__dirname, '../..');
-const cliArgs = ['--import', 'tsx', path.join(repo, 'src/cli/main.ts')];
-let home: string;
+const cliArgs = CLI_ARGS;
 let workspace: string;
 let env: NodeJS.ProcessEnv;
+let sandbox: ReturnType<typeof makeCliSandbox>;
 
 before(() => {
-  home = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-home-'));
-  workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-ws-'));
+  sandbox = makeCliSandbox();
+  ({ workspace } = sandbox);
   fs.copyFileSync(path.join(samplePlansDir, 'orchestron-implementation-plan.md'), path.join(workspace, 'PLAN.md'));
-  env = { ...process.env, BATON_HOME: home };
+  env = sandbox.env;
 });
 after(() => {
-  fs.rmSync(home, { recursive: true, force: true });
-  fs.rmSync(workspace, { recursive: true, force: true });
+  sandbox.remove();
 });
 
 function baton(...args: string[]) {

@@ -1,24 +1,23 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { CLI_ARGS, makeCliSandbox } from './helpers/cli';
 
 const repo = path.resolve(__dirname, '../..');
-const cliArgs = ['--import', 'tsx', path.join(repo, 'src/cli/main.ts')];
-let home: string;
+const cliArgs = CLI_ARGS;
 let workspace: string;
 let env: NodeJS.ProcessEnv;
+let sandbox: ReturnType<typeof makeCliSandbox>;
 
 before(() => {
-  home = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-home-'));
-  workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-ws-'));
-  env = { ...process.env, BATON_HOME: home };
+  sandbox = makeCliSandbox();
+  ({ workspace } = sandbox);
+  env = sandbox.env;
 });
 after(() => {
-  fs.rmSync(home, { recursive: true, force: true });
-  fs.rmSync(workspace, { recursive: true, force: true });
+  sandbox.remove();
 });
 
 function baton(...args: string[]) {

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { connectAgent } from './helpers/agent';
+import { CLI_ARGS, makeCliSandbox } from './helpers/cli';
 
 // The task side of the `baton` CLI (show, note, status, done, context, checkpoint, dep, messages), the
 // global --workspace option, and many `baton` commands started at once: real processes, real state.
 
 const repo = path.resolve(__dirname, '../..');
-const cliArgs = ['--import', 'tsx', path.join(repo, 'src/cli/main.ts')];
+const cliArgs = CLI_ARGS;
 const PLAN = `# Tiny plan
 
 ### Sprint 1: Core
@@ -25,19 +25,18 @@ Expose the endpoints.
 Cache hot reads.
 `;
 
-let home: string;
 let workspace: string;
 let env: NodeJS.ProcessEnv;
+let sandbox: ReturnType<typeof makeCliSandbox>;
 
 before(() => {
-  home = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-home-'));
-  workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-ws-'));
+  sandbox = makeCliSandbox();
+  ({ workspace } = sandbox);
   fs.writeFileSync(path.join(workspace, 'PLAN.md'), PLAN);
-  env = { ...process.env, BATON_HOME: home };
+  env = sandbox.env;
 });
 after(() => {
-  fs.rmSync(home, { recursive: true, force: true });
-  fs.rmSync(workspace, { recursive: true, force: true });
+  sandbox.remove();
 });
 
 /** `baton ARGS` run from the repository (not the workspace): the workspace comes from --workspace. */
