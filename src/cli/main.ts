@@ -1,14 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { AGENT_TIERS, createBatonMcpServer } from '../mcp/batonMcpServer';
 import { readEndpoint } from '../host/endpoint';
 import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
-import { resolveStorageDir } from '../store/storageLocation';
+import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLocation';
+import { StdioProxy } from './stdioProxy';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
@@ -54,11 +53,11 @@ const MAX_REQUEST_BYTES = 1024 * 1024;
 const IMPORT_ENVELOPE_BYTES = 256;
 
 /**
- * Reads a plan file for `baton import`: regular files only, at most MAX_REQUEST_BYTES read (a device such
+ * Reads a plan file for `baton import`: regular files only, at most `limit` bytes read (a device such
  * as /dev/zero or a FIFO is refused before reading), decoded by `decodeTextFile`. Throws an Error naming
  * the path and what is wrong (missing, a directory, not a regular file, too large, empty, not text).
  */
-function readPlanFile(full: string): string {
+function readPlanFile(full: string, limit: number): string {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(full);
@@ -67,15 +66,15 @@ function readPlanFile(full: string): string {
   }
   if (stat.isDirectory()) throw new Error(`${full} is a directory: give the plan file inside it (a .md plan or .taskmaster/tasks/tasks.json).`);
   if (!stat.isFile()) throw new Error(`${full} is not a regular file (a device, FIFO or socket): baton import reads regular files only.`);
-  if (stat.size > MAX_REQUEST_BYTES) {
-    throw new Error(`${full} is ${stat.size} bytes: baton import accepts plan files up to ${MAX_REQUEST_BYTES} bytes (the MCP request limit, baton.mcp.maxRequestBytes).`);
+  if (stat.size > limit) {
+    throw new Error(`${full} is ${stat.size} bytes: baton import accepts plan files up to ${limit} bytes (the MCP request limit, baton.mcp.maxRequestBytes).`);
   }
   const fd = fs.openSync(full, 'r');
   try {
-    const buffer = Buffer.alloc(MAX_REQUEST_BYTES + 1);
+    const buffer = Buffer.alloc(limit + 1);
     let length = 0;
     for (let n; length < buffer.length && (n = fs.readSync(fd, buffer, length, buffer.length - length, null)) > 0;) length += n;
-    if (length > MAX_REQUEST_BYTES) throw new Error(`${full} grew past ${MAX_REQUEST_BYTES} bytes while being read: baton import accepts plan files up to that size.`);
+    if (length > limit) throw new Error(`${full} grew past ${limit} bytes while being read: baton import accepts plan files up to that size.`);
     return decodeTextFile(buffer.subarray(0, length), full);
   } finally {
     fs.closeSync(fd);
@@ -113,11 +112,13 @@ export function buildProgram(): Command {
     .action(async (file: string, opts) => {
       const workspace = workspaceOf(opts);
       const full = path.resolve(file);
-      const content = readPlanFile(full);
+      // The same limit however the CLI reaches the state: the running owner's (baton.mcp.maxRequestBytes), else the default.
+      const limit = readEndpoint(resolveStorageDir(workspace))?.maxRequestBytes ?? MAX_REQUEST_BYTES;
+      const content = readPlanFile(full, limit);
       const source = sourceName(workspace, full);
       const requestBytes = Buffer.byteLength(JSON.stringify({ source, content })) + IMPORT_ENVELOPE_BYTES;
-      if (requestBytes > MAX_REQUEST_BYTES) {
-        throw new Error(`${full} is too large to import: its import_plan request is ${requestBytes} bytes, over the limit of ${MAX_REQUEST_BYTES} bytes ` +
+      if (requestBytes > limit) {
+        throw new Error(`${full} is too large to import: its import_plan request is ${requestBytes} bytes, over the limit of ${limit} bytes ` +
           '(the MCP request limit, baton.mcp.maxRequestBytes); split the plan into several files.');
       }
       await withConnection(opts, async conn => {
@@ -398,19 +399,22 @@ export function buildProgram(): Command {
     });
 
   program.command('mcp')
-    .description('MCP over stdio, for agents that only speak stdio: proxies to the running owner, or becomes the owner')
+    .description('MCP over stdio, for agents that only speak stdio: proxies to the running owner (and follows it across restarts), or becomes the owner of existing state')
     .addOption(ws).addOption(verbose).addOption(proxyTools)
+    .option('--storage <dir>', "the workspace's storage folder (Baton passes it to the agents it launches, so no environment variable is needed)")
+    .option('--reconnect-timeout <seconds>', 'how long a call waits for the owner to come back when it went away (window reload, restart)', seconds('--reconnect-timeout'), 60)
     .action(async opts => {
-      const storageDir = resolveStorageDir(workspaceOf(opts));
+      const workspace = workspaceOf(opts);
+      const storageDir = opts.storage ? existingStorage(opts.storage) : registeredStorage(workspace);
       const log = makeLog(!!opts.verbose);
       const endpoint = readEndpoint(storageDir);
       if (endpoint) {
         log('info', `proxying stdio to ${endpoint.url}`);
-        await proxyStdio(endpoint.url, fs.readFileSync(endpoint.tokenFile, 'utf8').trim(), opts.tools);
+        await new StdioProxy({ storageDir, tier: opts.tools, log, reconnectMs: opts.reconnectTimeout * 1000 }).run();
         return;
       }
       const owner = await WorkspaceOwner.open({
-        storageDir, kind: 'cli', version: VERSION, log, workspaceDir: workspaceOf(opts), mcp: { port: 0, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools ?? 'core' },
+        storageDir, kind: 'cli', version: VERSION, log, workspaceDir: workspace, mcp: { port: 0, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools ?? 'core' },
       });
       const server = createBatonMcpServer(owner.services, { version: VERSION, tier: opts.tools ?? 'core', mcpSessionId: () => undefined });
       const transport = new StdioServerTransport();
@@ -436,30 +440,27 @@ function seconds(option: string): (value: string) => number {
   };
 }
 
-/** Forwards JSON-RPC messages between stdio and the owner's Streamable HTTP endpoint, until stdin closes. */
-async function proxyStdio(url: string, token: string, tier: string | undefined): Promise<void> {
-  const stdio = new StdioServerTransport();
-  // No X-Baton-Tools header unless --tools was given: the agent gets the tier the owner serves.
-  const headers: Record<string, string> = { Authorization: `Bearer ${token}`, ...(tier ? { 'X-Baton-Tools': tier } : {}) };
-  const http = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
-  const done = new Promise<void>(resolve => {
-    stdio.onclose = resolve;
-    process.stdin.once('end', resolve);
-  });
-  http.onmessage = (message: JSONRPCMessage) => void stdio.send(message);
-  http.onerror = error => process.stderr.write(`[error] ${error.message}\n`);
-  stdio.onmessage = (message: JSONRPCMessage) => {
-    http.send(message).catch(error => {
-      if ('id' in message && 'method' in message) {
-        void stdio.send({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `Baton owner unreachable: ${(error as Error).message}` } });
-      }
-    });
-  };
-  await http.start();
-  await stdio.start();
-  await Promise.race([done, waitForSignal()]);
-  await http.terminateSession().catch(() => undefined);
-  await http.close();
+/** `--storage DIR` for `baton mcp`: it must be an existing Baton storage folder (it is never created). */
+function existingStorage(dir: string): string {
+  const full = path.resolve(dir);
+  if (!fs.existsSync(full) || !fs.statSync(full).isDirectory()) throw new Error(`--storage ${full} is not a folder.`);
+  if (!fs.existsSync(path.join(full, 'state.db')) && !fs.existsSync(path.join(full, 'mcp-endpoint.json'))) {
+    throw new Error(`--storage ${full} holds no Baton state (no state.db, no running owner); baton mcp creates none.`);
+  }
+  return full;
+}
+
+/**
+ * The registered storage folder of `workspace` for `baton mcp`, which never creates state: an MCP server
+ * started by an agent CLI that dropped BATON_HOME from its environment (Codex passes stdio servers only a
+ * fixed list of variables) must not become a second, empty owner while the real state is registered elsewhere.
+ * @throws Error naming the workspace, the registry looked in and what to do.
+ */
+function registeredStorage(workspace: string): string {
+  const found = findStorageDir(workspace);
+  if (found) return found;
+  throw new Error(`No Baton state is registered for ${workspace} in ${batonHome()}; baton mcp creates none ` +
+    '(the agent CLI may have dropped BATON_HOME from its environment). Open the folder in VS Code with Baton, or run baton serve or baton import there; or pass --storage DIR.');
 }
 
 function waitForSignal(): Promise<void> {

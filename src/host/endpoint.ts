@@ -16,6 +16,8 @@ export interface EndpointInfo {
    * and by VS Code taking over from `baton serve`. Never given to an agent.
    */
   operatorTokenFile: string;
+  /** Largest MCP request body (bytes) the owner accepts (`baton.mcp.maxRequestBytes`); absent from older owners. */
+  maxRequestBytes?: number;
 }
 
 const ENDPOINT_FILE = 'mcp-endpoint.json';

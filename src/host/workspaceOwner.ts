@@ -124,7 +124,7 @@ export class WorkspaceOwner {
           log,
         });
         const url = await startOnStablePort(mcp, storageDir, options.mcp.port, log, options.mcp.reuseRecordedPort ?? true);
-        writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file, operatorTokenFile: operator.file });
+        writeEndpoint(storageDir, { url, pid: process.pid, kind: options.kind, startedAt: new Date().toISOString(), tokenFile: file, operatorTokenFile: operator.file, maxRequestBytes: options.mcp.maxBodyBytes });
         log('info', `[MCP] listening on ${url}`);
       }
       leases = startLeases(db, services, options, mcp);

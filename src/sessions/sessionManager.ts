@@ -168,9 +168,17 @@ export class SessionManager {
     const env: Record<string, string> = { ...(profile.env ?? {}), BATON_SESSION_ID: id, BATON_WORKSPACE: this.options.workspaceDir };
     if (task) env.BATON_TASK_ID = task.id;
     if (role) env.BATON_ROLE = role.name;
+    const useTmux = settings.useTmux && (await tmuxAvailable());
     const endpoint = this.options.mcpEndpoint();
     if (endpoint) {
-      const wired = wireMcp(profile, { ...endpoint, ...(this.options.cliPath ? { stdioFallback: { command: process.execPath, args: [this.options.cliPath, 'mcp', '--workspace', this.options.workspaceDir] } } : {}) }, sessionDir, this.options.workspaceDir);
+      // Baton's stdio proxy finds the owner by its storage folder (no environment needed: Codex drops it)
+      // and follows it across restarts on any port. A tmux session outlives the window that started it, so
+      // unless its profile asks for HTTP it reaches Baton through the proxy ("Trust" item 6).
+      const stdioFallback = this.options.cliPath
+        ? { command: process.execPath, args: [this.options.cliPath, 'mcp', '--workspace', this.options.workspaceDir, '--storage', this.options.storageDir] }
+        : undefined;
+      const wiredProfile = useTmux && stdioFallback && !profile.mcpTransport ? { ...profile, mcpTransport: 'stdio' as const } : profile;
+      const wired = wireMcp(wiredProfile, { ...endpoint, ...(stdioFallback ? { stdioFallback } : {}) }, sessionDir, this.options.workspaceDir);
       args.push(...wired.args);
       Object.assign(env, wired.env);
       this.options.log('info', `[Sessions] ${id}: ${wired.description}`);
@@ -180,7 +188,6 @@ export class SessionManager {
     const prompt = task || role ? [role ? rolePrompt(role) : '', task ? this.taskPrompt(task.id, role?.name) : ''].filter(Boolean).join('\n\n') : null;
     if (prompt && profile.prompt === 'argument') args.push(...(profile.promptArgs ?? []), prompt);
 
-    const useTmux = settings.useTmux && (await tmuxAvailable());
     const terminal = await TerminalSession.start({
       id: `${this.scope}-${id}`, command: installed.path, args, cwd, env: { ...stringEnv(process.env), ...env }, cols: input.cols ?? settings.cols, rows: input.rows ?? settings.rows,
       useTmux, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes,

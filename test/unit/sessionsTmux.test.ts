@@ -206,3 +206,35 @@ test('tmux: stop() interrupts the agent; reattaching to a pane that already died
   await assert.rejects(TerminalSession.reattach({ ...spec(), tmuxSession: name }), /tmux session baton-dead-\d+ does not exist/);
   await assert.rejects(TerminalSession.start(spec({ id: `nf-${process.pid}`, command: 'baton-no-such-agent-cli' })), /Cannot start "baton-no-such-agent-cli": command not found/);
 });
+
+test('tmux sessions outlive the window, so Baton wires them through `baton mcp --storage` (which follows the owner to any port); a profile asking for HTTP keeps it', { skip, timeout: 30_000 }, async t => {
+  const { SessionManager } = await import('../../src/sessions/sessionManager');
+  const { TerminalSessionRepository } = await import('../../src/store/terminalSessionRepository');
+  const { HookRunner } = await import('../../src/sessions/hooks');
+  const { openTestOwner } = await import('./helpers/owner');
+  const owner = await openTestOwner({ mcp: true });
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-tmux-wiring-'));
+  const cliPath = '/opt/baton/dist/cli.js';
+  const profile = (id: string, over: object = {}) => ({ id, label: id, command: process.execPath, args: [agentScript], prompt: 'none' as const, mcp: 'env-only' as const, ...over });
+  const manager = new SessionManager({
+    workspaceDir: workspace, storageDir: owner.storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
+    profiles: () => [profile('plain'), profile('http', { mcpTransport: 'http' })],
+    settings: () => ({ bufferBytes: 65536, useTmux: true, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 4, cols: 80, rows: 24 }),
+    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
+    mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
+    pty: () => ptyModule!, log: () => undefined, cliPath, tmuxSocket: socket,
+  });
+  t.after(async () => {
+    await manager.shutdown();
+    manager.dispose();
+    await owner.cleanup();
+    fs.rmSync(workspace, { recursive: true, force: true });
+  });
+  const config = (id: string) => JSON.parse(fs.readFileSync(path.join(owner.storageDir, 'sessions', id, 'mcp.json'), 'utf8')).mcpServers.baton;
+  const plain = await manager.start({ profileId: 'plain' });
+  assert.deepEqual(config(plain.record.id), {
+    type: 'stdio', command: process.execPath, args: [cliPath, 'mcp', '--workspace', workspace, '--storage', owner.storageDir],
+  }, 'the proxy, given the storage folder on its command line (no environment needed)');
+  const http = await manager.start({ profileId: 'http' });
+  assert.equal(config(http.record.id).url, owner.mcpUrl);
+});

@@ -1,9 +1,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-/** Node arguments that run the `baton` CLI from source: `spawn(process.execPath, [...CLI_ARGS, 'tasks'])`. */
-export const CLI_ARGS = ['--import', 'tsx', path.resolve(__dirname, '../../../src/cli/main.ts')];
+/**
+ * Node arguments that run the `baton` CLI from source: `spawn(process.execPath, [...CLI_ARGS, 'tasks'])`.
+ * tsx is given by its file URL, so the CLI runs from any working directory (as agent CLIs start MCP servers).
+ */
+export const CLI_ARGS = ['--import', pathToFileURL(require.resolve('tsx')).href, path.resolve(__dirname, '../../../src/cli/main.ts')];
 
 /** A temporary BATON_HOME and workspace folder for CLI tests, with the environment that points at them. */
 export function makeCliSandbox(): { home: string; workspace: string; env: NodeJS.ProcessEnv; remove(): void } {
