@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import { wireMcp } from '../../src/sessions/mcpWiring';
 import { BUILTIN_PROFILES, type AgentProfile } from '../../src/sessions/profiles';
+import { CLI_ARGS } from './helpers/cli';
 import { openTestOwner } from './helpers/owner';
 import { requirePresent, skipOutsideCi } from './helpers/required';
 
@@ -222,4 +223,27 @@ test('codex: `codex mcp list` with the wired -c overrides shows Baton\'s Streama
   await child;
   t.diagnostic(`codex exec connected as ${JSON.stringify(connected)} after ${Date.now() - t0} ms`);
   assert.ok(sessionCount() > before, 'codex opened an MCP session with Baton (bearer token from BATON_MCP_TOKEN)');
+});
+
+test('codex: wired through `baton mcp --storage` (stdio), it reaches the real state although Codex drops BATON_HOME from a stdio server\'s environment', { skip: missing('codex'), timeout: 120_000 }, async t => {
+  const { home, workspace, sessionDir } = sandbox(t, 'codex-stdio');
+  const stdioFallback = { command: process.execPath, args: [...CLI_ARGS, 'mcp', '--workspace', workspace, '--storage', owner.storageDir] };
+  const wired = wireMcp({ ...profile('codex'), mcpTransport: 'stdio', env: { CODEX_HOME: path.join(home, '.codex') } }, { url, token, stdioFallback }, sessionDir, workspace);
+  // BATON_HOME would point at another registry: Codex does not pass it on, and `baton mcp` must not need it.
+  const env = cleanEnv(home, { ...wired.env, BATON_HOME: path.join(home, 'elsewhere') });
+  const before = sessionCount();
+  const exec = [
+    ...wired.args, 'exec', '--json', '--skip-git-repo-check',
+    '-c', 'model_providers.dead={name="dead",base_url="http://127.0.0.1:9/v1",env_key="DEAD_KEY",wire_api="responses"}',
+    '-c', 'model_provider="dead"', '-c', 'model="none"', 'say hi',
+  ];
+  const stop = new AbortController();
+  const child = run(bin('codex'), exec, { env: { ...env, DEAD_KEY: 'none' }, cwd: workspace, timeoutMs: 60_000, stop: stop.signal });
+  const t0 = Date.now();
+  while (sessionCount() <= before && Date.now() - t0 < 45_000) await new Promise(r => setTimeout(r, 100));
+  stop.abort();
+  const result = await child;
+  t.diagnostic(`${wired.description}; connected after ${Date.now() - t0} ms`);
+  assert.ok(sessionCount() > before, `codex reached Baton's state through the stdio proxy\n${result.stderr.slice(-2000)}`);
+  assert.equal(fs.existsSync(path.join(home, 'elsewhere', 'workspaces')), false, 'no second, empty state');
 });
