@@ -205,6 +205,8 @@ async function hideNotificationCenter(page) {
 
 // ---------------------------------------------------------------- the checks
 
+const slug = s => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+
 const STEPS = [
   {
     name: 'workbench loads',
@@ -586,11 +588,37 @@ const STEPS = [
       if (!/exit 3/.test(tip)) throw new Error(`the tooltip does not give the exit code: ${JSON.stringify(tip.slice(0, 300))}`);
     },
   },
+  ...['Dark Modern', 'High Contrast', 'Light Modern'].map(theme => ({
+    needs: ["the 'Baton' activity-bar item opens Baton's views"],
+    name: `in the ${theme} theme the Baton views render with the theme's colors (screenshot)`,
+    shot: `theme-${slug(theme)}`,
+    async run({ page }) {
+      await hideNotificationCenter(page);
+      await runCommand(page, 'Preferences: Color Theme');
+      await waitForQuickPick(page);
+      const input = page.locator('.quick-input-widget input').first();
+      await input.fill(theme);
+      const row = page.locator('.quick-input-widget .monaco-list-row').filter({ has: page.locator('.label-name').getByText(theme, { exact: true }) }).first();
+      await row.waitFor({ timeout: 10_000 }).catch(() => { throw new Error(`no '${theme}' color theme in the picker`); });
+      await row.click();
+      const kind = { 'Dark Modern': 'vs-dark', 'High Contrast': 'hc-black', 'Light Modern': 'vs' }[theme];
+      await poll(() => page.evaluate(k => document.querySelector('.monaco-workbench')?.classList.contains(k), kind), {
+        timeout: 10_000, message: `the workbench did not switch to ${theme} (${kind})`,
+      });
+      // The Baton side bar is what the screenshot is for: its trees must still show the plan.
+      if (!(await page.locator('.part.sidebar .composite.title', { hasText: 'Baton' }).isVisible().catch(() => false))) {
+        await page.locator('.part.activitybar [aria-label^="Baton"]').first().click();
+      }
+      const pane = viewPane(page, 'Sprints & Tasks');
+      await pane.locator('.monaco-list-row').first().waitFor({ timeout: 10_000 }).catch(() => {
+        throw new Error(`the Sprints & Tasks view shows no rows in the ${theme} theme`);
+      });
+      await page.waitForTimeout(500);
+    },
+  })),
 ];
 
 // ---------------------------------------------------------------- runner
-
-const slug = s => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
 
 async function runSteps(ctx) {
   const results = new Map();
