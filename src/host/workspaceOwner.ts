@@ -21,7 +21,7 @@ import { PlanService } from '../services/planService';
 import { LeaseService } from '../services/leaseService';
 import { processRunning } from '../sessions/terminalSession';
 import { TerminalSessionRepository } from '../store/terminalSessionRepository';
-import { mkdirPrivate } from '../store/fileModes';
+import { mkdirPrivate, tightenStateFolder } from '../store/fileModes';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -86,6 +86,8 @@ export class WorkspaceOwner {
     if (asked !== undefined && !(AGENT_TIERS as readonly string[]).includes(asked)) {
       throw new Error(`The agents' MCP tool tier must be ${AGENT_TIERS.join(' or ')}, got "${asked}": the operator tier is the person's and needs the operator token.`);
     }
+    // A folder an older Baton left open (0755/0644) is tightened before anything makes the folder itself private.
+    tightenStateFolder(storageDir);
     mkdirPrivate(storageDir);
     const lock = OwnerLock.tryAcquire(storageDir, { kind: options.kind, pid: process.pid });
     if (!lock) {

@@ -96,7 +96,7 @@ import * as zlib from 'zlib';
 import { createHash } from 'crypto';
 import type { Database, SqlJsStatic } from 'sql.js';
 import { loadSqlJs } from './sqlJsLoader';
-import { mkdirPrivate, PRIVATE_FILE_MODE, tightenTree } from './fileModes';
+import { mkdirPrivate, PRIVATE_FILE_MODE, tightenStateFolder } from './fileModes';
 
 /** A value that can be bound to a `?`/`:name` placeholder. Booleans, bigint, undefined, Dates are rejected. */
 export type SqlParam = string | number | null | Uint8Array;
@@ -712,8 +712,10 @@ export class DurableDatabase {
     }
     const SQL = await loadSqlJs();
     dir = path.resolve(dir);
+    // Folders left open by older versions are tightened; tightenStateFolder reads the folder's mode first, so
+    // it runs before mkdirPrivate, which tightens only the folder itself.
+    tightenStateFolder(dir);
     mkdirPrivate(dir);
-    tightenTree(dir);
     const log = options.log ?? (() => undefined);
     const foreignKeys = options.foreignKeys ?? false;
     const recovery: RecoveryReport = {

@@ -23,6 +23,21 @@ export function writeFilePrivate(file: string, data: string | Uint8Array, flag: 
 }
 
 /**
+ * Tightens `dir` with `tightenTree` unless it is already private (no group or other bits): Baton makes
+ * every folder 0700 from the start, so only a folder an older Baton (or VS Code's workspace storage)
+ * created 0755 needs the walk, and opening a large storage folder does not walk it every time.
+ * Returns how many entries were changed.
+ */
+export function tightenStateFolder(dir: string): number {
+  try {
+    if ((fs.statSync(dir).mode & 0o077) === 0) return 0;
+  } catch {
+    return 0;
+  }
+  return tightenTree(dir);
+}
+
+/**
  * Tightens a state folder made by an older Baton (0755 folders, 0644 files): the folder and every
  * folder below it to 0700, every regular file to 0600. Symbolic links are not followed. Returns how
  * many entries were changed. Errors on single entries (removed meanwhile) are ignored.

@@ -17,6 +17,10 @@ import {
   tmuxBinary,
   tmuxSessionName,
 } from '../../src/sessions/tmux';
+import { HookRunner } from '../../src/sessions/hooks';
+import { SessionManager } from '../../src/sessions/sessionManager';
+import { TerminalSessionRepository } from '../../src/store/terminalSessionRepository';
+import { openTestOwner } from './helpers/owner';
 import { requirePresent, skipOutsideCi } from './helpers/required';
 import { scriptedSessionSpec } from './helpers/sessionSpec';
 
@@ -208,10 +212,6 @@ test('tmux: stop() interrupts the agent; reattaching to a pane that already died
 });
 
 test('tmux sessions outlive the window, so Baton wires them through `baton mcp --storage` (which follows the owner to any port); a profile asking for HTTP keeps it', { skip, timeout: 30_000 }, async t => {
-  const { SessionManager } = await import('../../src/sessions/sessionManager');
-  const { TerminalSessionRepository } = await import('../../src/store/terminalSessionRepository');
-  const { HookRunner } = await import('../../src/sessions/hooks');
-  const { openTestOwner } = await import('./helpers/owner');
   const owner = await openTestOwner({ mcp: true });
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-tmux-wiring-'));
   const cliPath = '/opt/baton/dist/cli.js';
