@@ -457,6 +457,13 @@ test('codexServerKind: finds the server in the usual config.toml shapes', t => {
   assert.equal(kind('mcp_servers.baton.command = "x"\n'), 'stdio');
   assert.equal(kind('[mcp_servers.baton-dev]\ncommand = "x"\n'), null, 'another name with the same prefix');
   assert.equal(kind('[mcp_servers.baton.env]\nA = "1"\n'), null, 'a sub-table alone says nothing');
+  // Read as TOML, not line by line: what a line scan got wrong.
+  assert.equal(kind('notes = """\n[mcp_servers.baton]\ncommand = "x"\n"""\n'), null, 'a table header inside a multi-line string is text');
+  assert.equal(kind('[mcp_servers.baton]\nargs = [\n  "--url", # a comment\n  "command = x",\n]\nurl = "http://x"\n'), 'http', '"command =" inside a multi-line array is text');
+  assert.equal(kind('mcp_servers = { baton = { env = { A = "1" }, command = "x" } }\n'), 'stdio', 'nested inline tables');
+  assert.equal(kind('[mcp_servers.baton]\nurl = """\nhttp://x"""  # comment\n[mcp_servers.baton.env]\ncommand = "not the server\'s"\n'), 'http', 'command of a sub-table is not the server\'s');
+  assert.equal(kind("[mcp_servers.'baton']\nargs = ['a']\ncommand = 'x'\n"), 'stdio');
+  assert.equal(kind('[mcp_servers.baton\ncommand = "x"\n'), null, 'invalid TOML: Codex reports it; Baton does not guess');
 });
 
 test('wireMcp aider and env-only: environment variables and a standard mcp.json for whatever runs there', t => {
