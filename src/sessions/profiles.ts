@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import which from 'which';
 
 /**
  * How the task prompt reaches the agent: as CLI arguments (`claude -- "<prompt>"`), typed as the first
@@ -252,29 +252,21 @@ export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]
 }
 
 /**
- * The absolute path of `command`, or null when it cannot be run. A command containing a path separator
- * is checked as a path (relative ones against the current directory); a bare name is looked up in the
- * directories of `env.PATH` in order, without a shell (on Windows with the `PATHEXT` extensions too).
- * Only regular files with execute permission count.
+ * The absolute path of `command`, or null when it cannot be run, looked up by the `which` package (npm's
+ * own, https://github.com/npm/node-which) without a shell. A command containing a path separator is
+ * checked as a path (relative ones against the current directory); a bare name is looked up in the
+ * directories of `env.PATH` in order (on Windows with the `PATHEXT` extensions, and the current
+ * directory first, as Windows does). Empty `PATH` entries are ignored rather than meaning the current
+ * directory, so a workspace cannot put a `claude` there; with no `PATH`, a bare name is not found.
+ * Only files with execute permission count.
  */
 export function findExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string | null {
   if (typeof command !== 'string' || command.trim() === '') return null;
-  const win = process.platform === 'win32';
-  const exts = win ? ['', ...(envValue(env, 'PATHEXT') ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean)] : [''];
-  const hasSeparator = command.includes('/') || (win && command.includes('\\'));
-  if (path.isAbsolute(command) || hasSeparator) {
-    const full = path.resolve(command);
-    for (const ext of exts) if (isExecutableFile(full + ext)) return full + ext;
-    return null;
-  }
+  const hasSeparator = command.includes('/') || (process.platform === 'win32' && command.includes('\\'));
   const dirs = (envValue(env, 'PATH') ?? '').split(path.delimiter).filter(d => d !== '');
-  for (const dir of dirs) {
-    for (const ext of exts) {
-      const candidate = path.resolve(dir, command + ext);
-      if (isExecutableFile(candidate)) return candidate;
-    }
-  }
-  return null;
+  if (!hasSeparator && !path.isAbsolute(command) && dirs.length === 0) return null;
+  const found = which.sync(command, { path: dirs.join(path.delimiter), pathExt: envValue(env, 'PATHEXT'), nothrow: true });
+  return found ? path.resolve(found) : null;
 }
 
 /** An environment variable, case-insensitively on Windows (`Path`). */
@@ -283,16 +275,6 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   if (process.platform !== 'win32') return undefined;
   const key = Object.keys(env).find(k => k.toUpperCase() === name);
   return key ? env[key] : undefined;
-}
-
-function isExecutableFile(file: string): boolean {
-  try {
-    if (!fs.statSync(file).isFile()) return false;
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

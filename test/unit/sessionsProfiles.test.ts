@@ -136,6 +136,9 @@ test('findExecutable: PATH lookup without a shell, absolute and relative paths, 
   process.chdir(dir);
   t.after(() => process.chdir(cwd));
   assert.equal(findExecutable('./bin2/agent', {}), path.join(bin2, 'agent'), 'a relative path resolves against the current folder');
+  fs.writeFileSync(path.join(dir, 'planted'), '#!/bin/sh\n', { mode: 0o755 });
+  assert.equal(findExecutable('planted', env), null, 'an empty PATH entry is not the current folder');
+  assert.equal(findExecutable('planted', { PATH: '' }), null);
   assert.equal(findExecutable('$(touch pwned)', env), null);
   assert.ok(!fs.existsSync(path.join(dir, 'pwned')), 'no shell is involved');
   assert.ok(findExecutable('node'), 'node is on the PATH of the test run');
