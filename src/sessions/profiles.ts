@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import which from 'which';
+import { z } from 'zod';
+import { issuePath } from '../core/schemaIssues';
 
 /**
  * How the task prompt reaches the agent: as CLI arguments (`claude -- "<prompt>"`), typed as the first
@@ -38,8 +40,8 @@ export interface AgentProfile {
   mcpTransport?: 'http' | 'stdio';
 }
 
-const PROMPT_DELIVERIES: readonly PromptDelivery[] = ['argument', 'stdin', 'none'];
-const MCP_STYLES: readonly McpStyle[] = ['claude', 'gemini', 'qwen', 'codex', 'aider', 'env-only'];
+const PROMPT_DELIVERIES = ['argument', 'stdin', 'none'] as const satisfies readonly PromptDelivery[];
+const MCP_STYLES = ['claude', 'gemini', 'qwen', 'codex', 'aider', 'env-only'] as const satisfies readonly McpStyle[];
 const MCP_TRANSPORTS = ['http', 'stdio'] as const;
 
 function defaultShell(): string {
@@ -130,53 +132,54 @@ export const BUILTIN_PROFILES: AgentProfile[] = [
   },
 ];
 
-const KNOWN_FIELDS = new Set([
-  'id', 'label', 'command', 'args', 'env', 'cwd', 'prompt', 'promptArgs', 'waitingPatterns', 'donePatterns', 'install', 'mcp', 'mcpTransport',
-]);
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-type Check = (value: unknown) => string | null;
-const isString: Check = v => (typeof v === 'string' ? null : `must be a string, got ${describe(v)}`);
-const isNonEmptyString: Check = v => (typeof v === 'string' && v.trim() !== '' ? null : `must be a non-empty string, got ${describe(v)}`);
-const isStringArray: Check = v =>
-  Array.isArray(v) && v.every(x => typeof x === 'string') ? null : `must be an array of strings, got ${describe(v)}`;
-const isStringRecord: Check = v => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `must be an object of string values, got ${describe(v)}`;
-  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') return `must be an object of string values, but "${k}" is ${describe(x)}`;
-  return null;
-};
-const oneOf = (values: readonly string[]): Check => v =>
-  typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.map(x => `"${x}"`).join(', ')}, got ${describe(v)}`;
-const isPatternArray: Check = v => {
-  const e = isStringArray(v);
-  if (e) return e;
-  for (const src of v as string[]) {
+/*
+ * The fields of a profile in the `baton.sessions.profiles` setting, as zod schemas whose messages
+ * complete `field "<path>" …` (the path names an item too: `args[0]`, `env.A`).
+ */
+const got = (issue: { input?: unknown }) => `got ${describe(issue.input)}`;
+const text = z.string({ error: issue => `must be a string, ${got(issue)}` });
+const nonEmpty = z.string({ error: issue => `must be a non-empty string, ${got(issue)}` })
+  .refine(v => v.trim() !== '', { error: issue => `must be a non-empty string, ${got(issue)}` });
+const strings = z.array(z.string({ error: issue => `must be a string, ${got(issue)}` }), { error: issue => `must be an array of strings, ${got(issue)}` });
+const stringRecord = z.record(z.string(), z.string({ error: issue => `must be a string, ${got(issue)}` }), {
+  error: issue => `must be an object of string values, ${got(issue)}`,
+});
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.enum(values, { error: issue => `must be one of ${values.map(x => `"${x}"`).join(', ')}, ${got(issue)}` });
+/** Regular-expression sources, each compiled with the `m` flag to check it. */
+const patterns = z.array(
+  z.string({ error: issue => `must be a string, ${got(issue)}` }).superRefine((src, ctx) => {
     try {
       new RegExp(src, 'm');
     } catch (error) {
-      return `has an invalid regular expression ${JSON.stringify(src)}: ${(error as Error).message}`;
+      ctx.addIssue({ code: 'custom', message: `has an invalid regular expression ${JSON.stringify(src)}: ${(error as Error).message}` });
     }
-  }
-  return null;
-};
+  }),
+  { error: issue => `must be an array of strings, ${got(issue)}` },
+);
 
-const FIELD_CHECKS: Record<Exclude<keyof AgentProfile, 'id'>, Check> = {
-  label: isNonEmptyString,
-  command: isNonEmptyString,
-  args: isStringArray,
-  env: isStringRecord,
-  cwd: isString,
+const FIELD_SCHEMAS = {
+  label: nonEmpty,
+  command: nonEmpty,
+  args: strings,
+  env: stringRecord,
+  cwd: text,
   prompt: oneOf(PROMPT_DELIVERIES),
-  promptArgs: isStringArray,
-  waitingPatterns: isPatternArray,
-  donePatterns: isPatternArray,
-  install: isString,
+  promptArgs: strings,
+  waitingPatterns: patterns,
+  donePatterns: patterns,
+  install: text,
   mcp: oneOf(MCP_STYLES),
   mcpTransport: oneOf(MCP_TRANSPORTS),
-};
+} satisfies Record<Exclude<keyof AgentProfile, 'id'>, z.ZodType>;
+const KNOWN_FIELDS = new Set(['id', ...Object.keys(FIELD_SCHEMAS)]);
+const ProfileFields = z.object(FIELD_SCHEMAS).partial();
+const ProfileId = nonEmpty.regex(ID_PATTERN, { error: 'must be letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit)' });
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'object') return 'an object';
@@ -188,8 +191,9 @@ function describe(v: unknown): string {
  * an entry whose `id` is a built-in's overrides that profile field by field (so `{ "id": "claude",
  * "args": ["--model", "opus"] }` is enough); other ids add a profile, which needs at least `command`
  * (`label` defaults to the id, `args` to `[]`, `prompt` to `none`, `mcp` to `env-only`). An entry with an
- * invalid field is skipped whole; unknown fields are reported and ignored. Every problem is one message
- * naming the entry (`profiles[2] ("my-agent")`) and the field.
+ * invalid field is skipped whole; unknown fields are reported and ignored. Fields are checked with zod
+ * schemas. Every problem is one message naming the entry (`profiles[2] ("my-agent")`) and the field, or
+ * the item in it (`field "args[0]" must be a string, got number 1`).
  */
 export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]; errors: string[] } {
   const profiles = BUILTIN_PROFILES.map(p => ({ ...p }));
@@ -207,9 +211,9 @@ export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]
       return;
     }
     const raw = entry as Record<string, unknown>;
-    const idError = isNonEmptyString(raw.id) ?? (ID_PATTERN.test(raw.id as string) ? null : 'must be letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit)');
-    if (idError) {
-      errors.push(`${where}: field "id" ${idError}; skipped`);
+    const idCheck = ProfileId.safeParse(raw.id);
+    if (!idCheck.success) {
+      errors.push(`${where}: field "id" ${idCheck.error.issues[0].message}; skipped`);
       return;
     }
     const id = raw.id as string;
@@ -220,21 +224,22 @@ export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]
       return;
     }
     seen.set(id, index);
-    const bad: string[] = [];
-    const fields: Partial<AgentProfile> = {};
-    for (const [key, value] of Object.entries(raw)) {
-      if (key === 'id') continue;
-      if (!KNOWN_FIELDS.has(key)) {
-        errors.push(`${where}: unknown field "${key}" ignored (known fields: ${[...KNOWN_FIELDS].join(', ')})`);
-        continue;
-      }
-      if (value === undefined) continue;
-      const problem = FIELD_CHECKS[key as keyof typeof FIELD_CHECKS](value);
-      if (problem) bad.push(`field "${key}" ${problem}`);
-      else (fields as Record<string, unknown>)[key] = value;
+    for (const key of Object.keys(raw)) {
+      if (!KNOWN_FIELDS.has(key)) errors.push(`${where}: unknown field "${key}" ignored (known fields: ${[...KNOWN_FIELDS].join(', ')})`);
     }
+    const bad: string[] = [];
+    const checked = ProfileFields.safeParse(raw); // unknown fields (and "id") are dropped
+    // One message per field, its first problem (zod reports them in field order).
+    const badFields = new Set<PropertyKey>();
+    for (const issue of checked.error?.issues ?? []) {
+      if (badFields.has(issue.path[0])) continue;
+      badFields.add(issue.path[0]);
+      bad.push(`field "${issuePath(issue.path)}" ${issue.message}`);
+    }
+    // A field given as undefined (not possible in JSON settings) is left out rather than clearing a built-in value.
+    const fields = Object.fromEntries(Object.entries(checked.data ?? {}).filter(([, v]) => v !== undefined)) as Partial<AgentProfile>;
     const base = profiles.findIndex(p => p.id === id);
-    if (base < 0 && fields.command === undefined && !bad.some(b => b.startsWith('field "command"'))) {
+    if (base < 0 && raw.command === undefined) {
       bad.push('field "command" is required for a new profile (the executable to run)');
     }
     if (bad.length) {

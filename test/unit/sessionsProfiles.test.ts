@@ -67,6 +67,7 @@ test('mergeProfiles: user profiles add new ids and override built-ins field by f
   assert.deepEqual(claude.args, ['--model', 'opus']);
   assert.deepEqual(claude.env, { FOO: 'bar' });
   assert.equal(claude.command, 'claude', 'fields not given keep the built-in value');
+  assert.equal(mergeProfiles([{ id: 'claude', command: undefined }]).profiles[0].command, 'claude', 'nor do fields given as undefined');
   assert.equal(claude.mcp, 'claude');
   assert.equal(profiles.indexOf(claude), 0, 'an override keeps its place');
   const mine = profiles.find(p => p.id === 'my-agent')!;
@@ -94,7 +95,7 @@ test('mergeProfiles: invalid entries are skipped with errors naming the entry an
   ]);
   const has = (re: RegExp) => assert.ok(errors.some(e => re.test(e)), `expected an error like ${re}, got:\n${errors.join('\n')}`);
   has(/^profiles\[0\]: must be an object with at least "id" and "command", got "claude"; skipped$/);
-  has(/^profiles\[1\]: field "id" must be a non-empty string, got undefined/);
+  has(/^profiles\[1\]: field "id" must be a non-empty string, got undefined; skipped$/);
   has(/^profiles\[2\]: field "id" must be letters, digits/);
   has(/^profiles\[3\] \("bad-args"\): field "args" must be an array of strings, got "--fast"$/);
   has(/^profiles\[3\] \("bad-args"\): skipped because of the error above$/);
@@ -102,9 +103,9 @@ test('mergeProfiles: invalid entries are skipped with errors naming the entry an
   has(/^profiles\[5\] \("bad-enum"\): field "prompt" must be one of "argument", "stdin", "none", got "clipboard"$/);
   has(/^profiles\[5\] \("bad-enum"\): field "mcp" must be one of "claude", "gemini", "qwen", "codex", "aider", "env-only", got "vscode"$/);
   has(/^profiles\[5\] \("bad-enum"\): skipped because of the errors above$/);
-  has(/^profiles\[6\] \("bad-regex"\): field "waitingPatterns" has an invalid regular expression "\(unclosed"/);
-  has(/^profiles\[7\] \("bad-env"\): field "env" must be an object of string values, but "A" is number 1$/);
-  has(/^profiles\[8\] \("codex"\): field "args" must be an array of strings, got an array$/);
+  has(/^profiles\[6\] \("bad-regex"\): field "waitingPatterns\[0\]" has an invalid regular expression "\(unclosed"/);
+  has(/^profiles\[7\] \("bad-env"\): field "env\.A" must be a string, got number 1$/);
+  has(/^profiles\[8\] \("codex"\): field "args\[0\]" must be a string, got number 1$/);
   has(/^profiles\[8\] \("codex"\): skipped because of the error above \(the built-in "codex" profile is used\)$/);
   has(/^profiles\[9\] \("typo"\): unknown field "promptArg" ignored/);
   has(/^profiles\[10\] \("typo"\): duplicate id, already defined by profiles\[9\]; skipped$/);
