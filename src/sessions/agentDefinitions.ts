@@ -114,7 +114,7 @@ export function splitFrontMatter(text: string): { data: Record<string, Value>; b
 /**
  * The lines between a file's opening `---` line and the next `---` (or `...`) line, and the text
  * after it; without such lines, `frontMatter` is null, `body` is the whole text and `problem` says
- * what is missing. A byte-order mark is ignored; line ends may be `\n` or `\r\n`.
+ * what is missing. A byte-order mark is ignored; `\r\n` line ends become `\n` in `body` when there is front matter.
  */
 export function frontMatterLines(text: string): { frontMatter: string[]; body: string; problem?: undefined } | { frontMatter: null; body: string; problem: string } {
   const clean = text.replace(/^\uFEFF/, '');

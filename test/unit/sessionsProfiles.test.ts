@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { listAgentDefinitions } from '../../src/sessions/agentDefinitions';
+import { frontMatterLines, listAgentDefinitions } from '../../src/sessions/agentDefinitions';
 import { codexServerKind, stripJsonComments, wireMcp, type McpEndpoint } from '../../src/sessions/mcpWiring';
 import { BUILTIN_PROFILES, checkInstalled, findExecutable, mergeProfiles, type AgentProfile } from '../../src/sessions/profiles';
 
@@ -314,6 +314,13 @@ test('listAgentDefinitions: front matter is real YAML (anchors, multi-line quote
   assert.equal(byName.mention.description, '@team reviews it');
   assert.equal(byName.tabs.description, 'first second');
   assert.deepEqual(errors.map(e => [path.basename(e.file), e.message.replace(/:.*/, '')]), [['still-bad.md', 'front matter line 4']]);
+});
+
+test('frontMatterLines: the role text Baton gives an agent is the file after its front matter, or all of it', () => {
+  assert.deepEqual(frontMatterLines('\uFEFF---\r\nname: a\r\n---\r\nDo this.\r\n'), { frontMatter: ['name: a'], body: 'Do this.\n' });
+  assert.deepEqual(frontMatterLines('---\nname: a\n...\nBody'), { frontMatter: ['name: a'], body: 'Body' });
+  assert.deepEqual(frontMatterLines('# Only markdown\n'), { frontMatter: null, body: '# Only markdown\n', problem: 'no front matter: the file must start with a "---" line' });
+  assert.equal(frontMatterLines('---\nname: a\nnever closed').frontMatter, null);
 });
 
 // ───────────────────────────── MCP wiring ─────────────────────────────
