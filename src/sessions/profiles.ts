@@ -260,9 +260,9 @@ export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]
  * The absolute path of `command`, or null when it cannot be run, looked up by the `which` package (npm's
  * own, https://github.com/npm/node-which) without a shell. A command containing a path separator is
  * checked as a path (relative ones against the current directory); a bare name is looked up in the
- * directories of `env.PATH` in order (on Windows with the `PATHEXT` extensions, and the current
- * directory first, as Windows does). Empty `PATH` entries are ignored rather than meaning the current
- * directory, so a workspace cannot put a `claude` there; with no `PATH`, a bare name is not found.
+ * directories of `env.PATH` in order (on Windows with the `PATHEXT` extensions). The current directory
+ * is never searched for a bare name (not first as on Windows, nor for an empty `PATH` entry), so a
+ * workspace cannot put a `claude` there; with no `PATH`, a bare name is not found.
  * Only files with execute permission count.
  */
 export function findExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string | null {
@@ -270,8 +270,10 @@ export function findExecutable(command: string, env: NodeJS.ProcessEnv = process
   const hasSeparator = command.includes('/') || (process.platform === 'win32' && command.includes('\\'));
   const dirs = (envValue(env, 'PATH') ?? '').split(path.delimiter).filter(d => d !== '');
   if (!hasSeparator && !path.isAbsolute(command) && dirs.length === 0) return null;
-  const found = which.sync(command, { path: dirs.join(path.delimiter), pathExt: envValue(env, 'PATHEXT'), nothrow: true });
-  return found ? path.resolve(found) : null;
+  const found = which.sync(command, { path: dirs.join(path.delimiter), pathExt: envValue(env, 'PATHEXT'), all: true, nothrow: true }) ?? [];
+  // On Windows `which` looks in the current directory first; Baton only trusts the PATH directories.
+  const trusted = hasSeparator || path.isAbsolute(command) ? found : found.filter(f => dirs.some(d => path.resolve(d.replace(/^"(.*)"$/, '$1')) === path.dirname(path.resolve(f))));
+  return trusted.length ? path.resolve(trusted[0]) : null;
 }
 
 /** An environment variable, case-insensitively on Windows (`Path`). */
