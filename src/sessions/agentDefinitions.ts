@@ -96,7 +96,8 @@ const USED = new Set(['name', 'description', 'model', 'tools']);
  * the files Claude Code's `/agents` writes: a top-level plain value that strict YAML rejects (it has
  * `: ` in it, as long descriptions with examples do, starts with `@`, `` ` `` or `%`, or continues on
  * tab-indented lines) is read as the text of the rest of the line and its indented continuation lines (folded), each minus a ` # comment`.
- * This is tried only when the front matter is not valid YAML as written. Errors name the file's line.
+ * This is tried only when the front matter is not valid YAML as written. Returns Baton's keys (text, a
+ * list of text, or null) and the body. @throws Error naming the file's line (`front matter line 3: …`).
  */
 export function splitFrontMatter(text: string): { data: Record<string, Value>; body: string } {
   const { frontMatter: source, body, problem } = frontMatterLines(text);
