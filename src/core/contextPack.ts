@@ -35,7 +35,9 @@
  *
  * Pure: no I/O.
  */
+import { z } from 'zod';
 import { invalid } from './errors';
+import { issuePath } from './schemaIssues';
 
 /** What an agent saves; every field optional; extra keys hold small custom facts. */
 export interface WorkContext {
@@ -196,38 +198,38 @@ function checkKey(key: string, where: string): void {
   if (key === '__proto__') fail(`${where}.__proto__`, 'is not allowed as a key');
 }
 
-function stringList(value: unknown, where: string): string[] {
-  if (!Array.isArray(value)) fail(where, `must be an array of strings, got ${describe(value)}`);
-  return value.map((item, i) => {
-    if (typeof item !== 'string') fail(`${where}[${i}]`, `must be a string, got ${describe(item)}`);
-    return item;
-  });
+/** `got <what>` for zod messages, as {@link describe} says it (`got number`, `got an array`). */
+const got = (issue: { input?: unknown }) => `got ${describe(issue.input)}`;
+const text = z.string({ error: issue => `must be a string, ${got(issue)}` });
+const StringList = z.array(text, { error: issue => `must be an array of strings, ${got(issue)}` });
+const DecisionItem = z.strictObject({ decision: text, why: text.optional() }, {
+  error: issue => (issue.code === 'unrecognized_keys' ? 'is not allowed (a decision has only "decision" and "why")' : `must be an object { decision, why? }, ${got(issue)}`),
+});
+const DecisionList = z.array(DecisionItem);
+const DecisionMap = z.record(z.string(), text);
+
+/**
+ * `schema.parse(value)`, or a BatonError naming the first bad field under `where`
+ * (`context.stepsDone[1] must be a string, got number`; an unknown key is named itself).
+ */
+function check<T>(schema: z.ZodType<T>, value: unknown, where: string, failWith: (where: string, message: string) => never = fail): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  return failWith(issuePath(path, where), issue.message);
+}
+
+/** A copy of `value` without the keys whose value is undefined (they are ignored everywhere). */
+function defined(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
 }
 
 function decisionsOf(value: unknown, where: string): Decisions {
-  if (Array.isArray(value)) {
-    return value.map((item, i) => {
-      const at = `${where}[${i}]`;
-      if (!isPlainObject(item)) fail(at, `must be an object { decision, why? }, got ${describe(item)}`);
-      for (const key of Object.keys(item)) {
-        if (key !== 'decision' && key !== 'why' && item[key] !== undefined) fail(`${at}.${key}`, 'is not allowed (a decision has only "decision" and "why")');
-      }
-      if (typeof item.decision !== 'string') fail(`${at}.decision`, `must be a string, got ${describe(item.decision)}`);
-      if (item.why === undefined) return { decision: item.decision };
-      if (typeof item.why !== 'string') fail(`${at}.why`, `must be a string, got ${describe(item.why)}`);
-      return { decision: item.decision, why: item.why };
-    });
-  }
+  if (Array.isArray(value)) return check(DecisionList, value.map(item => (isPlainObject(item) ? defined(item) : item)), where);
   if (isPlainObject(value)) {
-    const out: Record<string, string> = {};
-    for (const key of Object.keys(value)) {
-      checkKey(key, where);
-      const v = value[key];
-      if (v === undefined) continue;
-      if (typeof v !== 'string') fail(`${where}.${key}`, `must be a string, got ${describe(v)}`);
-      out[key] = v;
-    }
-    return out;
+    for (const key of Object.keys(value)) checkKey(key, where);
+    return check(DecisionMap, defined(value), where);
   }
   fail(where, `must be an array of { decision, why? } or an object of decision → why, got ${describe(value)}`);
 }
@@ -279,14 +281,13 @@ function normalize(input: unknown, where: string): Normalized {
     switch (key) {
       case 'currentTask':
       case 'notes':
-        if (typeof value !== 'string') fail(at, `must be a string, got ${describe(value)}`);
-        out[key] = value;
+        out[key] = check(text, value, at);
         break;
       case 'stepsDone':
       case 'nextSteps':
       case 'openQuestions':
       case 'files':
-        out[key] = stringList(value, at);
+        out[key] = check(StringList, value, at);
         break;
       case 'decisions':
         out.decisions = decisionsOf(value, at);
@@ -651,6 +652,31 @@ function packFail(field: string, message: string): never {
   throw invalid(`Invalid handoff pack: ${field} ${message}`);
 }
 
+const wholeNumber = (what: string) => z.number({ error: issue => `must be ${what}, ${got(issue)}` });
+/** The envelope of a {@link PackedContext} (its `context` is checked by {@link packContext}). */
+const PackEnvelope = z.object({
+  version: z.literal(1, {
+    error: issue => `must be 1 (this Baton reads handoff packs of version 1), got ${JSON.stringify(issue.input) ?? describe(issue.input)}`,
+  }),
+  context: z.custom<Record<string, unknown>>(isPlainObject, { error: issue => `must be an object, ${got(issue)}` }),
+  budget: wholeNumber(`an integer number of bytes >= ${MIN_CONTEXT_BUDGET}`)
+    .int({ error: issue => `must be an integer number of bytes >= ${MIN_CONTEXT_BUDGET}, got ${String(issue.input)}` })
+    .min(MIN_CONTEXT_BUDGET, { error: issue => `must be an integer number of bytes >= ${MIN_CONTEXT_BUDGET}, got ${String(issue.input)}` })
+    .optional(),
+  bytes: wholeNumber('a number of bytes').min(0, { error: 'must be a number of bytes, got a negative number' }).optional(),
+  truncated: z.boolean({ error: issue => `must be a boolean, ${got(issue)}` }).optional(),
+  dropped: z.array(
+    z.object({
+      field: text,
+      count: wholeNumber('a whole number >= 0')
+        .int({ error: issue => `must be a whole number >= 0, got ${String(issue.input)}` })
+        .min(0, { error: issue => `must be a whole number >= 0, got ${String(issue.input)}` }),
+      reason: text,
+    }, { error: issue => `must be an object { field, count, reason }, ${got(issue)}` }),
+    { error: issue => `must be an array, ${got(issue)}` },
+  ).optional(),
+});
+
 /**
  * Reads a handoff pack written by any agent or profile, and returns it validated and packed.
  *
@@ -680,25 +706,9 @@ export function parseHandoffPack(input: unknown): PackedContext {
   const isPack = 'version' in value && 'context' in value && keys.every(k => PACK_KEYS.has(k));
   if (!isPack) return packContext(value);
 
-  if (value.version !== 1) packFail('version', `must be 1 (this Baton reads handoff packs of version 1), got ${JSON.stringify(value.version) ?? describe(value.version)}`);
-  if (!isPlainObject(value.context)) packFail('context', `must be an object, got ${describe(value.context)}`);
-  const budget = value.budget === undefined ? DEFAULT_CONTEXT_BUDGET : checkBudget(value.budget, 'handoff pack: budget');
-  if (value.bytes !== undefined && (typeof value.bytes !== 'number' || !Number.isFinite(value.bytes) || value.bytes < 0)) {
-    packFail('bytes', `must be a number of bytes, got ${describe(value.bytes)}`);
-  }
-  if (value.truncated !== undefined && typeof value.truncated !== 'boolean') packFail('truncated', `must be a boolean, got ${describe(value.truncated)}`);
-  const given: DroppedItem[] = [];
-  if (value.dropped !== undefined) {
-    if (!Array.isArray(value.dropped)) packFail('dropped', `must be an array, got ${describe(value.dropped)}`);
-    value.dropped.forEach((item: unknown, i: number) => {
-      const at = `dropped[${i}]`;
-      if (!isPlainObject(item)) packFail(at, `must be an object { field, count, reason }, got ${describe(item)}`);
-      if (typeof item.field !== 'string') packFail(`${at}.field`, `must be a string, got ${describe(item.field)}`);
-      if (typeof item.count !== 'number' || !Number.isInteger(item.count) || item.count < 0) packFail(`${at}.count`, `must be a whole number >= 0, got ${describe(item.count)}`);
-      if (typeof item.reason !== 'string') packFail(`${at}.reason`, `must be a string, got ${describe(item.reason)}`);
-      given.push({ field: item.field, count: item.count, reason: item.reason });
-    });
-  }
+  const pack = check(PackEnvelope, value, '', packFail);
+  const budget = pack.budget ?? DEFAULT_CONTEXT_BUDGET;
+  const given: DroppedItem[] = (pack.dropped ?? []).map(({ field, count, reason }) => ({ field, count, reason }));
   let repacked: PackedContext;
   try {
     repacked = packContext(value.context, budget);
@@ -706,7 +716,7 @@ export function parseHandoffPack(input: unknown): PackedContext {
     throw invalid((error as Error).message.replace(/^Invalid work context:/, 'Invalid handoff pack:'));
   }
   const dropped = [...given, ...repacked.dropped];
-  return { ...repacked, dropped, truncated: dropped.length > 0 || value.truncated === true };
+  return { ...repacked, dropped, truncated: dropped.length > 0 || pack.truncated === true };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { TASK_STATUSES, type TaskStatus } from './model';
 import { canTransition } from './statusRules';
 
@@ -25,21 +26,34 @@ export const DEFAULT_WORKFLOW_RULES: WorkflowRule[] = [
   { on: 'approval.granted', from: ['IN_PROGRESS', 'IN_REVIEW'], to: 'DONE' },
 ];
 
+const STATUS_LIST = TASK_STATUSES.join(', ');
+
+/** A rule as the `baton.workflow.rules` setting holds it (zod schema; unknown keys are ignored). */
+const WorkflowRuleSchema = z.object({
+  on: z.enum(WORKFLOW_EVENTS, { error: issue => `"on" must be one of ${WORKFLOW_EVENTS.join(', ')}, got ${JSON.stringify(issue.input)}.` }),
+  from: z.array(
+    z.enum(TASK_STATUSES, { error: issue => `"from" must be a list of statuses (${STATUS_LIST}); ${JSON.stringify(issue.input)} is not one.` }),
+    { error: `"from" must be a list of statuses (${STATUS_LIST}).` },
+  ).optional(),
+  to: z.enum(TASK_STATUSES, { error: issue => `"to" must be one of ${STATUS_LIST}, got ${JSON.stringify(issue.input)}.` }),
+}, { error: 'must be an object like { "on": "tests.passed", "to": "IN_REVIEW" }.' });
+
 /**
- * Checks rules read from settings. @throws Error naming the first bad rule and what is wrong with it.
+ * Checks rules read from settings, with a zod schema. @throws Error naming the first bad rule (1-based)
+ * and what is wrong with it: `Workflow rule 2: "to" must be one of TODO, …, got "SHIPPED".`
  */
 export function parseWorkflowRules(value: unknown): WorkflowRule[] {
   if (!Array.isArray(value)) throw new Error('Workflow rules must be a list of { on, from?, to } objects.');
   return value.map((rule, i) => {
-    const where = `Workflow rule ${i + 1}`;
-    if (typeof rule !== 'object' || rule === null) throw new Error(`${where} must be an object like { "on": "tests.passed", "to": "IN_REVIEW" }.`);
-    const { on, from, to } = rule as Record<string, unknown>;
-    if (!WORKFLOW_EVENTS.includes(on as WorkflowEvent)) throw new Error(`${where}: "on" must be one of ${WORKFLOW_EVENTS.join(', ')}, got ${JSON.stringify(on)}.`);
-    if (!TASK_STATUSES.includes(to as TaskStatus)) throw new Error(`${where}: "to" must be one of ${TASK_STATUSES.join(', ')}, got ${JSON.stringify(to)}.`);
-    if (from !== undefined && (!Array.isArray(from) || from.some(s => !TASK_STATUSES.includes(s as TaskStatus)))) {
-      throw new Error(`${where}: "from" must be a list of statuses (${TASK_STATUSES.join(', ')}).`);
+    const parsed = WorkflowRuleSchema.safeParse(rule);
+    if (!parsed.success) {
+      // The first issue in field order (zod reports them in schema order: on, from, to).
+      const issue = parsed.error.issues[0];
+      const where = `Workflow rule ${i + 1}`;
+      throw new Error(issue.path.length === 0 ? `${where} ${issue.message}` : `${where}: ${issue.message}`);
     }
-    return { on: on as WorkflowEvent, to: to as TaskStatus, ...(from ? { from: from as TaskStatus[] } : {}) };
+    const { on, from, to } = parsed.data;
+    return { on, to, ...(from ? { from } : {}) };
   });
 }
 

@@ -6,6 +6,7 @@ import { invalid, notFound } from '../core/errors';
 import { Emitter, type Event } from '../core/event';
 import { claimHolderOf } from '../core/lease';
 import type { Actor, Task } from '../core/model';
+import { frontMatterLines } from '../sessions/agentDefinitions';
 import type { AgentSession, CoordinationRepository, SavedContext } from '../store/coordinationRepository';
 import type { PlanService } from './planService';
 import type { WorkflowService } from './workflowService';
@@ -335,7 +336,7 @@ export class SessionService {
     const file = path.join(this.options.workspaceDir, '.claude', 'agents', `${role}.md`);
     try {
       const text = fs.readFileSync(file, 'utf8');
-      const body = text.replace(/^---\r?\n[\s\S]*?\r?\n---\r?\n?/, '').trim();
+      const body = frontMatterLines(text).body.trim();
       return `Your role (${role}, from .claude/agents/${role}.md):\n${body}`;
     } catch {
       return '';

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 
 /**
  * An agent definition (a "role") from `<workspace>/.claude/agents/<file>.md`, the format Claude Code uses
@@ -58,8 +59,9 @@ export function listAgentDefinitions(workspaceDir: string): { definitions: Agent
 }
 
 /**
- * Parses one agent definition file's text. Throws an Error saying what is wrong (with the line number
- * for front-matter problems).
+ * Parses one agent definition file's text (front matter read by {@link splitFrontMatter}). Throws an
+ * Error saying what is wrong, with the file's line number for front-matter problems
+ * (`front matter line 3: "name" appears twice`).
  */
 export function parseAgentDefinition(text: string, file: string): AgentDefinition {
   const { data, body } = splitFrontMatter(text);
@@ -84,160 +86,136 @@ export function parseAgentDefinition(text: string, file: string): AgentDefinitio
 
 type Value = string | string[] | null;
 
+/** The front-matter keys Baton reads; others (`color`, `hooks`, `mcpServers`, …) may hold any YAML. */
+const USED = new Set(['name', 'description', 'model', 'tools']);
+
 /**
- * Splits `---` front matter from the body and reads it with a small, strict subset of YAML: one
- * `key: value` per line, where a value is plain text (the rest of the line: unlike strict YAML, colons
- * are allowed in it, as the files Claude Code generates put them in long descriptions; ` #` starts a
- * comment), a single- or double-quoted string, either continued on more indented lines (folded), a flow
- * list `[a, "b"]`, a block list (`key:` then `- item` lines), or a block scalar (`|` / `>`, optionally
- * with `-`/`+`). Comment lines and blank lines are skipped. Anything else (nested mappings, nested lists,
- * anchors, aliases, tags) is an error naming the line, except under keys Baton does not read (`color:`,
- * `hooks:`, `mcpServers:` …), whose content, nested or not, is skipped.
+ * Splits `---` front matter from the body and reads the front matter as YAML 1.2 with the `yaml`
+ * package (https://eemeli.org/yaml/): quoted strings, flow and block lists, block scalars (`|`, `>`),
+ * folded plain lines, comments, anchors and aliases all work as in any YAML reader. One leniency, as in
+ * the files Claude Code's `/agents` writes: a top-level plain value that strict YAML rejects (it has
+ * `: ` in it, as long descriptions with examples do, starts with `@`, `` ` `` or `%`, or continues on
+ * tab-indented lines) is read as the text of the rest of the line and its indented continuation lines (folded), each minus a ` # comment`.
+ * This is tried only when the front matter is not valid YAML as written. Returns Baton's keys (text, a
+ * list of text, or null) and the body. @throws Error naming the file's line (`front matter line 3: …`).
  */
-function splitFrontMatter(text: string): { data: Record<string, Value>; body: string } {
-  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
-  if (lines[0]?.trim() !== '---') throw new Error('no front matter: the file must start with a "---" line');
+export function splitFrontMatter(text: string): { data: Record<string, Value>; body: string } {
+  const { frontMatter: source, body, problem } = frontMatterLines(text);
+  if (!source) throw new Error(problem);
+  let parsed = parseYaml(source.join('\n'));
+  if (parsed.error) {
+    const lenient = quotePlainValues(source);
+    // When that is not enough, the retry's error is the one left to fix (line numbers are the same).
+    if (lenient) parsed = parseYaml(lenient.join('\n'));
+  }
+  if (parsed.error) throw new Error(parsed.error);
+  return { data: readUsedKeys(parsed.doc!, parsed.lines!), body };
+}
+
+/**
+ * The lines between a file's opening `---` line and the next `---` (or `...`) line, and the text
+ * after it; without such lines, `frontMatter` is null, `body` is the whole text and `problem` says
+ * what is missing. A byte-order mark is ignored; `\r\n` line ends become `\n` in `body` when there is front matter.
+ */
+export function frontMatterLines(text: string): { frontMatter: string[]; body: string; problem?: undefined } | { frontMatter: null; body: string; problem: string } {
+  const clean = text.replace(/^\uFEFF/, '');
+  const lines = clean.split(/\r?\n/);
+  if (lines[0]?.trim() !== '---') return { frontMatter: null, body: clean, problem: 'no front matter: the file must start with a "---" line' };
   const end = lines.findIndex((l, i) => i > 0 && /^(---|\.\.\.)\s*$/.test(l));
-  if (end < 0) throw new Error('front matter is not closed: no "---" line after the opening one');
+  if (end < 0) return { frontMatter: null, body: clean, problem: 'front matter is not closed: no "---" line after the opening one' };
+  return { frontMatter: lines.slice(1, end), body: lines.slice(end + 1).join('\n') };
+}
+
+/** Front-matter line (1-based, counting the opening `---` as line 1) of a YAML offset. */
+type LineOf = (offset: number) => number;
+
+function parseYaml(yaml: string): { doc?: Document; lines?: LineOf; error?: string } {
+  const counter = new LineCounter();
+  // Duplicate keys are reported below, naming the key.
+  const doc = parseDocument(yaml, { lineCounter: counter, uniqueKeys: false, prettyErrors: false });
+  const lines: LineOf = offset => counter.linePos(offset).line + 1;
+  const first = doc.errors[0];
+  if (first) return { error: `front matter line ${lines(first.pos[0])}: ${first.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}` };
+  return { doc, lines };
+}
+
+/**
+ * The front matter's lines with each top-level plain value that strict YAML rejects turned into a
+ * double-quoted string (continuation lines folded into it and left blank, so line numbers stay), or
+ * null when no line needed it.
+ */
+function quotePlainValues(source: string[]): string[] | null {
+  const out = [...source];
+  let changed = false;
+  for (let i = 0; i < out.length; i++) {
+    const m = /^([A-Za-z_][\w-]*)(\s*:\s+)(.+)$/.exec(out[i].trimEnd());
+    if (!m) continue;
+    const rest = m[3].trim();
+    if (/^["'[{|>&*!#-]/.test(rest) && !/^-\S/.test(rest)) continue; // quoted, flow, block, anchor, tag, comment, list: real YAML
+    const tabbed = /^\t/.test(out[i + 1] ?? ''); // continuation lines indented with tabs, which YAML forbids
+    if (!/:(\s|$)/.test(rest) && !/^[@`%]/.test(rest) && !tabbed) continue; // valid as a plain YAML value
+    const uncomment = (t: string) => t.replace(/\s+#.*$/, '');
+    let value = uncomment(rest);
+    let j = i + 1;
+    for (; j < out.length && (out[j].trim() === '' || /^\s/.test(out[j])); j++) {
+      const t = uncomment(out[j].trim());
+      if (t === '') value += '\n';
+      else value += value.endsWith('\n') ? t : ` ${t}`;
+      out[j] = '';
+    }
+    value = value.replace(/\n+$/, '');
+    out[i] = `${m[1]}${m[2]}${JSON.stringify(value)}`;
+    changed = true;
+    i = j - 1;
+  }
+  return changed ? out : null;
+}
+
+/** Baton's keys of the parsed front matter: text, a list of text, or null (absent or empty). */
+function readUsedKeys(doc: Document, lineOf: LineOf): Record<string, Value> {
   const data: Record<string, Value> = {};
-  const USED = new Set(['name', 'description', 'model', 'tools']);
-  let i = 1;
-  const fail = (line: number, message: string): never => {
-    throw new Error(`front matter line ${line + 1}: ${message}`);
+  const root = doc.contents;
+  if (root === null || (isScalar(root) && root.value === null)) return data;
+  const fail = (node: Node | null | undefined, message: string): never => {
+    throw new Error(`front matter line ${node?.range ? lineOf(node.range[0]) : 1}: ${message}`);
   };
-  const indentOf = (l: string) => l.length - l.trimStart().length;
-  while (i < end) {
-    const line = lines[i];
-    if (line.trim() === '' || line.trimStart().startsWith('#')) {
-      i++;
-      continue;
-    }
-    if (indentOf(line) > 0) fail(i, `unexpected indented line "${line.trim()}"`);
-    const m = /^([A-Za-z_][\w-]*)\s*:(?:\s+(.*))?$/.exec(line.trimEnd());
-    if (!m) fail(i, `expected "key: value", got "${line.trim()}"`);
-    const key = m![1];
-    const rest = (m![2] ?? '').trim();
-    if (key in data) fail(i, `"${key}" appears twice`);
-    const start = i;
-    i++;
-    // The lines that belong to this key: blank or indented ones, and "- item" lines for a list.
-    const block: string[] = [];
-    while (i < end && (lines[i].trim() === '' || indentOf(lines[i]) > 0 || (rest === '' && /^-(\s|$)/.test(lines[i])))) {
-      block.push(lines[i]);
-      i++;
-    }
-    while (block.length && block[block.length - 1].trim() === '') block.pop();
-    if (!USED.has(key)) {
-      data[key] = null; // not read by Baton: its content, nested or not, is skipped
-      continue;
-    }
-    if (/^[|>][+-]?$/.test(rest)) {
-      data[key] = blockScalar(rest, block);
-      continue;
-    }
-    if (rest === '') {
-      if (block.length === 0) {
-        data[key] = null;
-        continue;
-      }
-      const items: string[] = [];
-      block.forEach((b, k) => {
-        if (b.trim() === '' || b.trimStart().startsWith('#')) return;
-        const item = /^\s*-(?:\s+(.*))?$/.exec(b);
-        if (!item) fail(start + 1 + k, `"${key}" must be text or a list of "- item" lines; nested YAML is not supported`);
-        const value = (item![1] ?? '').trim();
-        if (/^[\w-]+\s*:(\s|$)/.test(value) || value.startsWith('[') || value.startsWith('{') || value === '-' || value.startsWith('- ')) {
-          fail(start + 1 + k, `"${key}": list items must be plain or quoted text; nested YAML is not supported`);
-        }
-        items.push(scalar(value, start + 1 + k, fail));
-      });
-      data[key] = items;
-      continue;
-    }
-    let value = rest;
-    if (block.length) {
-      // A plain or quoted scalar continued on indented lines: folded (lines joined by spaces, a blank line is a newline).
-      for (const b of block) {
-        const t = b.trim();
-        if (t === '') value += '\n';
-        else value += value.endsWith('\n') ? t : ` ${t}`;
-      }
-    }
-    if (value.startsWith('[')) {
-      if (!value.endsWith(']')) fail(start, `"${key}": a "[" list must end with "]"`);
-      data[key] = splitFlow(value.slice(1, -1), start, fail).map(x => scalar(x, start, fail)).filter(x => x !== '');
-      continue;
-    }
-    if (value.startsWith('{')) fail(start, `"${key}": nested mappings are not supported`);
-    data[key] = scalar(value, start, fail);
+  if (!isMap(root)) return fail(root, 'expected "key: value" lines, not a single value or a list');
+  const seen = new Set<string>();
+  for (const pair of root.items) {
+    const keyNode = pair.key as Node | null;
+    const key = isScalar(keyNode) ? String(keyNode.value) : null;
+    if (key === null) return fail(keyNode, 'keys must be plain text');
+    if (seen.has(key)) fail(keyNode, `"${key}" appears twice`);
+    seen.add(key);
+    if (!USED.has(key)) continue; // not read by Baton: any YAML is fine
+    const value = pair.value as Node | null;
+    data[key] = valueOf(key, value, keyNode, doc, fail);
   }
-  return { data, body: lines.slice(end + 1).join('\n') };
+  return data;
 }
 
-/** A YAML scalar on one line: quoted (with escapes) or plain (trailing ` # comment` removed). */
-function scalar(raw: string, line: number, fail: (line: number, message: string) => never): string {
-  const s = raw.trim();
-  if (s.startsWith('"')) {
-    const m = /^"((?:[^"\\]|\\.)*)"\s*(#.*)?$/.exec(s);
-    if (!m) fail(line, `unterminated or malformed double-quoted string ${s.slice(0, 40)}`);
-    try {
-      return JSON.parse(`"${m![1].replace(/\\x([0-9A-Fa-f]{2})/g, '\\u00$1').replace(/\\'/g, "'").replace(/\t/g, '\\t').replace(/\n/g, '\\n')}"`) as string;
-    } catch {
-      return fail(line, `unsupported escape in double-quoted string ${s.slice(0, 40)}`);
-    }
+function valueOf(key: string, node: Node | null, keyNode: Node | null, doc: Document, fail: (node: Node | null | undefined, message: string) => never): Value {
+  if (node === null || node === undefined) return null;
+  if (isMap(node)) {
+    if (node.flow) fail(keyNode, `"${key}": nested mappings are not supported`);
+    fail(node, `"${key}" must be text or a list of "- item" lines; nested YAML is not supported`);
   }
-  if (s.startsWith("'")) {
-    const m = /^'((?:[^']|'')*)'\s*(#.*)?$/.exec(s);
-    if (!m) fail(line, `unterminated or malformed single-quoted string ${s.slice(0, 40)}`);
-    return m![1].replace(/''/g, "'");
-  }
-  if (/^[&*!]/.test(s)) fail(line, `YAML anchors, aliases and tags are not supported ("${s.slice(0, 20)}")`);
-  return s.replace(/\s+#.*$/, '');
-}
-
-/** Splits the inside of a flow list at commas outside quotes. */
-function splitFlow(inner: string, line: number, fail: (line: number, message: string) => never): string[] {
-  const parts: string[] = [];
-  let cur = '';
-  let quote: string | null = null;
-  for (let k = 0; k < inner.length; k++) {
-    const c = inner[k];
-    if (quote) {
-      cur += c;
-      if (c === '\\' && quote === '"') cur += inner[++k] ?? '';
-      else if (c === quote) quote = null;
-    } else if (c === '"' || c === "'") {
-      quote = c;
-      cur += c;
-    } else if (c === ',') {
-      parts.push(cur);
-      cur = '';
-    } else if (c === '[' || c === '{') {
-      fail(line, 'nested lists or mappings are not supported');
-    } else {
-      cur += c;
-    }
-  }
-  if (quote) fail(line, 'unterminated string in "[" list');
-  parts.push(cur);
-  return parts.map(p => p.trim());
-}
-
-/** A `|` (literal) or `>` (folded) block scalar with optional chomping indicator. */
-function blockScalar(header: string, block: string[]): string {
-  const indent = Math.min(...block.filter(b => b.trim() !== '').map(b => b.length - b.trimStart().length), Infinity);
-  const lines = block.map(b => (b.trim() === '' ? '' : b.slice(indent === Infinity ? 0 : indent)));
-  let text: string;
-  if (header.startsWith('|')) {
-    text = lines.join('\n');
-  } else {
-    text = '';
-    lines.forEach((l, k) => {
-      if (k === 0) text = l;
-      else if (l === '') text += '\n';
-      else text += text === '' || text.endsWith('\n') ? l : ` ${l}`;
+  if (isSeq(node)) {
+    return node.items.map(item => {
+      const resolved = resolve(item as Node, doc, fail);
+      if (!isScalar(resolved)) return fail(item as Node, `"${key}": list items must be plain or quoted text; nested YAML is not supported`);
+      return resolved.value === null ? '' : String(resolved.value);
     });
   }
-  if (header.endsWith('-')) return text.replace(/\n+$/, '');
-  return text.replace(/\n*$/, '\n');
+  const resolved = resolve(node, doc, fail);
+  if (!isScalar(resolved)) return valueOf(key, resolved, keyNode, doc, fail);
+  return resolved.value === null ? null : String(resolved.value);
+}
+
+/** The node an alias (`*name`) points to, or the node itself. */
+function resolve(node: Node, doc: Document, fail: (node: Node | null | undefined, message: string) => never): Node {
+  if (!isAlias(node)) return node;
+  const target = node.resolve(doc);
+  if (!target) return fail(node, `unknown alias *${node.source} (its "&${node.source}" anchor must come first)`);
+  return target as Node;
 }

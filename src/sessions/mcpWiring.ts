@@ -2,7 +2,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stripComments } from 'jsonc-parser';
+import type * as SmolToml from 'smol-toml' with { 'resolution-mode': 'import' };
 import type { AgentProfile } from './profiles';
+
+// smol-toml is an ES module package whose CommonJS build ("exports".require) is what runs here and what
+// esbuild bundles; its types are ESM-only, hence the type import above and this require.
+const { parse: parseToml } = require('smol-toml') as typeof SmolToml;
 
 /** Where the launched agent finds Baton's MCP server. */
 export interface McpEndpoint {
@@ -213,48 +218,32 @@ function wireCodex(profile: AgentProfile, name: string, entry: ServerEntry, endp
 }
 
 /**
- * Whether Codex's config.toml already defines `mcp_servers.<name>` and with which transport, by a
- * line scan (no TOML parser): a `[mcp_servers.<name>]` table, dotted keys under `[mcp_servers]` or at the
- * top, or an inline table. Null when absent or unreadable.
+ * Whether Codex's config.toml already defines `mcp_servers.<name>` and with which transport: `stdio`
+ * when the entry has a `command`, `http` when it has a `url`. The file is read as TOML 1.0 with
+ * `smol-toml` (https://github.com/squirrelchat/smol-toml), so every way TOML can spell the entry counts:
+ * a `[mcp_servers.<name>]` table, dotted keys, inline tables, quoted keys, multi-line strings, comments.
+ * Baton never writes this file (it passes `-c` overrides to Codex), so nothing of the person's is
+ * rewritten. Null when the file is absent, unreadable or not valid TOML (Codex then reports the file
+ * itself), or when the entry has neither a command nor a URL.
  */
 export function codexServerKind(configFile: string, name: string): 'stdio' | 'http' | null {
-  let text: string;
+  let config: Record<string, unknown>;
   try {
-    text = fs.readFileSync(configFile, 'utf8');
+    config = parseToml(fs.readFileSync(configFile, 'utf8'));
   } catch {
     return null;
   }
-  const n = `(?:${escapeRegExp(name)}|"${escapeRegExp(name)}"|'${escapeRegExp(name)}')`;
-  const header = /^\s*\[\s*([^\]]+?)\s*\]\s*(#.*)?$/;
-  let table = '';
-  let kind: 'stdio' | 'http' | null = null;
-  const note = (line: string, prefix: string) => {
-    const m = new RegExp(`^\\s*${prefix}\\s*(\\.\\s*(command|url)\\s*=|=\\s*\\{(.*)\\})`).exec(line);
-    if (!m) return false;
-    const k = m[2] ?? (/\bcommand\s*=/.test(m[3] ?? '') ? 'command' : /\burl\s*=/.test(m[3] ?? '') ? 'url' : null);
-    if (k === 'command') kind = 'stdio';
-    else if (k === 'url') kind = kind ?? 'http';
-    return true;
-  };
-  for (const line of text.split(/\r?\n/)) {
-    const h = header.exec(line);
-    if (h && !line.trim().startsWith('[[')) {
-      table = h[1].replace(/\s+/g, '');
-      if (new RegExp(`^mcp_servers\\.${n}$`).test(table)) kind = kind ?? 'http';
-      continue;
-    }
-    if (new RegExp(`^mcp_servers\\.${n}$`).test(table)) {
-      if (/^\s*command\s*=/.test(line)) kind = 'stdio';
-      continue;
-    }
-    if (table === 'mcp_servers') note(line, n);
-    else if (table === '') note(line, `mcp_servers\\s*\\.\\s*${n}`);
-  }
-  return kind;
+  const servers = config.mcp_servers;
+  if (!isTable(servers) || !Object.hasOwn(servers, name)) return null;
+  const entry = servers[name];
+  if (!isTable(entry)) return null;
+  if (entry.command !== undefined) return 'stdio';
+  if (entry.url !== undefined) return 'http';
+  return null;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
 /** Writes `text` to `file` readable by the user only (0600), replacing a file or link that was there. */

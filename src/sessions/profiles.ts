@@ -1,5 +1,7 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import which from 'which';
+import { z } from 'zod';
+import { issuePath } from '../core/schemaIssues';
 
 /**
  * How the task prompt reaches the agent: as CLI arguments (`claude -- "<prompt>"`), typed as the first
@@ -38,8 +40,8 @@ export interface AgentProfile {
   mcpTransport?: 'http' | 'stdio';
 }
 
-const PROMPT_DELIVERIES: readonly PromptDelivery[] = ['argument', 'stdin', 'none'];
-const MCP_STYLES: readonly McpStyle[] = ['claude', 'gemini', 'qwen', 'codex', 'aider', 'env-only'];
+const PROMPT_DELIVERIES = ['argument', 'stdin', 'none'] as const satisfies readonly PromptDelivery[];
+const MCP_STYLES = ['claude', 'gemini', 'qwen', 'codex', 'aider', 'env-only'] as const satisfies readonly McpStyle[];
 const MCP_TRANSPORTS = ['http', 'stdio'] as const;
 
 function defaultShell(): string {
@@ -130,53 +132,54 @@ export const BUILTIN_PROFILES: AgentProfile[] = [
   },
 ];
 
-const KNOWN_FIELDS = new Set([
-  'id', 'label', 'command', 'args', 'env', 'cwd', 'prompt', 'promptArgs', 'waitingPatterns', 'donePatterns', 'install', 'mcp', 'mcpTransport',
-]);
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-type Check = (value: unknown) => string | null;
-const isString: Check = v => (typeof v === 'string' ? null : `must be a string, got ${describe(v)}`);
-const isNonEmptyString: Check = v => (typeof v === 'string' && v.trim() !== '' ? null : `must be a non-empty string, got ${describe(v)}`);
-const isStringArray: Check = v =>
-  Array.isArray(v) && v.every(x => typeof x === 'string') ? null : `must be an array of strings, got ${describe(v)}`;
-const isStringRecord: Check = v => {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return `must be an object of string values, got ${describe(v)}`;
-  for (const [k, x] of Object.entries(v)) if (typeof x !== 'string') return `must be an object of string values, but "${k}" is ${describe(x)}`;
-  return null;
-};
-const oneOf = (values: readonly string[]): Check => v =>
-  typeof v === 'string' && values.includes(v) ? null : `must be one of ${values.map(x => `"${x}"`).join(', ')}, got ${describe(v)}`;
-const isPatternArray: Check = v => {
-  const e = isStringArray(v);
-  if (e) return e;
-  for (const src of v as string[]) {
+/*
+ * The fields of a profile in the `baton.sessions.profiles` setting, as zod schemas whose messages
+ * complete `field "<path>" …` (the path names an item too: `args[0]`, `env.A`).
+ */
+const got = (issue: { input?: unknown }) => `got ${describe(issue.input)}`;
+const text = z.string({ error: issue => `must be a string, ${got(issue)}` });
+const nonEmpty = z.string({ error: issue => `must be a non-empty string, ${got(issue)}` })
+  .refine(v => v.trim() !== '', { error: issue => `must be a non-empty string, ${got(issue)}` });
+const strings = z.array(z.string({ error: issue => `must be a string, ${got(issue)}` }), { error: issue => `must be an array of strings, ${got(issue)}` });
+const stringRecord = z.record(z.string(), z.string({ error: issue => `must be a string, ${got(issue)}` }), {
+  error: issue => `must be an object of string values, ${got(issue)}`,
+});
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.enum(values, { error: issue => `must be one of ${values.map(x => `"${x}"`).join(', ')}, ${got(issue)}` });
+/** Regular-expression sources, each compiled with the `m` flag to check it. */
+const patterns = z.array(
+  z.string({ error: issue => `must be a string, ${got(issue)}` }).superRefine((src, ctx) => {
     try {
       new RegExp(src, 'm');
     } catch (error) {
-      return `has an invalid regular expression ${JSON.stringify(src)}: ${(error as Error).message}`;
+      ctx.addIssue({ code: 'custom', message: `has an invalid regular expression ${JSON.stringify(src)}: ${(error as Error).message}` });
     }
-  }
-  return null;
-};
+  }),
+  { error: issue => `must be an array of strings, ${got(issue)}` },
+);
 
-const FIELD_CHECKS: Record<Exclude<keyof AgentProfile, 'id'>, Check> = {
-  label: isNonEmptyString,
-  command: isNonEmptyString,
-  args: isStringArray,
-  env: isStringRecord,
-  cwd: isString,
+const FIELD_SCHEMAS = {
+  label: nonEmpty,
+  command: nonEmpty,
+  args: strings,
+  env: stringRecord,
+  cwd: text,
   prompt: oneOf(PROMPT_DELIVERIES),
-  promptArgs: isStringArray,
-  waitingPatterns: isPatternArray,
-  donePatterns: isPatternArray,
-  install: isString,
+  promptArgs: strings,
+  waitingPatterns: patterns,
+  donePatterns: patterns,
+  install: text,
   mcp: oneOf(MCP_STYLES),
   mcpTransport: oneOf(MCP_TRANSPORTS),
-};
+} satisfies Record<Exclude<keyof AgentProfile, 'id'>, z.ZodType>;
+const KNOWN_FIELDS = new Set(['id', ...Object.keys(FIELD_SCHEMAS)]);
+const ProfileFields = z.object(FIELD_SCHEMAS).partial();
+const ProfileId = nonEmpty.regex(ID_PATTERN, { error: 'must be letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit)' });
 
 function describe(v: unknown): string {
-  if (v === null) return 'null';
+  if (v === null || v === undefined) return String(v);
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
   if (typeof v === 'object') return 'an object';
@@ -188,8 +191,9 @@ function describe(v: unknown): string {
  * an entry whose `id` is a built-in's overrides that profile field by field (so `{ "id": "claude",
  * "args": ["--model", "opus"] }` is enough); other ids add a profile, which needs at least `command`
  * (`label` defaults to the id, `args` to `[]`, `prompt` to `none`, `mcp` to `env-only`). An entry with an
- * invalid field is skipped whole; unknown fields are reported and ignored. Every problem is one message
- * naming the entry (`profiles[2] ("my-agent")`) and the field.
+ * invalid field is skipped whole; unknown fields are reported and ignored. Fields are checked with zod
+ * schemas. Every problem is one message naming the entry (`profiles[2] ("my-agent")`) and the field, or
+ * the item in it (`field "args[0]" must be a string, got number 1`).
  */
 export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]; errors: string[] } {
   const profiles = BUILTIN_PROFILES.map(p => ({ ...p }));
@@ -207,9 +211,9 @@ export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]
       return;
     }
     const raw = entry as Record<string, unknown>;
-    const idError = isNonEmptyString(raw.id) ?? (ID_PATTERN.test(raw.id as string) ? null : 'must be letters, digits, ".", "_" or "-" (at most 64, starting with a letter or digit)');
-    if (idError) {
-      errors.push(`${where}: field "id" ${idError}; skipped`);
+    const idCheck = ProfileId.safeParse(raw.id);
+    if (!idCheck.success) {
+      errors.push(`${where}: field "id" ${idCheck.error.issues[0].message}; skipped`);
       return;
     }
     const id = raw.id as string;
@@ -220,21 +224,22 @@ export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]
       return;
     }
     seen.set(id, index);
-    const bad: string[] = [];
-    const fields: Partial<AgentProfile> = {};
-    for (const [key, value] of Object.entries(raw)) {
-      if (key === 'id') continue;
-      if (!KNOWN_FIELDS.has(key)) {
-        errors.push(`${where}: unknown field "${key}" ignored (known fields: ${[...KNOWN_FIELDS].join(', ')})`);
-        continue;
-      }
-      if (value === undefined) continue;
-      const problem = FIELD_CHECKS[key as keyof typeof FIELD_CHECKS](value);
-      if (problem) bad.push(`field "${key}" ${problem}`);
-      else (fields as Record<string, unknown>)[key] = value;
+    for (const key of Object.keys(raw)) {
+      if (!KNOWN_FIELDS.has(key)) errors.push(`${where}: unknown field "${key}" ignored (known fields: ${[...KNOWN_FIELDS].join(', ')})`);
     }
+    const bad: string[] = [];
+    const checked = ProfileFields.safeParse(raw); // unknown fields (and "id") are dropped
+    // One message per field, its first problem (zod reports them in field order).
+    const badFields = new Set<PropertyKey>();
+    for (const issue of checked.error?.issues ?? []) {
+      if (badFields.has(issue.path[0])) continue;
+      badFields.add(issue.path[0]);
+      bad.push(`field "${issuePath(issue.path)}" ${issue.message}`);
+    }
+    // A field given as undefined (not possible in JSON settings) is left out rather than clearing a built-in value.
+    const fields = Object.fromEntries(Object.entries(checked.data ?? {}).filter(([, v]) => v !== undefined)) as Partial<AgentProfile>;
     const base = profiles.findIndex(p => p.id === id);
-    if (base < 0 && fields.command === undefined && !bad.some(b => b.startsWith('field "command"'))) {
+    if (base < 0 && raw.command === undefined) {
       bad.push('field "command" is required for a new profile (the executable to run)');
     }
     if (bad.length) {
@@ -252,29 +257,23 @@ export function mergeProfiles(userProfiles: unknown): { profiles: AgentProfile[]
 }
 
 /**
- * The absolute path of `command`, or null when it cannot be run. A command containing a path separator
- * is checked as a path (relative ones against the current directory); a bare name is looked up in the
- * directories of `env.PATH` in order, without a shell (on Windows with the `PATHEXT` extensions too).
- * Only regular files with execute permission count.
+ * The absolute path of `command`, or null when it cannot be run, looked up by the `which` package (npm's
+ * own, https://github.com/npm/node-which) without a shell. A command containing a path separator is
+ * checked as a path (relative ones against the current directory); a bare name is looked up in the
+ * directories of `env.PATH` in order (on Windows with the `PATHEXT` extensions). The current directory
+ * is never searched for a bare name (not first as on Windows, nor for an empty `PATH` entry), so a
+ * workspace cannot put a `claude` there; with no `PATH`, a bare name is not found.
+ * Only files with execute permission count.
  */
 export function findExecutable(command: string, env: NodeJS.ProcessEnv = process.env): string | null {
   if (typeof command !== 'string' || command.trim() === '') return null;
-  const win = process.platform === 'win32';
-  const exts = win ? ['', ...(envValue(env, 'PATHEXT') ?? '.COM;.EXE;.BAT;.CMD').split(';').filter(Boolean)] : [''];
-  const hasSeparator = command.includes('/') || (win && command.includes('\\'));
-  if (path.isAbsolute(command) || hasSeparator) {
-    const full = path.resolve(command);
-    for (const ext of exts) if (isExecutableFile(full + ext)) return full + ext;
-    return null;
-  }
+  const hasSeparator = command.includes('/') || (process.platform === 'win32' && command.includes('\\'));
   const dirs = (envValue(env, 'PATH') ?? '').split(path.delimiter).filter(d => d !== '');
-  for (const dir of dirs) {
-    for (const ext of exts) {
-      const candidate = path.resolve(dir, command + ext);
-      if (isExecutableFile(candidate)) return candidate;
-    }
-  }
-  return null;
+  if (!hasSeparator && !path.isAbsolute(command) && dirs.length === 0) return null;
+  const found = which.sync(command, { path: dirs.join(path.delimiter), pathExt: envValue(env, 'PATHEXT'), all: true, nothrow: true }) ?? [];
+  // On Windows `which` looks in the current directory first; Baton only trusts the PATH directories.
+  const trusted = hasSeparator || path.isAbsolute(command) ? found : found.filter(f => dirs.some(d => path.resolve(d.replace(/^"(.*)"$/, '$1')) === path.dirname(path.resolve(f))));
+  return trusted.length ? path.resolve(trusted[0]) : null;
 }
 
 /** An environment variable, case-insensitively on Windows (`Path`). */
@@ -283,16 +282,6 @@ function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
   if (process.platform !== 'win32') return undefined;
   const key = Object.keys(env).find(k => k.toUpperCase() === name);
   return key ? env[key] : undefined;
-}
-
-function isExecutableFile(file: string): boolean {
-  try {
-    if (!fs.statSync(file).isFile()) return false;
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

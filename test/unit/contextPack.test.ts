@@ -350,6 +350,27 @@ test('parseHandoffPack: rejects malformed packs and names the bad field', () => 
   for (const [input, message] of cases) assert.throws(() => parseHandoffPack(input), message, String(message));
 });
 
+test('parseHandoffPack: messages name the field by its path and say what was expected and got', () => {
+  const message = (input: unknown) => {
+    try {
+      parseHandoffPack(input);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return assert.fail(`accepted ${JSON.stringify(input)}`);
+  };
+  assert.equal(message({ version: 1, context: {}, dropped: [{ field: 'x', count: 1, reason: 'r' }, { field: 'y', count: -2, reason: 'r' }] }),
+    'Invalid handoff pack: dropped[1].count must be a whole number >= 0, got -2');
+  assert.equal(message({ version: 1, context: {}, dropped: [7] }), 'Invalid handoff pack: dropped[0] must be an object { field, count, reason }, got number');
+  assert.equal(message({ version: 1, context: {}, budget: 5 }), 'Invalid handoff pack: budget must be an integer number of bytes >= 64, got 5');
+  assert.equal(message({ version: 1, context: {}, budget: '4096' }), 'Invalid handoff pack: budget must be an integer number of bytes >= 64, got string');
+  assert.equal(message({ version: 1, context: { decisions: { 'use sqlite': 3 } } }), 'Invalid handoff pack: context.decisions["use sqlite"] must be a string, got number');
+  assert.equal(message({ version: 1, context: { decisions: [{ decision: 'x' }, { decision: 'y', when: 'today' }] } }),
+    'Invalid handoff pack: context.decisions[1].when is not allowed (a decision has only "decision" and "why")');
+  // Keys whose value is undefined are ignored, in decisions too.
+  assert.deepEqual(packContext({ decisions: [{ decision: 'x', why: undefined, when: undefined }] }).context, { decisions: [{ decision: 'x' }] });
+});
+
 test('mergeContexts: newer scalars win, lists are concatenated without duplicates', () => {
   const older: WorkContext = {
     currentTask: 'Build the API',

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { listAgentDefinitions } from '../../src/sessions/agentDefinitions';
+import { frontMatterLines, listAgentDefinitions } from '../../src/sessions/agentDefinitions';
 import { codexServerKind, stripJsonComments, wireMcp, type McpEndpoint } from '../../src/sessions/mcpWiring';
 import { BUILTIN_PROFILES, checkInstalled, findExecutable, mergeProfiles, type AgentProfile } from '../../src/sessions/profiles';
 
@@ -67,6 +67,7 @@ test('mergeProfiles: user profiles add new ids and override built-ins field by f
   assert.deepEqual(claude.args, ['--model', 'opus']);
   assert.deepEqual(claude.env, { FOO: 'bar' });
   assert.equal(claude.command, 'claude', 'fields not given keep the built-in value');
+  assert.equal(mergeProfiles([{ id: 'claude', command: undefined }]).profiles[0].command, 'claude', 'nor do fields given as undefined');
   assert.equal(claude.mcp, 'claude');
   assert.equal(profiles.indexOf(claude), 0, 'an override keeps its place');
   const mine = profiles.find(p => p.id === 'my-agent')!;
@@ -94,7 +95,7 @@ test('mergeProfiles: invalid entries are skipped with errors naming the entry an
   ]);
   const has = (re: RegExp) => assert.ok(errors.some(e => re.test(e)), `expected an error like ${re}, got:\n${errors.join('\n')}`);
   has(/^profiles\[0\]: must be an object with at least "id" and "command", got "claude"; skipped$/);
-  has(/^profiles\[1\]: field "id" must be a non-empty string, got undefined/);
+  has(/^profiles\[1\]: field "id" must be a non-empty string, got undefined; skipped$/);
   has(/^profiles\[2\]: field "id" must be letters, digits/);
   has(/^profiles\[3\] \("bad-args"\): field "args" must be an array of strings, got "--fast"$/);
   has(/^profiles\[3\] \("bad-args"\): skipped because of the error above$/);
@@ -102,9 +103,9 @@ test('mergeProfiles: invalid entries are skipped with errors naming the entry an
   has(/^profiles\[5\] \("bad-enum"\): field "prompt" must be one of "argument", "stdin", "none", got "clipboard"$/);
   has(/^profiles\[5\] \("bad-enum"\): field "mcp" must be one of "claude", "gemini", "qwen", "codex", "aider", "env-only", got "vscode"$/);
   has(/^profiles\[5\] \("bad-enum"\): skipped because of the errors above$/);
-  has(/^profiles\[6\] \("bad-regex"\): field "waitingPatterns" has an invalid regular expression "\(unclosed"/);
-  has(/^profiles\[7\] \("bad-env"\): field "env" must be an object of string values, but "A" is number 1$/);
-  has(/^profiles\[8\] \("codex"\): field "args" must be an array of strings, got an array$/);
+  has(/^profiles\[6\] \("bad-regex"\): field "waitingPatterns\[0\]" has an invalid regular expression "\(unclosed"/);
+  has(/^profiles\[7\] \("bad-env"\): field "env\.A" must be a string, got number 1$/);
+  has(/^profiles\[8\] \("codex"\): field "args\[0\]" must be a string, got number 1$/);
   has(/^profiles\[8\] \("codex"\): skipped because of the error above \(the built-in "codex" profile is used\)$/);
   has(/^profiles\[9\] \("typo"\): unknown field "promptArg" ignored/);
   has(/^profiles\[10\] \("typo"\): duplicate id, already defined by profiles\[9\]; skipped$/);
@@ -136,6 +137,9 @@ test('findExecutable: PATH lookup without a shell, absolute and relative paths, 
   process.chdir(dir);
   t.after(() => process.chdir(cwd));
   assert.equal(findExecutable('./bin2/agent', {}), path.join(bin2, 'agent'), 'a relative path resolves against the current folder');
+  fs.writeFileSync(path.join(dir, 'planted'), '#!/bin/sh\n', { mode: 0o755 });
+  assert.equal(findExecutable('planted', env), null, 'an empty PATH entry is not the current folder');
+  assert.equal(findExecutable('planted', { PATH: '' }), null);
   assert.equal(findExecutable('$(touch pwned)', env), null);
   assert.ok(!fs.existsSync(path.join(dir, 'pwned')), 'no shell is involved');
   assert.ok(findExecutable('node'), 'node is on the PATH of the test run');
@@ -260,10 +264,63 @@ test('listAgentDefinitions: reads front matter and instructions; reports each ba
   assert.equal(err['no-description.md'], 'front matter has no "description"');
   assert.equal(err['zz-duplicate.md'], 'name "tester" is already used by lists.md');
   assert.equal(err['mapping.md'], 'front matter line 3: "description": nested mappings are not supported');
-  assert.match(err['anchor.md'], /^front matter line 3: YAML anchors, aliases and tags are not supported/);
-  assert.match(err['bad-quote.md'], /^front matter line 3: unterminated or malformed double-quoted string/);
+  assert.equal(err['anchor.md'], 'front matter line 3: unknown alias *ref (its "&ref" anchor must come first)');
+  // The YAML reader's own messages, with the file's line.
+  assert.equal(err['bad-quote.md'], 'front matter line 3: Missing closing "quote');
   assert.equal(err['twice.md'], 'front matter line 3: "name" appears twice');
-  assert.equal(err['junk.md'], 'front matter line 3: expected "key: value", got "just some words"');
+  assert.equal(err['junk.md'], 'front matter line 3: Implicit map keys need to be followed by map values');
+});
+
+test('listAgentDefinitions: front matter is real YAML (anchors, multi-line quotes, numbers), and plain values with ": " still work', t => {
+  const ws = tmp(t);
+  const dir = path.join(ws, '.claude', 'agents');
+  fs.mkdirSync(dir, { recursive: true });
+  const write = (name: string, text: string) => fs.writeFileSync(path.join(dir, name), text);
+  write('yaml.md', [
+    '---',
+    'defaults: &tools [Read, "Bash(git diff, git log)"]',
+    'name: reviewer',
+    'description: "Reviews code,',
+    '  line by line."',
+    'tools: *tools',
+    'model: 4',
+    'hooks: { PreToolUse: [{ matcher: Bash }] }',
+    '---',
+    'Review.',
+  ].join('\n'));
+  // Strict YAML rejects these plain values; they are read as the rest of the line, as before.
+  write('lenient.md', [
+    '---',
+    'name: helper',
+    'description: Use when: the user asks. Example: "do it" # not part of it',
+    '  and more: here',
+    'tools: Read, Grep',
+    'color: blue',
+    '---',
+    'Help.',
+  ].join('\n'));
+  write('mention.md', '---\nname: mention\ndescription: @team reviews it\n---\n');
+  write('tabs.md', '---\nname: tabs\ndescription: first\n\tsecond\n---\n');
+  write('still-bad.md', '---\nname: bad\ndescription: Use when: x\ntools: [Read\n---\n');
+
+  const { definitions, errors } = listAgentDefinitions(ws);
+  const byName = Object.fromEntries(definitions.map(d => [d.name, d]));
+  assert.deepEqual(byName.reviewer, {
+    name: 'reviewer', description: 'Reviews code, line by line.', model: '4', tools: ['Read', 'Bash(git diff, git log)'],
+    instructions: 'Review.', file: path.join(dir, 'yaml.md'),
+  });
+  assert.equal(byName.helper.description, 'Use when: the user asks. Example: "do it" and more: here');
+  assert.deepEqual(byName.helper.tools, ['Read', 'Grep']);
+  assert.equal(byName.mention.description, '@team reviews it');
+  assert.equal(byName.tabs.description, 'first second');
+  assert.deepEqual(errors.map(e => [path.basename(e.file), e.message.replace(/:.*/, '')]), [['still-bad.md', 'front matter line 4']]);
+});
+
+test('frontMatterLines: the role text Baton gives an agent is the file after its front matter, or all of it', () => {
+  assert.deepEqual(frontMatterLines('\uFEFF---\r\nname: a\r\n---\r\nDo this.\r\n'), { frontMatter: ['name: a'], body: 'Do this.\n' });
+  assert.deepEqual(frontMatterLines('---\nname: a\n...\nBody'), { frontMatter: ['name: a'], body: 'Body' });
+  assert.deepEqual(frontMatterLines('# Only markdown\n'), { frontMatter: null, body: '# Only markdown\n', problem: 'no front matter: the file must start with a "---" line' });
+  assert.equal(frontMatterLines('---\nname: a\nnever closed').frontMatter, null);
 });
 
 // ───────────────────────────── MCP wiring ─────────────────────────────
@@ -411,6 +468,13 @@ test('codexServerKind: finds the server in the usual config.toml shapes', t => {
   assert.equal(kind('mcp_servers.baton.command = "x"\n'), 'stdio');
   assert.equal(kind('[mcp_servers.baton-dev]\ncommand = "x"\n'), null, 'another name with the same prefix');
   assert.equal(kind('[mcp_servers.baton.env]\nA = "1"\n'), null, 'a sub-table alone says nothing');
+  // Read as TOML, not line by line: what a line scan got wrong.
+  assert.equal(kind('notes = """\n[mcp_servers.baton]\ncommand = "x"\n"""\n'), null, 'a table header inside a multi-line string is text');
+  assert.equal(kind('[mcp_servers.baton]\nargs = [\n  "--url", # a comment\n  "command = x",\n]\nurl = "http://x"\n'), 'http', '"command =" inside a multi-line array is text');
+  assert.equal(kind('mcp_servers = { baton = { env = { A = "1" }, command = "x" } }\n'), 'stdio', 'nested inline tables');
+  assert.equal(kind('[mcp_servers.baton]\nurl = """\nhttp://x"""  # comment\n[mcp_servers.baton.env]\ncommand = "not the server\'s"\n'), 'http', 'command of a sub-table is not the server\'s');
+  assert.equal(kind("[mcp_servers.'baton']\nargs = ['a']\ncommand = 'x'\n"), 'stdio');
+  assert.equal(kind('[mcp_servers.baton\ncommand = "x"\n'), null, 'invalid TOML: Codex reports it; Baton does not guess');
 });
 
 test('wireMcp aider and env-only: environment variables and a standard mcp.json for whatever runs there', t => {

@@ -21,10 +21,13 @@
  *   unknown ids (or on the task itself) go to `skipped` with a reason.
  * - Task Master has no estimates: `estimate` is null.
  *
- * Invalid JSON or a wrong shape throws an Error whose message names what is wrong
- * (`tasks.json: expected "tasks" to be an array in tag "master"`). Pure: no I/O.
+ * Invalid JSON or a wrong shape throws an Error whose message names what is wrong, by its path in
+ * the file (`tasks.json: master.tasks[3].dependencies[0]: expected a task id (a number or a string),
+ * got an object`); the shape is checked with a zod schema. Unknown fields are ignored. Pure: no I/O.
  */
+import { z } from 'zod';
 import type { TaskPriority, TaskStatus } from '../model';
+import { describeValue, issuePath } from '../schemaIssues';
 import type { ImportedPlan, ImportedSprint, ImportedTask, SkippedItem } from './importedPlan';
 
 const FILE = 'tasks.json';
@@ -56,29 +59,57 @@ function fail(message: string): never {
   throw new Error(`${FILE}: ${message}`);
 }
 
-function optionalString(obj: Json, field: string, where: string): string {
-  const value = obj[field];
-  if (value === undefined || value === null) return '';
-  if (typeof value !== 'string') fail(`expected "${field}" to be a string in ${where}`);
-  return value.trim();
+/** `"…"` (cut at 40 characters), `3`, `true`, `an array`, `nothing`, … for error messages. */
+function got(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return describeValue(value);
 }
 
-/** Task and subtask ids are numbers in Task Master; numeric strings are accepted too. */
-function readId(obj: Json, where: string): string {
-  const id = obj.id;
-  if (typeof id === 'number' && Number.isInteger(id) && id >= 0) return String(id);
-  if (typeof id === 'string' && /^\d+$/.test(id.trim())) return String(Number(id.trim()));
-  return fail(`expected "id" to be a number in ${where}`);
-}
+/** Optional text: absent or null reads as "". */
+const text = z.string({ error: issue => `expected a string, got ${got(issue.input)}` }).nullish().transform(v => (v ?? '').trim());
+/** Task and subtask ids are whole numbers in Task Master; numeric strings are accepted too. */
+const idError = (issue: { input?: unknown }) => `expected a whole number, got ${got(issue.input)}`;
+const id = z.union([
+  z.number({ error: idError }).int({ error: idError }).nonnegative({ error: idError }),
+  z.string({ error: idError }).regex(/^\s*\d+\s*$/, { error: idError }),
+], { error: idError }).transform(v => String(Number(typeof v === 'string' ? v.trim() : v)));
+const title = z.string({ error: issue => `expected a non-empty string, got ${got(issue.input)}` })
+  .transform(v => v.trim())
+  .refine(v => v !== '', { error: 'expected a non-empty string, got an empty one' });
+const dependencies = z.array(
+  z.union([z.number(), z.string()], { error: issue => `expected a task id (a number or a string), got ${got(issue.input)}` }),
+  { error: issue => `expected an array of task ids, got ${got(issue.input)}` },
+).nullish().transform(v => v ?? []);
+const fields = {
+  id, title, status: text, description: text, details: text, testStrategy: text, dependencies,
+  /** Kept raw: a subtask without a priority takes its parent's. */
+  priority: text.optional(),
+};
+const SubtaskSchema = z.object(fields, { error: issue => `expected a subtask object, got ${got(issue.input)}` });
+const TaskSchema = z.object({
+  ...fields,
+  subtasks: z.array(SubtaskSchema, { error: issue => `expected an array of subtasks, got ${got(issue.input)}` }).nullish().transform(v => v ?? []),
+}, { error: issue => `expected a task object, got ${got(issue.input)}` });
+/** One tag of tasks.json (or the whole legacy file): `{ tasks: [...], metadata?: { description? } }`. */
+const TagSchema = z.object({
+  tasks: z.array(TaskSchema, { error: issue => `expected an array of tasks, got ${got(issue.input)}` }),
+  metadata: z.unknown().optional(),
+  meta: z.unknown().optional(),
+}, { error: issue => `expected an object with a "tasks" array, got ${got(issue.input)}` });
+type Tag = z.infer<typeof TagSchema>;
 
-function readDependencies(obj: Json, where: string): (number | string)[] {
-  const deps = obj.dependencies;
-  if (deps === undefined || deps === null) return [];
-  if (!Array.isArray(deps)) fail(`expected "dependencies" to be an array in ${where}`);
-  return deps.map(dep => {
-    if (typeof dep === 'number' || typeof dep === 'string') return dep;
-    return fail(`expected dependencies to be numbers or strings in ${where}`);
-  });
+/**
+ * A tag checked against {@link TagSchema}; `root` is its path in the file (`master`, or `` for the
+ * legacy shape). @throws Error `tasks.json: <path>: <what was expected>` for the first problem, with
+ * how many more there are.
+ */
+function readTag(value: unknown, root: string): Tag {
+  const parsed = TagSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const [first, ...rest] = parsed.error.issues;
+  const where = issuePath(first.path, root) || '(the top level)';
+  return fail(`${where}: ${first.message}${rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''})` : ''}`);
 }
 
 interface Status {
@@ -121,12 +152,9 @@ interface Pending {
   parentId: string | null;
 }
 
-function importTag(tag: string, value: unknown, skipped: SkippedItem[]): ImportedSprint | null {
+function importTag(tag: string, data: Tag, skipped: SkippedItem[]): ImportedSprint | null {
   const where = `tag "${tag}"`;
-  if (!isObject(value)) fail(`expected tag "${tag}" to be an object with a "tasks" array`);
-  const tasks = value.tasks;
-  if (!Array.isArray(tasks)) fail(`expected "tasks" to be an array in ${where}`);
-  const metadata = value.metadata ?? value.meta;
+  const metadata = data.metadata ?? data.meta;
   const goal = isObject(metadata) && typeof metadata.description === 'string' ? metadata.description.trim() : '';
   const sprintKey = `tm/${tag}`;
 
@@ -134,59 +162,36 @@ function importTag(tag: string, value: unknown, skipped: SkippedItem[]): Importe
   const pending: Pending[] = [];
   const imported: ImportedTask[] = [];
 
-  tasks.forEach((raw, index) => {
-    const at = `task #${index + 1} of ${where}`;
-    if (!isObject(raw)) fail(`expected ${at} to be an object`);
-    const id = readId(raw, at);
-    const taskWhere = `task ${id} of ${where}`;
+  for (const raw of data.tasks) {
+    const id = raw.id;
     if (known.has(id)) fail(`duplicate task id ${id} in ${where}`);
     known.add(id);
-    const title = optionalString(raw, 'title', taskWhere);
-    if (!title) fail(`expected "title" to be a non-empty string in ${taskWhere}`);
-    const { status, note } = mapStatus(optionalString(raw, 'status', taskWhere));
+    const { status, note } = mapStatus(raw.status);
     const task: ImportedTask = {
       key: `${sprintKey}/${id}`,
-      title,
-      description: describe({
-        description: optionalString(raw, 'description', taskWhere),
-        details: optionalString(raw, 'details', taskWhere),
-        testStrategy: optionalString(raw, 'testStrategy', taskWhere),
-        note,
-      }),
+      title: raw.title,
+      description: describe({ description: raw.description, details: raw.details, testStrategy: raw.testStrategy, note }),
       status,
-      priority: mapPriority(optionalString(raw, 'priority', taskWhere)),
+      priority: mapPriority(raw.priority ?? ''),
       estimate: null,
       estimateUnit: 'hours',
       checkpoints: [],
       dependsOn: [],
       children: [],
     };
-    pending.push({ task, ref: id, deps: readDependencies(raw, taskWhere), parentId: null });
+    pending.push({ task, ref: id, deps: raw.dependencies, parentId: null });
 
-    const subtasks = raw.subtasks ?? [];
-    if (!Array.isArray(subtasks)) fail(`expected "subtasks" to be an array in ${taskWhere}`);
-    subtasks.forEach((rawSub, subIndex) => {
-      const subAt = `subtask #${subIndex + 1} of ${taskWhere}`;
-      if (!isObject(rawSub)) fail(`expected ${subAt} to be an object`);
-      const subId = readId(rawSub, subAt);
-      const ref = `${id}.${subId}`;
-      const subWhere = `subtask ${ref} of ${where}`;
+    for (const rawSub of raw.subtasks) {
+      const ref = `${id}.${rawSub.id}`;
       if (known.has(ref)) fail(`duplicate subtask id ${ref} in ${where}`);
       known.add(ref);
-      const subTitle = optionalString(rawSub, 'title', subWhere);
-      if (!subTitle) fail(`expected "title" to be a non-empty string in ${subWhere}`);
-      const sub = mapStatus(optionalString(rawSub, 'status', subWhere));
+      const sub = mapStatus(rawSub.status);
       const child: ImportedTask = {
         key: `${sprintKey}/${ref}`,
-        title: subTitle,
-        description: describe({
-          description: optionalString(rawSub, 'description', subWhere),
-          details: optionalString(rawSub, 'details', subWhere),
-          testStrategy: optionalString(rawSub, 'testStrategy', subWhere),
-          note: sub.note,
-        }),
+        title: rawSub.title,
+        description: describe({ description: rawSub.description, details: rawSub.details, testStrategy: rawSub.testStrategy, note: sub.note }),
         status: sub.status,
-        priority: rawSub.priority === undefined ? task.priority : mapPriority(optionalString(rawSub, 'priority', subWhere)),
+        priority: rawSub.priority === undefined ? task.priority : mapPriority(rawSub.priority),
         estimate: null,
         estimateUnit: 'hours',
         checkpoints: [],
@@ -194,10 +199,10 @@ function importTag(tag: string, value: unknown, skipped: SkippedItem[]): Importe
         children: [],
       };
       task.children.push(child);
-      pending.push({ task: child, ref, deps: readDependencies(rawSub, subWhere), parentId: id });
-    });
+      pending.push({ task: child, ref, deps: rawSub.dependencies, parentId: id });
+    }
     imported.push(task);
-  });
+  }
 
   for (const item of pending) {
     const seen = new Set<string>();
@@ -255,7 +260,7 @@ export function importTaskMaster(json: string, source: string): ImportedPlan {
 
   // Legacy single-list format (a tag that happens to be named "tasks" is an object holding "tasks").
   if ('tasks' in data && !(isObject(data.tasks) && 'tasks' in data.tasks)) {
-    const sprint = importTag(LEGACY_TAG, data, skipped);
+    const sprint = importTag(LEGACY_TAG, readTag(data, ''), skipped);
     if (sprint) sprints.push(sprint);
     const meta = isObject(data.meta) ? data.meta : isObject(data.metadata) ? data.metadata : null;
     if (meta && typeof meta.projectName === 'string' && meta.projectName.trim()) title = meta.projectName.trim();
@@ -263,7 +268,7 @@ export function importTaskMaster(json: string, source: string): ImportedPlan {
     const tags = Object.keys(data);
     if (tags.length === 0) fail('no tags found (expected e.g. { "master": { "tasks": [...] } })');
     for (const tag of tags) {
-      const sprint = importTag(tag, data[tag], skipped);
+      const sprint = importTag(tag, readTag(data[tag], issuePath([tag])), skipped);
       if (sprint) sprints.push(sprint);
     }
   }
