@@ -10,7 +10,7 @@ import type { TerminalSessionRecord, TerminalSessionRepository } from '../store/
 import type { HookRunner } from './hooks';
 import { listAgentDefinitions, type AgentDefinition } from './agentDefinitions';
 import { wireMcp } from './mcpWiring';
-import { checkInstalled, type AgentProfile } from './profiles';
+import { checkInstalled, profileDonePatterns, type AgentProfile } from './profiles';
 import type { SessionState } from './stateDetector';
 import { TerminalSession } from './terminalSession';
 import { tmuxAvailable } from './tmux';
@@ -423,9 +423,10 @@ function rolePrompt(role: AgentDefinition): string {
 
 function detectorOptions(profile: AgentProfile) {
   const compile = (sources: string[] | undefined) => sources?.map(src => new RegExp(src, 'm'));
+  const done = profileDonePatterns(profile);
   return {
     ...(profile.waitingPatterns ? { waitingPatterns: compile(profile.waitingPatterns) } : {}),
-    ...(profile.donePatterns ? { donePatterns: compile(profile.donePatterns) } : {}),
+    ...(done ? { donePatterns: compile(done) } : {}),
   };
 }
 
