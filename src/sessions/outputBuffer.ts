@@ -2,11 +2,13 @@
  * Bounded memory of a terminal session's recent output, and the screen it draws: raw output is kept
  * in a ring (to replay into a terminal view that opens late) and parsed by a headless xterm.js
  * terminal (`@xterm/headless`, the emulator VS Code's own terminal uses), whose buffer gives the
- * plain-text lines that {@link OutputBuffer.lines} returns.
+ * plain-text lines that {@link OutputBuffer.lines} returns. Character widths follow Unicode 11
+ * (`@xterm/addon-unicode11`).
  *
  * No I/O, no `vscode`. Parsing is asynchronous (xterm.js parses written data on a later tick):
  * {@link OutputBuffer.flush} waits for it, {@link OutputBuffer.append}'s callback tells when a chunk is parsed.
  */
+import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { type IBufferLine, Terminal } from '@xterm/headless';
 // strip-ansi@6 is CommonJS (`module.exports = fn`).
 import stripAnsi = require('strip-ansi');
@@ -79,7 +81,12 @@ export class OutputBuffer {
     const rows = checkCells(options.rows ?? 24, 'rows');
     const scrollback = options.scrollback ?? DEFAULT_SCROLLBACK_LINES;
     if (!Number.isInteger(scrollback) || scrollback < 0) throw new RangeError(`OutputBuffer scrollback must be a non-negative integer, got ${scrollback}`);
-    this.term = new Terminal({ cols, rows, scrollback, allowProposedApi: true, convertEol: false });
+    // reflowCursorLine: the line being written is re-wrapped on resize too, so it reads as one line.
+    this.term = new Terminal({ cols, rows, scrollback, allowProposedApi: true, convertEol: false, reflowCursorLine: true });
+    // Character widths of Unicode 11 (emoji such as ✅ take two cells), as in VS Code's terminal and
+    // the wcwidth of current C libraries; xterm.js alone uses Unicode 6.
+    this.term.loadAddon(new Unicode11Addon());
+    this.term.unicode.activeVersion = '11';
     if (options.mainScreenOnly) this.keepMainScreen();
   }
 

@@ -159,6 +159,20 @@ export function profileDonePatterns(profile: Pick<AgentProfile, 'id' | 'command'
   return undefined;
 }
 
+/**
+ * The state detector's patterns for a profile, compiled with the `m` flag: its `waitingPatterns`,
+ * and the done patterns of {@link profileDonePatterns}. A field is absent when the detector's default applies.
+ * @throws SyntaxError for an invalid pattern (profiles from settings are checked by {@link mergeProfiles}).
+ */
+export function profileDetectorPatterns(profile: Pick<AgentProfile, 'id' | 'command' | 'waitingPatterns' | 'donePatterns'>): { waitingPatterns?: RegExp[]; donePatterns?: RegExp[] } {
+  const compile = (sources: string[]) => sources.map(src => new RegExp(src, 'm'));
+  const done = profileDonePatterns(profile);
+  return {
+    ...(profile.waitingPatterns ? { waitingPatterns: compile(profile.waitingPatterns) } : {}),
+    ...(done ? { donePatterns: compile(done) } : {}),
+  };
+}
+
 const KNOWN_FIELDS = new Set([
   'id', 'label', 'command', 'args', 'env', 'cwd', 'prompt', 'promptArgs', 'waitingPatterns', 'donePatterns', 'install', 'mcp', 'mcpTransport',
 ]);
