@@ -238,6 +238,7 @@ export class TerminalSession {
       const session = new TerminalSession(spec, name);
       session.agentPid = status.pid ?? undefined;
       session.seed(all.join('\r\n'));
+      await session.settled();
       setImmediate(() => void session.checkPane());
       return session;
     }
@@ -248,6 +249,7 @@ export class TerminalSession {
     const session = new TerminalSession(spec, name);
     session.agentPid = status.pid ?? undefined;
     session.seed([...history, ...screen].join('\r\n'));
+    await session.settled(); // readLines() shows the earlier output as soon as this resolves
     try {
       session.attachClient();
     } catch (err) {
