@@ -15,8 +15,8 @@ import stripAnsi = require('strip-ansi');
 
 /** Default capacity of an {@link OutputBuffer}'s raw ring: 1 MiB. */
 export const DEFAULT_OUTPUT_BUFFER_BYTES = 1024 * 1024;
-/** Default number of lines the terminal keeps above the screen (its scrollback). */
-export const DEFAULT_SCROLLBACK_LINES = 5_000;
+/** Default number of lines the terminal keeps above the screen (its scrollback): about 2 MB of cells at 100 columns (measured), allocated as output arrives. */
+export const DEFAULT_SCROLLBACK_LINES = 2_000;
 
 /** Appended strings longer than this (UTF-16 units) are stored as several pieces, so old output is dropped gradually. */
 const PIECE_CHARS = 32 * 1024;

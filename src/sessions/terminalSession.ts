@@ -50,7 +50,7 @@ export interface TerminalSessionSpec {
   tmuxPollMs?: number;
   /** Under tmux: scrollback lines kept by tmux (default 50 000). */
   historyLimit?: number;
-  /** Lines of scrollback the output buffer's terminal keeps, and on reattach the lines of tmux history copied into it (default 5 000). */
+  /** Lines of scrollback the output buffer's terminal keeps, and on reattach the lines of tmux history copied into it (default 2 000). */
   scrollbackLines?: number;
 }
 
