@@ -22,6 +22,8 @@ export const DEFAULT_SCROLLBACK_LINES = 2_000;
 const PIECE_CHARS = 32 * 1024;
 /** Consecutive small chunks are merged until a piece reaches this many bytes (keeps the ring short when a TUI writes byte by byte). */
 const COALESCE_BYTES = 8 * 1024;
+/** Second parameter that marks a scroll-up rewritten by `markScrollUps` (SU itself reads only the first). */
+const SCROLL_MARK = 7770;
 /** DEC private modes that switch to the alternate screen. */
 const ALT_SCREEN_MODES = new Set([47, 1047, 1049]);
 
@@ -66,6 +68,11 @@ export class OutputBuffer {
   private readonly term: Terminal;
   /** Text of the screen erased by the last "erase display" (mainScreenOnly), to draw again if the alternate screen is left right after. */
   private erasedScreen: string[] | undefined;
+  private readonly mainScreenOnly: boolean;
+  /** Scrolling region (1-based rows; bottom undefined: the last row) as last set by `CSI top;bottom r`. */
+  private region: { top: number; bottom: number | undefined } = { top: 1, bottom: undefined };
+  /** Indexes (`ESC D`) still to skip after a marked scroll-up that ran as it is (see {@link markScrollUps}). */
+  private skipIndexes = 0;
 
   /**
    * @param maxBytes capacity of the raw ring in bytes of UTF-8 (default 1 MiB); must be a positive integer.
@@ -87,7 +94,8 @@ export class OutputBuffer {
     // the wcwidth of current C libraries; xterm.js alone uses Unicode 6.
     this.term.loadAddon(new Unicode11Addon());
     this.term.unicode.activeVersion = '11';
-    if (options.mainScreenOnly) this.keepMainScreen();
+    this.mainScreenOnly = options.mainScreenOnly ?? false;
+    if (this.mainScreenOnly) this.keepMainScreen();
   }
 
   /** Terminal width in cells. */
@@ -138,7 +146,7 @@ export class OutputBuffer {
     }
     this.appendRaw(chunk);
     this.pending += chunk.length;
-    this.term.write(chunk, () => {
+    this.term.write(this.mainScreenOnly ? this.markScrollUps(chunk) : chunk, () => {
       this.pending -= chunk.length;
       parsed?.();
     });
@@ -231,8 +239,9 @@ export class OutputBuffer {
 
   /**
    * Keeps alternate-screen output on the main screen (see {@link OutputBufferOptions.mainScreenOnly}):
-   * the switch (`CSI ? 47/1047/1049 h`) is swallowed, and the text erased by `CSI 2 J`/`CSI 3 J` is
-   * written again when `CSI ? … l` (leaving the alternate screen) finds the screen still blank.
+   * the switch (`CSI ? 47/1047/1049 h`) is swallowed, the text erased by `CSI 2 J`/`CSI 3 J` is
+   * written again when `CSI ? … l` (leaving the alternate screen) finds the screen still blank, and
+   * scroll-ups at the bottom of the screen keep their lines (see {@link markScrollUps}).
    */
   private keepMainScreen(): void {
     const parser = this.term.parser;
@@ -242,8 +251,9 @@ export class OutputBuffer {
       if (!altOnly(params)) return false;
       const erased = this.erasedScreen;
       this.erasedScreen = undefined;
-      if (erased && this.screenRows().every((r) => r === '')) {
+      if (erased && this.screenLines().every((r) => r === '')) {
         // Queued behind the data being parsed: what follows the switch in the same write comes first.
+        // Logical lines, so that lines wider than the screen wrap (and join in lines()) as before.
         this.term.write(`\x1b[H${erased.join('\r\n')}`);
       }
       return true;
@@ -251,20 +261,61 @@ export class OutputBuffer {
     parser.registerCsiHandler({ final: 'J' }, (params) => {
       const mode = params[0];
       if (mode === 2 || mode === 3) {
-        const rows = this.screenRows();
-        while (rows.length > 0 && rows[rows.length - 1] === '') rows.pop();
-        if (rows.length > 0) this.erasedScreen = rows;
+        const lines = this.screenLines();
+        while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+        if (lines.length > 0) this.erasedScreen = lines;
       }
       return false; // the terminal erases as usual
     });
+    parser.registerCsiHandler({ final: 'r' }, (params) => {
+      const [top, bottom] = params;
+      this.region = { top: typeof top === 'number' && top > 0 ? top : 1, bottom: typeof bottom === 'number' && bottom > 0 ? bottom : undefined };
+      return false;
+    });
+    parser.registerCsiHandler({ final: 'S' }, (params) => {
+      if (params[1] !== SCROLL_MARK) return false;
+      const n = typeof params[0] === 'number' ? params[0] : 1;
+      const bottom = Math.min(this.region.bottom ?? this.term.rows, this.term.rows);
+      const atBottom = this.region.top === 1 && this.term.buffer.active.cursorY === bottom - 1;
+      if (atBottom) return true; // the n indexes that follow scroll the region, into the scrollback
+      this.skipIndexes = n;
+      return false; // an ordinary scroll-up (the mark is an ignored second parameter)
+    });
+    parser.registerEscHandler({ final: 'D' }, () => {
+      if (this.skipIndexes === 0) return false;
+      this.skipIndexes--;
+      return true;
+    });
   }
 
-  /** The rows of the visible screen as text (trailing spaces trimmed). */
-  private screenRows(): string[] {
-    const buffer = this.term.buffer.active;
-    const rows: string[] = [];
-    for (let y = buffer.viewportY; y < buffer.viewportY + this.term.rows; y++) rows.push(buffer.getLine(y)?.translateToString(true) ?? '');
-    return rows;
+  /**
+   * Marks each "scroll up n lines" (`CSI n S`, which a tmux client sends when the pane scrolls by
+   * several lines) for {@link keepMainScreen}: it becomes `CSI n;7770 S` followed by n × `ESC D`
+   * (index). At parse time either the scroll runs as it is and the indexes are skipped, or — when
+   * the region starts at the top row and the cursor is on its bottom row, where n indexes draw the
+   * same screen — the indexes run instead, so the lines leaving the top reach the scrollback as they
+   * do with a line feed. A sequence split between two chunks is left alone (it scrolls as usual).
+   */
+  private markScrollUps(chunk: string): string {
+    if (!chunk.includes('S')) return chunk;
+    return chunk.replace(/\x1b\[(\d*)S/g, (_seq: string, count: string) => {
+      const n = Math.min(Math.max(Number(count) || 1, 1), this.term.rows);
+      return `\x1b[${n};${SCROLL_MARK}S${'\x1bD'.repeat(n)}`;
+    });
+  }
+
+  /** The visible screen as logical lines (rows joined where a line wrapped, trailing spaces trimmed). */
+  private screenLines(): string[] {
+    const top = this.term.buffer.active.baseY;
+    const bottom = top + this.term.rows;
+    const lines: string[] = [];
+    for (let start = top; start < bottom; ) {
+      let end = start + 1;
+      while (end < bottom && this.term.buffer.active.getLine(end)?.isWrapped) end++;
+      lines.push(this.logicalLine(start, end));
+      start = end;
+    }
+    return lines;
   }
 
   private appendRaw(chunk: string): void {

@@ -158,9 +158,17 @@ test('lines(), tmux client (mainScreenOnly): the redraw lands on the seeded scre
   // Output scrolling the pane: the lines leaving the top are kept.
   const scroll = '\r\nrow D\r\nrow E';
   assert.deepEqual(await render(seeded + redraw + scroll, { rows: 3, mainScreenOnly: true }), ['old 1', 'old 2', 'row A', 'row B', 'row C', 'row D', 'row E']);
+  // tmux scrolling by several lines: cursor on the bottom row, "scroll up 2", "cursor up 2", the new rows.
+  const scrollUp = '\r\n\x1b[2S\x1b[2Arow D\r\nrow E\r\nrow F';
+  assert.deepEqual(await render(seeded + redraw + scrollUp, { rows: 3, mainScreenOnly: true }), ['old 1', 'old 2', 'row A', 'row B', 'row C', 'row D', 'row E', 'row F']);
+  // A scroll-up elsewhere than the bottom row is an ordinary one: the top row is gone, the cursor stays.
+  assert.deepEqual(await render('r1\r\nr2\r\nr3\x1b[1;1H\x1b[S!', { rows: 3, mainScreenOnly: true }), ['!2', 'r3']);
   // The client leaving: clear, leave the alternate screen; the last screen is drawn again.
   const leave = '\x1b[H\x1b[2J\x1b[?12l\x1b[?25h\x1b[?1049l';
   assert.deepEqual(await render(seeded + redraw + leave, { rows: 3, mainScreenOnly: true }), ['old 1', 'old 2', 'row A', 'row B', 'row C']);
+  // …with a line wider than the screen still one line.
+  const wide = `\x1b[?1049h\x1b[H\x1b[2J${'w'.repeat(12)}\r\nend`;
+  assert.deepEqual(await render(wide + leave, { cols: 10, rows: 3, mainScreenOnly: true }), ['w'.repeat(12), 'end']);
   // Without the option the alternate screen is its own: leaving it shows the main screen again.
   assert.deepEqual(await render(seeded + redraw + leave, { rows: 3 }), ['old 1', 'old 2', 'row A', 'row B', 'row C']);
   assert.deepEqual(await render('shell\r\n\x1b[?1049h\x1b[Hfull screen', { rows: 3 }), ['full screen']);
