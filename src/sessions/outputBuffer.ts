@@ -22,8 +22,13 @@ export const DEFAULT_SCROLLBACK_LINES = 2_000;
 const PIECE_CHARS = 32 * 1024;
 /** Consecutive small chunks are merged until a piece reaches this many bytes (keeps the ring short when a TUI writes byte by byte). */
 const COALESCE_BYTES = 8 * 1024;
-/** Second parameter that marks a scroll-up rewritten by `markScrollUps` (SU itself reads only the first). */
-const SCROLL_MARK = 7770;
+/**
+ * Second parameters that mark the sequences `markScrollUps` writes (the sequences themselves read
+ * only their first parameter): the scroll-up, the move down to the region's bottom, the moves back up.
+ */
+const MARK_SCROLL = 7770;
+const MARK_DOWN = 7771;
+const MARK_UP = 7772;
 /** DEC private modes that switch to the alternate screen. */
 const ALT_SCREEN_MODES = new Set([47, 1047, 1049]);
 
@@ -40,7 +45,9 @@ export interface OutputBufferOptions {
    * (default false: the alternate screen works as in any terminal). For the output of a `tmux attach`
    * client, which draws the whole pane on the alternate screen. Then a screen cleared just before
    * leaving the alternate screen (a tmux client detaching, or ending with its pane) is drawn again,
-   * so the last screen stays readable.
+   * so the last screen stays readable, and scrolling by several lines (`CSI n S`) keeps the lines
+   * it scrolls off the top. (Output that tmux never drew — when it outpaces the client tmux jumps to
+   * the newest screen — is not there: tmux's own history has it.)
    */
   mainScreenOnly?: boolean;
 }
@@ -64,6 +71,12 @@ export class OutputBuffer {
   private held = 0;
   private total = 0;
   private pending = 0;
+  /** Writes (output, flushes, deferred resizes) given to the terminal and not parsed yet. */
+  private queued = 0;
+  /** Resolvers of {@link flush} calls not answered yet (answered at {@link dispose} if never parsed). */
+  private readonly waiters = new Set<() => void>();
+  /** Screens redrawn from {@link erasedScreen}, queued while parsing and not parsed yet. */
+  private redraws = 0;
   private disposed = false;
   private readonly term: Terminal;
   /** Text of the screen erased by the last "erase display" (mainScreenOnly), to draw again if the alternate screen is left right after. */
@@ -71,13 +84,13 @@ export class OutputBuffer {
   private readonly mainScreenOnly: boolean;
   /** Scrolling region (1-based rows; bottom undefined: the last row) as last set by `CSI top;bottom r`. */
   private region: { top: number; bottom: number | undefined } = { top: 1, bottom: undefined };
-  /** Indexes (`ESC D`) still to skip after a marked scroll-up that ran as it is (see {@link markScrollUps}). */
-  private skipIndexes = 0;
+  /** The marked scroll-up being parsed (see {@link markScrollUps}): replaced by indexes, or run as it is. */
+  private scrollUp: { replace: boolean; indexes: number; ups: number } | undefined;
 
   /**
    * @param maxBytes capacity of the raw ring in bytes of UTF-8 (default 1 MiB); must be a positive integer.
    * @param options terminal size and scrollback (see {@link OutputBufferOptions}).
-   * @throws RangeError when `maxBytes` is not a positive integer, or a size or the scrollback is not a positive integer (scrollback may be 0).
+   * @throws RangeError when `maxBytes` is not a positive integer, `cols` or `rows` is not an integer from 1 to 10 000, or `scrollback` is not a non-negative integer.
    */
   constructor(
     readonly maxBytes: number = DEFAULT_OUTPUT_BUFFER_BYTES,
@@ -98,12 +111,12 @@ export class OutputBuffer {
     if (this.mainScreenOnly) this.keepMainScreen();
   }
 
-  /** Terminal width in cells. */
+  /** Terminal width in cells (a {@link resize} shows here once the output before it is parsed). */
   get cols(): number {
     return this.term.cols;
   }
 
-  /** Terminal height in cells. */
+  /** Terminal height in cells (see {@link cols}). */
   get rows(): number {
     return this.term.rows;
   }
@@ -146,16 +159,28 @@ export class OutputBuffer {
     }
     this.appendRaw(chunk);
     this.pending += chunk.length;
-    this.term.write(this.mainScreenOnly ? this.markScrollUps(chunk) : chunk, () => {
+    this.queue(this.mainScreenOnly ? this.markScrollUps(chunk) : chunk, () => {
       this.pending -= chunk.length;
       parsed?.();
     });
   }
 
-  /** Resolves once everything appended so far has been parsed (at once when nothing is pending or after {@link dispose}). */
+  /**
+   * Resolves once everything appended (and every resize asked for) so far has been parsed: at once
+   * when nothing is queued; at {@link dispose} at the latest.
+   */
   flush(): Promise<void> {
-    if (this.disposed || this.pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.term.write('', resolve));
+    if (this.disposed || this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.add(resolve);
+      const done = () => {
+        // A screen redrawn while parsing (see keepMainScreen) was queued behind this flush: wait for it too.
+        if (this.redraws > 0 && !this.disposed) return this.queue('', done);
+        this.waiters.delete(resolve);
+        resolve();
+      };
+      this.queue('', done);
+    });
   }
 
   /**
@@ -167,8 +192,8 @@ export class OutputBuffer {
     checkCells(cols, 'cols');
     checkCells(rows, 'rows');
     if (this.disposed) return;
-    if (this.pending === 0) this.term.resize(cols, rows);
-    else this.term.write('', () => !this.disposed && this.term.resize(cols, rows));
+    if (this.queued === 0) this.term.resize(cols, rows);
+    else this.queue('', () => !this.disposed && this.term.resize(cols, rows));
   }
 
   /** All output held by the raw ring as one string (escape sequences included), oldest first. */
@@ -184,7 +209,7 @@ export class OutputBuffer {
    * line may be cut short when older lines left the scrollback.
    */
   lines(n?: number): string[] {
-    if (n !== undefined && n <= 0) return [];
+    if ((n !== undefined && n <= 0) || this.disposed) return [];
     const buffer = this.term.buffer.active;
     const want = n ?? Infinity;
     const out: string[] = [];
@@ -221,7 +246,19 @@ export class OutputBuffer {
     if (this.disposed) return;
     this.disposed = true;
     this.pending = 0;
+    this.queued = 0;
     this.term.dispose();
+    for (const resolve of this.waiters) resolve();
+    this.waiters.clear();
+  }
+
+  /** Writes to the terminal, counting the write until xterm.js has parsed it and called back. */
+  private queue(data: string, done: () => void): void {
+    this.queued++;
+    this.term.write(data, () => {
+      this.queued--;
+      done();
+    });
   }
 
   /** Rows [start, end) of the active buffer as one line: every row but the last untrimmed (its spaces are text), the joined line trimmed. */
@@ -241,7 +278,7 @@ export class OutputBuffer {
    * Keeps alternate-screen output on the main screen (see {@link OutputBufferOptions.mainScreenOnly}):
    * the switch (`CSI ? 47/1047/1049 h`) is swallowed, the text erased by `CSI 2 J`/`CSI 3 J` is
    * written again when `CSI ? … l` (leaving the alternate screen) finds the screen still blank, and
-   * scroll-ups at the bottom of the screen keep their lines (see {@link markScrollUps}).
+   * scroll-ups of a region that starts at the top keep their lines (see {@link markScrollUps}).
    */
   private keepMainScreen(): void {
     const parser = this.term.parser;
@@ -254,7 +291,8 @@ export class OutputBuffer {
       if (erased && this.screenLines().every((r) => r === '')) {
         // Queued behind the data being parsed: what follows the switch in the same write comes first.
         // Logical lines, so that lines wider than the screen wrap (and join in lines()) as before.
-        this.term.write(`\x1b[H${erased.join('\r\n')}`);
+        this.redraws++;
+        this.queue(`\x1b[H${erased.join('\r\n')}`, () => this.redraws--);
       }
       return true;
     });
@@ -273,34 +311,47 @@ export class OutputBuffer {
       return false;
     });
     parser.registerCsiHandler({ final: 'S' }, (params) => {
-      if (params[1] !== SCROLL_MARK) return false;
+      if (params[1] !== MARK_SCROLL) return false;
       const n = typeof params[0] === 'number' ? params[0] : 1;
-      const bottom = Math.min(this.region.bottom ?? this.term.rows, this.term.rows);
-      const atBottom = this.region.top === 1 && this.term.buffer.active.cursorY === bottom - 1;
-      if (atBottom) return true; // the n indexes that follow scroll the region, into the scrollback
-      this.skipIndexes = n;
-      return false; // an ordinary scroll-up (the mark is an ignored second parameter)
+      const bottom = Math.min(this.region.bottom ?? this.term.rows, this.term.rows) - 1;
+      const y = this.term.buffer.active.cursorY;
+      const replace = this.region.top === 1 && y <= bottom;
+      this.scrollUp = { replace, indexes: n, ups: replace ? bottom - y : 0 };
+      return replace; // swallowed when the marked moves and indexes do the scrolling
     });
+    // The marked move down (CSI 999 B stops at the region's bottom), the indexes, the moves back up.
+    parser.registerCsiHandler({ final: 'B' }, (params) => params[1] === MARK_DOWN && !this.scrollUp?.replace);
     parser.registerEscHandler({ final: 'D' }, () => {
-      if (this.skipIndexes === 0) return false;
-      this.skipIndexes--;
-      return true;
+      const scroll = this.scrollUp;
+      if (!scroll || scroll.indexes === 0) return false;
+      scroll.indexes--;
+      return !scroll.replace;
+    });
+    parser.registerCsiHandler({ final: 'A' }, (params) => {
+      if (params[1] !== MARK_UP) return false;
+      const scroll = this.scrollUp;
+      if (!scroll || scroll.ups === 0) return true;
+      scroll.ups--;
+      return false;
     });
   }
 
   /**
-   * Marks each "scroll up n lines" (`CSI n S`, which a tmux client sends when the pane scrolls by
-   * several lines) for {@link keepMainScreen}: it becomes `CSI n;7770 S` followed by n × `ESC D`
-   * (index). At parse time either the scroll runs as it is and the indexes are skipped, or — when
-   * the region starts at the top row and the cursor is on its bottom row, where n indexes draw the
-   * same screen — the indexes run instead, so the lines leaving the top reach the scrollback as they
-   * do with a line feed. A sequence split between two chunks is left alone (it scrolls as usual).
+   * Rewrites each "scroll up n lines" (`CSI n S`, which a tmux client sends when the pane scrolls by
+   * several lines) so that, when the scrolling region starts at the top row, the lines it scrolls
+   * off reach the scrollback as with a line feed instead of being lost: `CSI n S` becomes the marked
+   * sequence itself, a move down to the region's bottom (same column), n indexes (`ESC D`) and one
+   * marked one-row move up per screen row. At parse time {@link keepMainScreen}'s handlers either
+   * swallow the scroll-up and let the move down, the indexes and as many moves up as bring the
+   * cursor back to its row run, or run the scroll-up as it is and swallow the rest. The screen and
+   * the cursor end as after `CSI n S`. A sequence split between two chunks is left alone (it
+   * scrolls as usual).
    */
   private markScrollUps(chunk: string): string {
     if (!chunk.includes('S')) return chunk;
     return chunk.replace(/\x1b\[(\d*)S/g, (_seq: string, count: string) => {
       const n = Math.min(Math.max(Number(count) || 1, 1), this.term.rows);
-      return `\x1b[${n};${SCROLL_MARK}S${'\x1bD'.repeat(n)}`;
+      return `\x1b[${n};${MARK_SCROLL}S\x1b[999;${MARK_DOWN}B${'\x1bD'.repeat(n)}${`\x1b[1;${MARK_UP}A`.repeat(this.term.rows)}`;
     });
   }
 

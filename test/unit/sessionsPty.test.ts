@@ -74,7 +74,12 @@ test('OutputBuffer: a chunk larger than the buffer keeps its tail, cut at a char
   big.append('a'.repeat(100_000));
   assert.ok(big.heldBytes <= 200_000 && big.heldBytes > 150_000, `large chunks are split into pieces, held ${big.heldBytes}`);
   buf.dispose();
+  // dispose() answers a pending flush() and frees the terminal; the raw ring stays readable.
+  const flushed = big.flush();
   big.dispose();
+  await flushed;
+  assert.deepEqual(big.lines(), []);
+  assert.ok(big.text().endsWith('a'.repeat(1000)));
 });
 
 /** Lines of `raw` as an OutputBuffer of the given size renders them. */
@@ -161,8 +166,10 @@ test('lines(), tmux client (mainScreenOnly): the redraw lands on the seeded scre
   // tmux scrolling by several lines: cursor on the bottom row, "scroll up 2", "cursor up 2", the new rows.
   const scrollUp = '\r\n\x1b[2S\x1b[2Arow D\r\nrow E\r\nrow F';
   assert.deepEqual(await render(seeded + redraw + scrollUp, { rows: 3, mainScreenOnly: true }), ['old 1', 'old 2', 'row A', 'row B', 'row C', 'row D', 'row E', 'row F']);
-  // A scroll-up elsewhere than the bottom row is an ordinary one: the top row is gone, the cursor stays.
-  assert.deepEqual(await render('r1\r\nr2\r\nr3\x1b[1;1H\x1b[S!', { rows: 3, mainScreenOnly: true }), ['!2', 'r3']);
+  // From any row: the top row goes to the scrollback, the cursor stays where it was on the screen.
+  assert.deepEqual(await render('r1\r\nr2\r\nr3\x1b[1;2H\x1b[S!', { rows: 3, mainScreenOnly: true }), ['r1', 'r!', 'r3']);
+  // A region below the top row scrolls as in any terminal: its top row is gone.
+  assert.deepEqual(await render('r1\r\nr2\r\nr3\x1b[2;3r\x1b[3;2H\x1b[S!', { rows: 3, mainScreenOnly: true }), ['r1', 'r3', ' !']);
   // The client leaving: clear, leave the alternate screen; the last screen is drawn again.
   const leave = '\x1b[H\x1b[2J\x1b[?12l\x1b[?25h\x1b[?1049l';
   assert.deepEqual(await render(seeded + redraw + leave, { rows: 3, mainScreenOnly: true }), ['old 1', 'old 2', 'row A', 'row B', 'row C']);
