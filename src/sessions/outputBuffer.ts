@@ -1,28 +1,67 @@
 /**
- * Bounded memory of a terminal session's recent output, and a small renderer that turns raw
- * terminal output (ANSI colours, `\r` progress bars, cursor movement) into plain text lines.
+ * Bounded memory of a terminal session's recent output, and the screen it draws: raw output is kept
+ * in a ring (to replay into a terminal view that opens late) and parsed by a headless xterm.js
+ * terminal (`@xterm/headless`, the emulator VS Code's own terminal uses), whose buffer gives the
+ * plain-text lines that {@link OutputBuffer.lines} returns. Character widths follow Unicode 11
+ * (`@xterm/addon-unicode11`).
  *
- * Pure: no I/O, no timers, no `vscode`.
+ * No I/O, no `vscode`. Parsing is asynchronous (xterm.js parses written data on a later tick):
+ * {@link OutputBuffer.flush} waits for it, {@link OutputBuffer.append}'s callback tells when a chunk is parsed.
  */
+import { Unicode11Addon } from '@xterm/addon-unicode11';
+import { type IBufferLine, Terminal } from '@xterm/headless';
 // strip-ansi@6 is CommonJS (`module.exports = fn`).
 import stripAnsi = require('strip-ansi');
 
-/** Default capacity of an {@link OutputBuffer}: 1 MiB. */
+/** Default capacity of an {@link OutputBuffer}'s raw ring: 1 MiB. */
 export const DEFAULT_OUTPUT_BUFFER_BYTES = 1024 * 1024;
+/** Default number of lines the terminal keeps above the screen (its scrollback): about 2 MB of cells at 100 columns (measured), allocated as output arrives. */
+export const DEFAULT_SCROLLBACK_LINES = 2_000;
 
 /** Appended strings longer than this (UTF-16 units) are stored as several pieces, so old output is dropped gradually. */
 const PIECE_CHARS = 32 * 1024;
 /** Consecutive small chunks are merged until a piece reaches this many bytes (keeps the ring short when a TUI writes byte by byte). */
 const COALESCE_BYTES = 8 * 1024;
-/** `lines(n)` renders at least this many trailing bytes, growing the window until it holds n lines. */
-const MIN_RENDER_WINDOW = 64 * 1024;
+/**
+ * Second parameters that mark the sequences `markScrollUps` writes (the sequences themselves read
+ * only their first parameter): the scroll-up, the move down to the region's bottom, the moves back up.
+ */
+const MARK_SCROLL = 7770;
+const MARK_DOWN = 7771;
+const MARK_UP = 7772;
+/** DEC private modes that switch to the alternate screen. */
+const ALT_SCREEN_MODES = new Set([47, 1047, 1049]);
+
+/** Options of {@link OutputBuffer}. */
+export interface OutputBufferOptions {
+  /** Terminal width in character cells (default 80); long lines wrap at it. */
+  cols?: number;
+  /** Terminal height in character cells (default 24). */
+  rows?: number;
+  /** Lines kept above the screen (default {@link DEFAULT_SCROLLBACK_LINES}); older lines are dropped. */
+  scrollback?: number;
+  /**
+   * Draw alternate-screen output on the main screen, so lines that scroll off go to the scrollback
+   * (default false: the alternate screen works as in any terminal). For the output of a `tmux attach`
+   * client, which draws the whole pane on the alternate screen. Then a screen cleared just before
+   * leaving the alternate screen (a tmux client detaching, or ending with its pane) is drawn again,
+   * so the last screen stays readable, and scrolling by several lines (`CSI n S`) keeps the lines
+   * it scrolls off the top. (Output that tmux never drew — when it outpaces the client tmux jumps to
+   * the newest screen — is not there: tmux's own history has it.)
+   */
+  mainScreenOnly?: boolean;
+}
 
 /**
- * A ring of output chunks holding at most `maxBytes` bytes (UTF-8) of a session's most recent output.
+ * The output of one terminal session: a ring of raw chunks holding at most `maxBytes` bytes (UTF-8)
+ * of the most recent output, and a headless terminal of `cols` × `rows` cells plus `scrollback`
+ * lines that renders it (colours dropped, `\r` overwrites, cursor movement, erase, wide characters
+ * taking two cells, lines wrapping at the width, the alternate screen).
  *
- * Appending never grows memory past the bound: the oldest chunks are dropped first, and a single
- * chunk larger than the bound keeps only its tail. The buffer holds between roughly
- * `maxBytes - 96 KiB` and `maxBytes` bytes once that much output has been seen.
+ * Appending never grows memory past the bounds: the ring drops its oldest chunks first (a single
+ * chunk larger than the bound keeps only its tail), and the terminal drops lines past its scrollback.
+ * The ring holds between roughly `maxBytes - 96 KiB` and `maxBytes` bytes once that much output has
+ * been seen.
  */
 export class OutputBuffer {
   /** Most recent output last; `chunks[head]` is the oldest held chunk. */
@@ -31,17 +70,55 @@ export class OutputBuffer {
   private head = 0;
   private held = 0;
   private total = 0;
-  /** Screen height used to place absolute cursor moves (CSI H) when rendering lines; see {@link renderTerminalText}. */
-  rows: number;
+  private pending = 0;
+  /** Writes (output, flushes, deferred resizes) given to the terminal and not parsed yet. */
+  private queued = 0;
+  /** Resolvers of {@link flush} calls not answered yet (answered at {@link dispose} if never parsed). */
+  private readonly waiters = new Set<() => void>();
+  /** Screens redrawn from {@link erasedScreen}, queued while parsing and not parsed yet. */
+  private redraws = 0;
+  private disposed = false;
+  private readonly term: Terminal;
+  /** Text of the screen erased by the last "erase display" (mainScreenOnly), to draw again if the alternate screen is left right after. */
+  private erasedScreen: string[] | undefined;
+  private readonly mainScreenOnly: boolean;
+  /** Scrolling region (1-based rows; bottom undefined: the last row) as last set by `CSI top;bottom r`. */
+  private region: { top: number; bottom: number | undefined } = { top: 1, bottom: undefined };
+  /** The marked scroll-up being parsed (see {@link markScrollUps}): replaced by indexes, or run as it is. */
+  private scrollUp: { replace: boolean; indexes: number; ups: number } | undefined;
 
   /**
-   * @param maxBytes capacity in bytes of UTF-8 (default 1 MiB); must be a positive integer.
-   * @param rows screen height hint for {@link lines} (default 24); {@link TerminalSession} keeps it in step with resizes.
-   * @throws RangeError when `maxBytes` is not a positive integer.
+   * @param maxBytes capacity of the raw ring in bytes of UTF-8 (default 1 MiB); must be a positive integer.
+   * @param options terminal size and scrollback (see {@link OutputBufferOptions}).
+   * @throws RangeError when `maxBytes` is not a positive integer, `cols` or `rows` is not an integer from 1 to 10 000, or `scrollback` is not a non-negative integer.
    */
-  constructor(readonly maxBytes: number = DEFAULT_OUTPUT_BUFFER_BYTES, rows = 24) {
+  constructor(
+    readonly maxBytes: number = DEFAULT_OUTPUT_BUFFER_BYTES,
+    options: OutputBufferOptions = {},
+  ) {
     if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new RangeError(`OutputBuffer maxBytes must be a positive integer, got ${maxBytes}`);
-    this.rows = rows;
+    const cols = checkCells(options.cols ?? 80, 'cols');
+    const rows = checkCells(options.rows ?? 24, 'rows');
+    const scrollback = options.scrollback ?? DEFAULT_SCROLLBACK_LINES;
+    if (!Number.isInteger(scrollback) || scrollback < 0) throw new RangeError(`OutputBuffer scrollback must be a non-negative integer, got ${scrollback}`);
+    // reflowCursorLine: the line being written is re-wrapped on resize too, so it reads as one line.
+    this.term = new Terminal({ cols, rows, scrollback, allowProposedApi: true, convertEol: false, reflowCursorLine: true });
+    // Character widths of Unicode 11 (emoji such as ✅ take two cells), as in VS Code's terminal and
+    // the wcwidth of current C libraries; xterm.js alone uses Unicode 6.
+    this.term.loadAddon(new Unicode11Addon());
+    this.term.unicode.activeVersion = '11';
+    this.mainScreenOnly = options.mainScreenOnly ?? false;
+    if (this.mainScreenOnly) this.keepMainScreen();
+  }
+
+  /** Terminal width in cells (a {@link resize} shows here once the output before it is parsed). */
+  get cols(): number {
+    return this.term.cols;
+  }
+
+  /** Terminal height in cells (see {@link cols}). */
+  get rows(): number {
+    return this.term.rows;
   }
 
   /** Bytes (UTF-8) of every chunk ever appended, including output since dropped; `clear()` does not reset it. */
@@ -49,18 +126,250 @@ export class OutputBuffer {
     return this.total;
   }
 
-  /** Bytes (UTF-8) currently held; never more than `maxBytes`. */
+  /** Bytes (UTF-8) currently held by the raw ring; never more than `maxBytes`. */
   get heldBytes(): number {
     return this.held;
   }
 
-  /** Number of pieces currently held (for tests and diagnostics). */
+  /** Number of pieces currently held by the raw ring (for tests and diagnostics). */
   get chunkCount(): number {
     return this.chunks.length - this.head;
   }
 
-  /** Appends raw terminal output (any escape sequences kept as they are). Empty strings are ignored. */
-  append(chunk: string): void {
+  /** UTF-16 units appended but not parsed by the terminal yet (for flow control: pause the source while this is large). */
+  get pendingChars(): number {
+    return this.pending;
+  }
+
+  /** True when the terminal shows its alternate screen (a full-screen program is running). */
+  get alternateScreen(): boolean {
+    return this.term.buffer.active.type === 'alternate';
+  }
+
+  /**
+   * Appends raw terminal output (escape sequences kept as they are in the ring). Empty strings are
+   * ignored (`parsed` is still called). `parsed` is called once the terminal has parsed the chunk,
+   * on a later tick, in the order of appends. After {@link dispose} only the ring is updated.
+   */
+  append(chunk: string, parsed?: () => void): void {
+    if (this.disposed) {
+      this.appendRaw(chunk);
+      parsed?.();
+      return;
+    }
+    this.appendRaw(chunk);
+    this.pending += chunk.length;
+    this.queue(this.mainScreenOnly ? this.markScrollUps(chunk) : chunk, () => {
+      this.pending -= chunk.length;
+      parsed?.();
+    });
+  }
+
+  /**
+   * Resolves once everything appended (and every resize asked for) so far has been parsed: at once
+   * when nothing is queued; at {@link dispose} at the latest.
+   */
+  flush(): Promise<void> {
+    if (this.disposed || this.queued === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.add(resolve);
+      const done = () => {
+        // A screen redrawn while parsing (see keepMainScreen) was queued behind this flush: wait for it too.
+        if (this.redraws > 0 && !this.disposed) return this.queue('', done);
+        this.waiters.delete(resolve);
+        resolve();
+      };
+      this.queue('', done);
+    });
+  }
+
+  /**
+   * Resizes the terminal after the output appended so far has been parsed (the program redraws for
+   * the new size after that output): wrapped lines are re-wrapped to the new width.
+   * @throws RangeError for sizes that are not integers from 1 to 10 000.
+   */
+  resize(cols: number, rows: number): void {
+    checkCells(cols, 'cols');
+    checkCells(rows, 'rows');
+    if (this.disposed) return;
+    if (this.queued === 0) this.term.resize(cols, rows);
+    else this.queue('', () => !this.disposed && this.term.resize(cols, rows));
+  }
+
+  /** All output held by the raw ring as one string (escape sequences included), oldest first. */
+  text(): string {
+    return this.chunks.slice(this.head).join('');
+  }
+
+  /**
+   * The last `n` logical lines of the screen and its scrollback (of the alternate screen while it is
+   * shown), as plain text: what a terminal of this size shows, with rows that a long line wrapped
+   * onto joined back into one line, trailing spaces trimmed and blank lines at the bottom dropped.
+   * Without `n`, every held line. Reflects the output parsed so far (see {@link flush}); the oldest
+   * line may be cut short when older lines left the scrollback.
+   */
+  lines(n?: number): string[] {
+    if ((n !== undefined && n <= 0) || this.disposed) return [];
+    const buffer = this.term.buffer.active;
+    const want = n ?? Infinity;
+    const out: string[] = [];
+    let end = buffer.length; // rows [start, end) form the logical line being read
+    let trailingBlank = true;
+    while (end > 0 && out.length < want) {
+      let start = end - 1;
+      while (start > 0 && buffer.getLine(start)?.isWrapped) start--;
+      const text = this.logicalLine(start, end);
+      end = start;
+      if (trailingBlank && text === '') continue;
+      trailingBlank = false;
+      out.push(text);
+    }
+    return out.reverse();
+  }
+
+  /** The last non-blank line of the screen (see {@link lines}), '' when there is none. */
+  lastLine(): string {
+    return this.lines(1)[0] ?? '';
+  }
+
+  /** Drops all held output and blanks the terminal (`totalBytes` keeps counting). */
+  clear(): void {
+    this.chunks = [];
+    this.sizes = [];
+    this.head = 0;
+    this.held = 0;
+    if (!this.disposed) this.term.reset();
+  }
+
+  /** Frees the terminal; the raw ring and `lines()` (then empty) stay usable. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pending = 0;
+    this.queued = 0;
+    this.term.dispose();
+    for (const resolve of this.waiters) resolve();
+    this.waiters.clear();
+  }
+
+  /** Writes to the terminal, counting the write until xterm.js has parsed it and called back. */
+  private queue(data: string, done: () => void): void {
+    this.queued++;
+    this.term.write(data, () => {
+      this.queued--;
+      done();
+    });
+  }
+
+  /** Rows [start, end) of the active buffer as one line: every row but the last untrimmed (its spaces are text), the joined line trimmed. */
+  private logicalLine(start: number, end: number): string {
+    const buffer = this.term.buffer.active;
+    let text = '';
+    for (let y = start; y < end; y++) {
+      const line = buffer.getLine(y);
+      if (!line) continue;
+      if (y === end - 1) text += line.translateToString(true);
+      else text += line.translateToString(false, 0, wrappedRowEnd(line, buffer.getLine(y + 1), this.term.cols));
+    }
+    return text.replace(/\s+$/, '');
+  }
+
+  /**
+   * Keeps alternate-screen output on the main screen (see {@link OutputBufferOptions.mainScreenOnly}):
+   * the switch (`CSI ? 47/1047/1049 h`) is swallowed, the text erased by `CSI 2 J`/`CSI 3 J` is
+   * written again when `CSI ? … l` (leaving the alternate screen) finds the screen still blank, and
+   * scroll-ups of a region that starts at the top keep their lines (see {@link markScrollUps}).
+   */
+  private keepMainScreen(): void {
+    const parser = this.term.parser;
+    const altOnly = (params: (number | number[])[]) => params.length > 0 && params.every((p) => typeof p === 'number' && ALT_SCREEN_MODES.has(p));
+    parser.registerCsiHandler({ prefix: '?', final: 'h' }, (params) => altOnly(params));
+    parser.registerCsiHandler({ prefix: '?', final: 'l' }, (params) => {
+      if (!altOnly(params)) return false;
+      const erased = this.erasedScreen;
+      this.erasedScreen = undefined;
+      if (erased && this.screenLines().every((r) => r === '')) {
+        // Queued behind the data being parsed: what follows the switch in the same write comes first.
+        // Logical lines, so that lines wider than the screen wrap (and join in lines()) as before.
+        this.redraws++;
+        this.queue(`\x1b[H${erased.join('\r\n')}`, () => this.redraws--);
+      }
+      return true;
+    });
+    parser.registerCsiHandler({ final: 'J' }, (params) => {
+      const mode = params[0];
+      if (mode === 2 || mode === 3) {
+        const lines = this.screenLines();
+        while (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+        if (lines.length > 0) this.erasedScreen = lines;
+      }
+      return false; // the terminal erases as usual
+    });
+    parser.registerCsiHandler({ final: 'r' }, (params) => {
+      const [top, bottom] = params;
+      this.region = { top: typeof top === 'number' && top > 0 ? top : 1, bottom: typeof bottom === 'number' && bottom > 0 ? bottom : undefined };
+      return false;
+    });
+    parser.registerCsiHandler({ final: 'S' }, (params) => {
+      if (params[1] !== MARK_SCROLL) return false;
+      const n = typeof params[0] === 'number' ? params[0] : 1;
+      const bottom = Math.min(this.region.bottom ?? this.term.rows, this.term.rows) - 1;
+      const y = this.term.buffer.active.cursorY;
+      const replace = this.region.top === 1 && y <= bottom;
+      this.scrollUp = { replace, indexes: n, ups: replace ? bottom - y : 0 };
+      return replace; // swallowed when the marked moves and indexes do the scrolling
+    });
+    // The marked move down (CSI 999 B stops at the region's bottom), the indexes, the moves back up.
+    parser.registerCsiHandler({ final: 'B' }, (params) => params[1] === MARK_DOWN && !this.scrollUp?.replace);
+    parser.registerEscHandler({ final: 'D' }, () => {
+      const scroll = this.scrollUp;
+      if (!scroll || scroll.indexes === 0) return false;
+      scroll.indexes--;
+      return !scroll.replace;
+    });
+    parser.registerCsiHandler({ final: 'A' }, (params) => {
+      if (params[1] !== MARK_UP) return false;
+      const scroll = this.scrollUp;
+      if (!scroll || scroll.ups === 0) return true;
+      scroll.ups--;
+      return false;
+    });
+  }
+
+  /**
+   * Rewrites each "scroll up n lines" (`CSI n S`, which a tmux client sends when the pane scrolls by
+   * several lines) so that, when the scrolling region starts at the top row, the lines it scrolls
+   * off reach the scrollback as with a line feed instead of being lost: `CSI n S` becomes the marked
+   * sequence itself, a move down to the region's bottom (same column), n indexes (`ESC D`) and one
+   * marked one-row move up per screen row. At parse time {@link keepMainScreen}'s handlers either
+   * swallow the scroll-up and let the move down, the indexes and as many moves up as bring the
+   * cursor back to its row run, or run the scroll-up as it is and swallow the rest. The screen and
+   * the cursor end as after `CSI n S`. A sequence split between two chunks is left alone (it
+   * scrolls as usual).
+   */
+  private markScrollUps(chunk: string): string {
+    if (!chunk.includes('S')) return chunk;
+    return chunk.replace(/\x1b\[(\d*)S/g, (_seq: string, count: string) => {
+      const n = Math.min(Math.max(Number(count) || 1, 1), this.term.rows);
+      return `\x1b[${n};${MARK_SCROLL}S\x1b[999;${MARK_DOWN}B${'\x1bD'.repeat(n)}${`\x1b[1;${MARK_UP}A`.repeat(this.term.rows)}`;
+    });
+  }
+
+  /** The visible screen as logical lines (rows joined where a line wrapped, trailing spaces trimmed). */
+  private screenLines(): string[] {
+    const top = this.term.buffer.active.baseY;
+    const bottom = top + this.term.rows;
+    const lines: string[] = [];
+    for (let start = top; start < bottom; ) {
+      let end = start + 1;
+      while (end < bottom && this.term.buffer.active.getLine(end)?.isWrapped) end++;
+      lines.push(this.logicalLine(start, end));
+      start = end;
+    }
+    return lines;
+  }
+
+  private appendRaw(chunk: string): void {
     if (!chunk) return;
     if (chunk.length <= PIECE_CHARS) {
       const bytes = Buffer.byteLength(chunk, 'utf8');
@@ -81,48 +390,6 @@ export class OutputBuffer {
       this.push(piece, Buffer.byteLength(piece, 'utf8'));
       i = end;
     }
-  }
-
-  /** All held output as one raw string (escape sequences included), oldest first. */
-  text(): string {
-    return this.chunks.slice(this.head).join('');
-  }
-
-  /**
-   * The last `n` lines of output as plain text: escape sequences removed (strip-ansi plus the cursor
-   * controls below), `\r` overwrites resolved the way a terminal shows them (a progress bar keeps its
-   * last state), `\b`, erase-in-line and cursor moves applied, trailing spaces trimmed and trailing
-   * empty lines dropped. Without `n`, every held line. The oldest held line may be cut short when
-   * older output was dropped.
-   */
-  lines(n?: number): string[] {
-    if (n !== undefined && n <= 0) return [];
-    const count = this.chunks.length - this.head;
-    if (count === 0) return [];
-    if (n === undefined) return trimTrailingEmpty(renderTerminalText(this.text(), { rows: this.rows }));
-    let window = Math.max(MIN_RENDER_WINDOW, n * 256);
-    for (;;) {
-      // Collect the newest chunks until at least `window` bytes.
-      let bytes = 0;
-      let first = this.chunks.length;
-      while (first > this.head && bytes < window) {
-        first--;
-        bytes += this.sizes[first];
-      }
-      const whole = first === this.head;
-      let lines = trimTrailingEmpty(renderTerminalText(this.chunks.slice(first).join(''), { rows: this.rows }));
-      if (!whole) lines = lines.slice(1); // the first line of a partial window may be cut
-      if (lines.length >= n || whole) return lines.slice(-n);
-      window *= 4;
-    }
-  }
-
-  /** Drops all held output (`totalBytes` keeps counting). */
-  clear(): void {
-    this.chunks = [];
-    this.sizes = [];
-    this.head = 0;
-    this.held = 0;
   }
 
   private push(piece: string, bytes: number): void {
@@ -152,6 +419,22 @@ export class OutputBuffer {
   }
 }
 
+/**
+ * Where the text of a row that wraps onto `next` ends: the full width, less the last cell when it
+ * was left empty because a wide character did not fit there and went to the next row (as xterm.js
+ * itself trims such rows when it joins wrapped lines).
+ */
+function wrappedRowEnd(line: IBufferLine, next: IBufferLine | undefined, cols: number): number {
+  const lastCell = line.getCell(cols - 1);
+  if (lastCell && lastCell.getChars() === '' && lastCell.getWidth() === 1 && next?.getCell(0)?.getWidth() === 2) return cols - 1;
+  return cols;
+}
+
+function checkCells(n: number, what: string): number {
+  if (!Number.isInteger(n) || n <= 0 || n > 10_000) throw new RangeError(`OutputBuffer ${what} must be an integer from 1 to 10000, got ${n}`);
+  return n;
+}
+
 function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
@@ -164,231 +447,10 @@ function tailBytes(s: string, maxBytes: number): string {
   return buf.subarray(start).toString('utf8');
 }
 
-function trimTrailingEmpty(lines: string[]): string[] {
-  let end = lines.length;
-  while (end > 0 && lines[end - 1] === '') end--;
-  return end === lines.length ? lines : lines.slice(0, end);
-}
-
-/** Options of {@link renderTerminalText}. */
-export interface RenderOptions {
-  /** Screen height, used to map absolute cursor positions (CSI row;col H) onto the last `rows` lines. Default 24. */
-  rows?: number;
-  /** Keep trailing spaces of each line (default false: trimmed). */
-  keepTrailingSpaces?: boolean;
-}
-
-/** Columns beyond this are not rendered (cursor moves are clamped to it). */
-const MAX_COLUMN = 4096;
-const CSI_RE = /\x1b\[([0-9;:?<=>!]*)[ -/]*([@-~])/y;
-const STRING_RE = /\x1b[\]P^_X][\s\S]*?(?:\x07|\x1b\\|$)/y; // OSC, DCS, SOS, PM, APC (terminated by BEL or ST, or cut at the end)
-const ESC_RE = /\x1b[ -/]*[0-~]/y;
-const CONTROL_RE = /[\x00-\x1f\x7f\x9b]/g; // U+009B is the 8-bit CSI introducer: dropped
-
-/**
- * Renders raw terminal output into lines of plain text, approximating what a terminal would show.
- *
- * Handled: `\n` (new line, column 0), `\r`, `\b`, `\t` (kept), CSI K (erase in line), G/` (column),
- * C/D (right/left), A/B/E/F (up/down), H/f/d (absolute position, rows counted from the top of the last
- * `rows` lines), J (erase display, from the cursor or all of the screen), X/P/@ (erase/delete/insert
- * characters), L/M (insert/delete lines), ESC M (reverse index). Leaving the alternate screen right
- * after clearing it restores what the clear erased (a tmux client does this when it detaches).
- * Colours, modes and every other
- * escape sequence (CSI, OSC, DCS, charset selection) are removed; remaining C0 controls are dropped.
- * Lines are logical: long lines are not wrapped at the terminal width. Wide characters count as one column.
- *
- * @returns lines oldest first; the last one is the cursor's line (possibly empty).
- */
-export function renderTerminalText(raw: string, options: RenderOptions = {}): string[] {
-  const rows = Math.max(1, options.rows ?? 24);
-  const lines: string[] = [''];
-  let r = 0;
-  let c = 0;
-
-  const ensureRow = (row: number) => {
-    while (lines.length <= row) lines.push('');
-  };
-  // Screen content blanked by the last "erase display", until text is written again: a program that
-  // clears its screen and then leaves the alternate screen (what a tmux client does when it
-  // detaches or its pane dies) leaves the last content it showed readable.
-  let clearedScreen: { top: number; saved: string[] } | undefined;
-  const write = (text: string) => {
-    clearedScreen = undefined;
-    const line = lines[r];
-    if (c === line.length) lines[r] = line + text;
-    else if (c > line.length) lines[r] = line + ' '.repeat(c - line.length) + text;
-    else lines[r] = line.slice(0, c) + text + line.slice(c + text.length);
-    c += text.length;
-  };
-  const screenTop = () => Math.max(0, lines.length - rows);
-
-  let i = 0;
-  const len = raw.length;
-  CONTROL_RE.lastIndex = 0;
-  while (i < len) {
-    CONTROL_RE.lastIndex = i;
-    const m = CONTROL_RE.exec(raw);
-    const next = m ? m.index : len;
-    if (next > i) write(raw.slice(i, next));
-    if (!m) break;
-    i = next;
-    const ch = raw.charCodeAt(i);
-    if (ch === 0x0a) {
-      // LF: a pty turns "\n" into "\r\n" anyway; a bare "\n" from other sources also starts at column 0.
-      r++;
-      ensureRow(r);
-      c = 0;
-      i++;
-    } else if (ch === 0x0d) {
-      c = 0;
-      i++;
-    } else if (ch === 0x08) {
-      if (c > 0) c--;
-      i++;
-    } else if (ch === 0x09) {
-      write('\t');
-      i++;
-    } else if (ch === 0x1b) {
-      CSI_RE.lastIndex = i;
-      const csi = CSI_RE.exec(raw);
-      if (csi) {
-        i = CSI_RE.lastIndex;
-        const params = csi[1];
-        if (params.length > 0 && /[?<=>!]/.test(params[0])) {
-          // Private modes are ignored, except leaving the alternate screen right after clearing it.
-          if (clearedScreen && csi[2] === 'l' && /^\?(1049|1047|47)$/.test(params)) {
-            const { top, saved } = clearedScreen;
-            for (let k = 0; k < saved.length; k++) lines[top + k] = saved[k];
-            clearedScreen = undefined;
-          }
-          continue;
-        }
-        // Counts and positions are clamped: a hostile "ESC [ 99999999 B" must not allocate millions of lines.
-        const nums = params === '' ? [] : params.split(/[;:]/).map((p) => (p === '' ? 0 : Math.min(Number(p) || 0, MAX_COLUMN)));
-        const n1 = nums[0] || 1; // count parameter, default 1
-        switch (csi[2]) {
-          case 'K': {
-            const mode = nums[0] ?? 0;
-            const line = lines[r];
-            if (mode === 0) lines[r] = line.slice(0, c);
-            else if (mode === 1) lines[r] = ' '.repeat(c + 1) + line.slice(c + 1);
-            else if (mode === 2) lines[r] = '';
-            break;
-          }
-          case 'G':
-          case '`':
-            c = n1 - 1;
-            break;
-          case 'C':
-            c = Math.min(c + n1, MAX_COLUMN);
-            break;
-          case 'D':
-            c = Math.max(0, c - n1);
-            break;
-          case 'A':
-            r = Math.max(Math.min(r, screenTop()), r - n1);
-            break;
-          case 'F':
-            r = Math.max(Math.min(r, screenTop()), r - n1);
-            c = 0;
-            break;
-          case 'B':
-            r = Math.min(r + n1, Math.max(r, screenTop() + rows - 1));
-            ensureRow(r);
-            break;
-          case 'E':
-            r = Math.min(r + n1, Math.max(r, screenTop() + rows - 1));
-            ensureRow(r);
-            c = 0;
-            break;
-          case 'H':
-          case 'f': {
-            const row = Math.min(nums[0] || 1, rows);
-            r = screenTop() + row - 1;
-            ensureRow(r);
-            c = (nums[1] || 1) - 1;
-            break;
-          }
-          case 'd':
-            r = screenTop() + Math.min(n1, rows) - 1;
-            ensureRow(r);
-            break;
-          case 'J': {
-            const mode = nums[0] ?? 0;
-            if (mode === 0) {
-              // Erase below: the screen keeps its height, so rows are blanked rather than removed.
-              lines[r] = lines[r].slice(0, c);
-              for (let k = r + 1; k < lines.length; k++) lines[k] = '';
-            } else if (mode === 2 || mode === 3) {
-              const top = screenTop();
-              const saved = lines.slice(top);
-              if (!clearedScreen && saved.some((l) => l !== '')) clearedScreen = { top, saved };
-              for (let k = top; k < lines.length; k++) lines[k] = '';
-            }
-            break;
-          }
-          case 'X': {
-            const line = lines[r];
-            if (c < line.length) lines[r] = line.slice(0, c) + ' '.repeat(Math.min(n1, line.length - c)) + line.slice(c + n1);
-            break;
-          }
-          case 'P': {
-            const line = lines[r];
-            if (c < line.length) lines[r] = line.slice(0, c) + line.slice(c + n1);
-            break;
-          }
-          case '@': {
-            const line = lines[r];
-            if (c < line.length) lines[r] = line.slice(0, c) + ' '.repeat(n1) + line.slice(c);
-            break;
-          }
-          case 'L': {
-            // Insert lines: rows pushed past the bottom of the screen are lost.
-            const bottom = screenTop() + rows;
-            lines.splice(r, 0, ...new Array<string>(Math.min(n1, rows)).fill(''));
-            if (lines.length > bottom) lines.length = Math.max(bottom, r + 1);
-            break;
-          }
-          case 'M': {
-            // Delete lines: rows below move up and blank rows appear at the bottom.
-            const removed = lines.splice(r, Math.min(n1, rows)).length;
-            for (let k = 0; k < removed; k++) lines.push('');
-            break;
-          }
-          default:
-            break; // SGR colours, scroll regions, …: nothing to render
-        }
-        continue;
-      }
-      STRING_RE.lastIndex = i;
-      if (STRING_RE.exec(raw)) {
-        i = STRING_RE.lastIndex;
-        continue;
-      }
-      ESC_RE.lastIndex = i;
-      const esc = ESC_RE.exec(raw);
-      if (esc) {
-        i = ESC_RE.lastIndex;
-        if (esc[0] === '\x1bM') r = Math.max(0, r - 1); // reverse index
-        else if (esc[0] === '\x1bE') {
-          r++;
-          ensureRow(r);
-          c = 0;
-        }
-        continue;
-      }
-      i++; // lone ESC (possibly cut at the end of the window)
-    } else {
-      i++; // other C0 controls (BEL, SO/SI, …) and 8-bit CSI introducer: dropped
-    }
-  }
-  if (options.keepTrailingSpaces) return lines;
-  return lines.map((l) => l.replace(/\s+$/, ''));
-}
-
 /**
  * Visible text of a chunk of terminal output: escape sequences removed (then strip-ansi), other control
- * characters except `\n` and `\t` dropped. Cheap enough to run on every chunk.
+ * characters except `\n` and `\t` dropped. Cheap enough to run on every chunk; it tells whether a
+ * chunk shows anything, not where on the screen (that is {@link OutputBuffer.lines}).
  */
 export function visibleText(chunk: string): string {
   const plain = chunk.includes('\x1b') || chunk.includes('\x9b') ? stripAnsi(chunk.replace(ESCAPES_RE, '')) : chunk;

@@ -132,6 +132,48 @@ export const BUILTIN_PROFILES: AgentProfile[] = [
   },
 ];
 
+/**
+ * Done patterns (regular-expression sources, `m` flag) for an interactive shell's prompt, tested on
+ * the screen's last line, trimmed: it ends with `$` (sh, bash: `user@host:~$`, `bash-5.2$`), `#`
+ * (root), `%` not after a digit (zsh: `host%`, so "50%" of a progress line is not one), `>` not
+ * after `-` or `=` (fish `~>`, PowerShell `PS C:\>`), `❯` or `»`. A shell quiet at its prompt is
+ * then `idle` rather than `working`.
+ */
+export const SHELL_PROMPT_PATTERNS: readonly string[] = ['[$#❯»]$', '(^|[^\\d\\s])%$', '(^|[^-=])>$'];
+
+/** Executable names (without a path or `.exe`) that {@link isShellCommand} takes for interactive shells. */
+const SHELL_NAMES = new Set(['sh', 'bash', 'zsh', 'fish', 'dash', 'ksh', 'mksh', 'tcsh', 'csh', 'ash', 'pwsh', 'powershell', 'nu', 'elvish', 'xonsh']);
+
+/** Whether `command` (a name or a path, e.g. `/bin/bash`, `zsh`, `pwsh.exe`) runs a known interactive shell. */
+export function isShellCommand(command: string): boolean {
+  const base = command.split(/[\\/]/).pop() ?? '';
+  return SHELL_NAMES.has(base.toLowerCase().replace(/\.exe$/, ''));
+}
+
+/**
+ * The done patterns the state detector uses for a profile: its own `donePatterns`, else
+ * {@link SHELL_PROMPT_PATTERNS} when it runs a shell (the built-in "shell" profile, or any profile
+ * whose command is a known shell), else none (the detector's defaults apply).
+ */
+export function profileDonePatterns(profile: Pick<AgentProfile, 'id' | 'command' | 'donePatterns'>): string[] | undefined {
+  if (profile.donePatterns) return profile.donePatterns;
+  if (profile.id === 'shell' || isShellCommand(profile.command)) return [...SHELL_PROMPT_PATTERNS];
+  return undefined;
+}
+
+/**
+ * The state detector's patterns for a profile, compiled with the `m` flag: its `waitingPatterns`,
+ * and the done patterns of {@link profileDonePatterns}. A field is absent when the detector's default applies.
+ * @throws SyntaxError for an invalid pattern (profiles from settings are checked by {@link mergeProfiles}).
+ */
+export function profileDetectorPatterns(profile: Pick<AgentProfile, 'id' | 'command' | 'waitingPatterns' | 'donePatterns'>): { waitingPatterns?: RegExp[]; donePatterns?: RegExp[] } {
+  const compile = (sources: string[]) => sources.map(src => new RegExp(src, 'm'));
+  const done = profileDonePatterns(profile);
+  return {
+    ...(profile.waitingPatterns ? { waitingPatterns: compile(profile.waitingPatterns) } : {}),
+    ...(done ? { donePatterns: compile(done) } : {}),
+  };
+}
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /*

@@ -305,6 +305,18 @@ export class PtyProcess {
     }
   }
 
+  /** Stops reading the program's output until {@link resume}: a program writing more then blocks (flow control). Ignored after exit. */
+  pause(): void {
+    if (this.exitInfo) return;
+    this.term.pause();
+  }
+
+  /** Reads the program's output again after {@link pause}. Ignored after exit. */
+  resume(): void {
+    if (this.exitInfo) return;
+    this.term.resume();
+  }
+
   /** Sends a signal to the process (default SIGHUP, as closing a terminal does). Ignored after exit. */
   kill(signal?: NodeJS.Signals): void {
     if (this.exitInfo) return;

@@ -10,7 +10,7 @@ import type { TerminalSessionRecord, TerminalSessionRepository } from '../store/
 import type { HookRunner } from './hooks';
 import { listAgentDefinitions, type AgentDefinition } from './agentDefinitions';
 import { wireMcp } from './mcpWiring';
-import { checkInstalled, type AgentProfile } from './profiles';
+import { checkInstalled, profileDetectorPatterns, type AgentProfile } from './profiles';
 import type { SessionState } from './stateDetector';
 import { TerminalSession } from './terminalSession';
 import { tmuxAvailable } from './tmux';
@@ -191,7 +191,7 @@ export class SessionManager {
     const terminal = await TerminalSession.start({
       id: `${this.scope}-${id}`, command: installed.path, args, cwd, env: { ...stringEnv(process.env), ...env }, cols: input.cols ?? settings.cols, rows: input.rows ?? settings.rows,
       useTmux, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes,
-      detector: detectorOptions(profile), pty,
+      detector: profileDetectorPatterns(profile), pty,
     });
     const record: TerminalSessionRecord = {
       id, profile: profile.id, title: `${profile.label}${role ? ` (${role.name})` : ''}${task ? ` · ${task.id} ${task.title}` : ''}`,
@@ -292,7 +292,7 @@ export class SessionManager {
         try {
           const terminal = await TerminalSession.reattach({
             id: `${this.scope}-${record.id}`, command: record.command, args: [], cwd: record.cwd, env: stringEnv(process.env), cols: settings.cols, rows: settings.rows,
-            useTmux: true, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes, detector: detectorOptions(profile), pty,
+            useTmux: true, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes, detector: profileDetectorPatterns(profile), pty,
             tmuxSession: record.tmuxSession,
           });
           const live: LiveSession = { record, terminal, profile };
@@ -426,14 +426,6 @@ export class SessionManager {
 
 function rolePrompt(role: AgentDefinition): string {
   return `Your role: ${role.name}${role.description ? ` — ${role.description}` : ''}.\n${role.instructions}`;
-}
-
-function detectorOptions(profile: AgentProfile) {
-  const compile = (sources: string[] | undefined) => sources?.map(src => new RegExp(src, 'm'));
-  return {
-    ...(profile.waitingPatterns ? { waitingPatterns: compile(profile.waitingPatterns) } : {}),
-    ...(profile.donePatterns ? { donePatterns: compile(profile.donePatterns) } : {}),
-  };
 }
 
 function safeLines(terminal: TerminalSession, n: number): string[] {

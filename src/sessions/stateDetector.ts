@@ -3,7 +3,15 @@
  *
  * Pure and deterministic: time comes from an injectable {@link Scheduler}; no I/O, no `vscode`.
  */
-import { renderTerminalText, visibleText } from './outputBuffer';
+import { visibleText } from './outputBuffer';
+
+/**
+ * Where the detector reads the screen: the last non-blank line as plain text (ANSI-free, trailing
+ * spaces trimmed), e.g. the `OutputBuffer` that renders the same output.
+ */
+export interface ScreenText {
+  lastLine(): string;
+}
 
 /**
  * - `starting`: spawned, no visible output yet.
@@ -28,7 +36,7 @@ export interface Scheduler {
 
 /** Options of {@link StateDetector}; every field has a default. */
 export interface DetectorOptions {
-  /** Tested against the last non-blank rendered line (ANSI-stripped, trailing spaces trimmed) once output has been quiet for `quietMs`. */
+  /** Tested against the screen's last non-blank line (ANSI-free, trailing spaces trimmed) once output has been quiet for `quietMs`. */
   waitingPatterns: RegExp[];
   /** Tested like `waitingPatterns` (after them): a match moves a quiet session to `idle` at once. */
   donePatterns: RegExp[];
@@ -36,8 +44,6 @@ export interface DetectorOptions {
   idleAfterMs: number;
   /** Milliseconds of silence after output before the last line is tested against the patterns. Default 1 500. */
   quietMs: number;
-  /** Screen height used to render cursor-addressed output (see `renderTerminalText`). Default 24. */
-  rows: number;
   /** Clock and timers; defaults to the real ones. */
   scheduler: Scheduler;
 }
@@ -63,8 +69,6 @@ export const DEFAULT_WAITING_PATTERNS: readonly RegExp[] = [
 /** Default done patterns: a finished non-interactive run. */
 export const DEFAULT_DONE_PATTERNS: readonly RegExp[] = [/^\s*(all )?(done|finished|completed?)[.!]?$/i];
 
-const TAIL_CHARS = 16 * 1024;
-
 /** The real clock; timers are unref'd so a detector never keeps a process alive. */
 export const realScheduler: Scheduler = {
   now: () => Date.now(),
@@ -83,13 +87,14 @@ export function detectorOptions(partial: Partial<DetectorOptions> = {}): Detecto
     donePatterns: partial.donePatterns ?? [...DEFAULT_DONE_PATTERNS],
     idleAfterMs: partial.idleAfterMs ?? 30_000,
     quietMs: partial.quietMs ?? 1_500,
-    rows: partial.rows ?? 24,
     scheduler: partial.scheduler ?? realScheduler,
   };
 }
 
 /**
- * State machine fed with output chunks (`feed`), typed input (`noteInput`) and the process exit (`exit`).
+ * State machine fed with output chunks (`feed`), typed input (`noteInput`) and the process exit (`exit`),
+ * reading the screen (a {@link ScreenText}) that shows the same output. Feed each chunk once the
+ * screen has rendered it (`OutputBuffer.append`'s callback), so the last line tested is up to date.
  *
  * Rules: visible output → `working` (from any state but `exited`); after `quietMs` of silence the last
  * non-blank line is tested: a waiting pattern → `waiting`, else a done pattern → `idle`, else it stays
@@ -101,7 +106,6 @@ export class StateDetector {
   private readonly opts: DetectorOptions;
   private current: SessionState = 'starting';
   private code: number | null | undefined;
-  private tail = '';
   private lastOutputAt: number;
   private quietEvaluated = true;
   private timer: unknown;
@@ -110,10 +114,15 @@ export class StateDetector {
   private listeners: TransitionListener[] = [];
 
   /**
+   * @param screen the rendered output, read for its last line when the output goes quiet.
    * @param options partial options (see {@link DetectorOptions} for defaults).
    * @param onTransition called as `(state, previous)` on every change.
    */
-  constructor(options: Partial<DetectorOptions> = {}, onTransition?: TransitionListener) {
+  constructor(
+    private readonly screen: ScreenText,
+    options: Partial<DetectorOptions> = {},
+    onTransition?: TransitionListener,
+  ) {
     this.opts = detectorOptions(options);
     if (onTransition) this.listeners.push(onTransition);
     this.lastOutputAt = this.opts.scheduler.now();
@@ -143,15 +152,9 @@ export class StateDetector {
     };
   }
 
-  /** Screen height used to render the last line (keep it equal to the terminal's rows). */
-  setRows(rows: number): void {
-    if (Number.isInteger(rows) && rows > 0) this.opts.rows = rows;
-  }
-
-  /** Feeds a chunk of raw terminal output (escape sequences included). */
+  /** Feeds a chunk of raw terminal output (escape sequences included), after the screen has rendered it. */
   feed(chunk: string): void {
     if (!chunk || this.current === 'exited') return;
-    this.tail = this.tail.length + chunk.length > TAIL_CHARS ? (this.tail + chunk).slice(-TAIL_CHARS) : this.tail + chunk;
     const visible = visibleText(chunk);
     if (!/\S/.test(visible)) {
       // Only escape sequences or whitespace: re-test the prompt later if we are waiting for quiet.
@@ -189,11 +192,9 @@ export class StateDetector {
     this.transition('exited');
   }
 
-  /** The last non-blank line of recent output, rendered as plain text ('' when there is none). */
+  /** The screen's last non-blank line, as the patterns see it ('' when there is none). */
   lastLine(): string {
-    const lines = renderTerminalText(this.tail, { rows: this.opts.rows });
-    for (let i = lines.length - 1; i >= 0; i--) if (lines[i] !== '') return lines[i];
-    return '';
+    return this.screen.lastLine();
   }
 
   /** Stops the timers; the detector keeps its state but no longer changes with time. */

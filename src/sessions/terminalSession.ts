@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { OutputBuffer } from './outputBuffer';
+import { DEFAULT_SCROLLBACK_LINES, OutputBuffer } from './outputBuffer';
 import { Emitter, type Event, type NodePtyModule, PtyProcess, resolveCommand, SpawnError } from './ptyProcess';
 import { type DetectorOptions, type SessionState, StateDetector } from './stateDetector';
 import {
@@ -50,7 +50,7 @@ export interface TerminalSessionSpec {
   tmuxPollMs?: number;
   /** Under tmux: scrollback lines kept by tmux (default 50 000). */
   historyLimit?: number;
-  /** On reattach: lines of tmux history copied into the buffer (default 5 000). */
+  /** Lines of scrollback the output buffer's terminal keeps, and on reattach the lines of tmux history copied into it (default 2 000). */
   scrollbackLines?: number;
 }
 
@@ -84,7 +84,10 @@ export interface StopOptions {
 }
 
 const DEFAULT_POLL_MS = 500;
-const DEFAULT_SCROLLBACK_LINES = 5_000;
+/** Output (UTF-16 units) waiting to be parsed by the buffer's terminal above which the pty is paused… */
+const PAUSE_PENDING_CHARS = 1024 * 1024;
+/** …and at or below which it is resumed. */
+const RESUME_PENDING_CHARS = 128 * 1024;
 /** How long a dead pane may lack an exit status (tmux lost the SIGCHLD) before the exit is reported as unknown. */
 const DEAD_WITHOUT_STATUS_MS = 3_000;
 
@@ -132,6 +135,10 @@ export class TerminalSession {
   private cols: number;
   private rows: number;
   private applicationCursor = false;
+  /** The pty is paused until the buffer has parsed its backlog (flow control). */
+  private paused = false;
+  /** The exit is known and is reported once the buffer has parsed the last output. */
+  private exiting = false;
   /** The tmux client has left its alternate screen (it is exiting): its notice follows. */
   private clientLeaving = false;
   private detachedFlag = false;
@@ -152,8 +159,10 @@ export class TerminalSession {
     this.socket = spec.tmuxSocket;
     this.cols = spec.cols;
     this.rows = spec.rows;
-    this.buffer = new OutputBuffer(spec.bufferBytes, spec.rows);
-    this.detector = new StateDetector({ rows: spec.rows, ...spec.detector }, (state, previous) => this.stateEmitter.fire({ state, previous }));
+    // Under tmux the attach client draws the pane on the alternate screen: keep it on the main one so
+    // lines scrolling off the pane reach the scrollback, as they do in tmux's own history.
+    this.buffer = new OutputBuffer(spec.bufferBytes, { cols: spec.cols, rows: spec.rows, scrollback: spec.scrollbackLines ?? DEFAULT_SCROLLBACK_LINES, mainScreenOnly: tmuxName !== undefined });
+    this.detector = new StateDetector(this.buffer, spec.detector, (state, previous) => this.stateEmitter.fire({ state, previous }));
     this.whenExited = new Promise((resolve) => (this.resolveExit = resolve));
   }
 
@@ -229,6 +238,7 @@ export class TerminalSession {
       const session = new TerminalSession(spec, name);
       session.agentPid = status.pid ?? undefined;
       session.seed(all.join('\r\n'));
+      await session.settled();
       setImmediate(() => void session.checkPane());
       return session;
     }
@@ -239,6 +249,7 @@ export class TerminalSession {
     const session = new TerminalSession(spec, name);
     session.agentPid = status.pid ?? undefined;
     session.seed([...history, ...screen].join('\r\n'));
+    await session.settled(); // readLines() shows the earlier output as soon as this resolves
     try {
       session.attachClient();
     } catch (err) {
@@ -321,9 +332,18 @@ export class TerminalSession {
     return this.write(encodeKeys(keys, { applicationCursor: this.applicationCursor }));
   }
 
-  /** The last `n` lines of output as plain text (see {@link OutputBuffer.lines}). */
+  /**
+   * The last `n` lines of output as plain text, as the terminal shows them (see {@link OutputBuffer.lines}):
+   * output parsed so far, which lags the newest output by a tick at most (see {@link settled});
+   * everything once the session has exited.
+   */
   readLines(n: number): string[] {
     return this.buffer.lines(n);
+  }
+
+  /** Resolves once all output received so far is on the screen that {@link readLines} and the state detector read. */
+  settled(): Promise<void> {
+    return this.buffer.flush();
   }
 
   /** All held raw output (bounded by `bufferBytes`), e.g. to replay into a new terminal view. */
@@ -342,8 +362,7 @@ export class TerminalSession {
     checkSize(rows, 'rows');
     this.cols = cols;
     this.rows = rows;
-    this.buffer.rows = rows;
-    this.detector.setRows(rows);
+    this.buffer.resize(cols, rows);
     this.client?.resize(cols, rows);
   }
 
@@ -374,12 +393,12 @@ export class TerminalSession {
         }
       }
       if (!(await this.waitExit(1_000))) this.finishExit({ exitCode: null, message: this.stopReason });
-      return this.exitInfo!;
+      return this.whenExited;
     }
     const proc = this.client;
     if (!proc) {
       this.finishExit({ exitCode: null, message: 'stopped' });
-      return this.exitInfo!;
+      return this.whenExited;
     }
     proc.write('\x03');
     if (await this.waitExit(200)) return this.exitInfo!;
@@ -389,7 +408,7 @@ export class TerminalSession {
     if (await this.waitExit(timeoutMs / 2)) return this.exitInfo!;
     proc.kill('SIGKILL');
     if (!(await this.waitExit(2_000))) this.finishExit({ exitCode: null, message: 'stopped: the process did not exit after SIGKILL' });
-    return this.exitInfo!;
+    return this.whenExited;
   }
 
   /**
@@ -418,8 +437,7 @@ export class TerminalSession {
 
   private seed(text: string): void {
     if (!text) return;
-    this.buffer.append(text);
-    this.detector.feed(text);
+    this.buffer.append(text, () => this.detector.feed(text));
   }
 
   private handleData(chunk: string): void {
@@ -440,8 +458,19 @@ export class TerminalSession {
         forBuffer = forBuffer.replace(TMUX_NOTICE_AFTER_EXIT_RE, '$1');
       }
     }
-    this.buffer.append(forBuffer);
-    this.detector.feed(forBuffer);
+    const client = this.client;
+    this.buffer.append(forBuffer, () => {
+      this.detector.feed(forBuffer);
+      // Flow control: the program waits while the terminal parses a backlog (a flood of output).
+      if (this.paused && this.buffer.pendingChars <= RESUME_PENDING_CHARS) {
+        this.paused = false;
+        this.client?.resume();
+      }
+    });
+    if (!this.paused && client && this.buffer.pendingChars > PAUSE_PENDING_CHARS) {
+      this.paused = true;
+      client.pause();
+    }
     this.dataEmitter.fire(chunk);
   }
 
@@ -546,13 +575,17 @@ export class TerminalSession {
     }
   }
 
+  /** Reports the exit once the buffer has parsed the last output, so readers of the exit see all of it. */
   private finishExit(exit: SessionExit): void {
-    if (this.exitInfo) return;
-    this.exitInfo = exit;
+    if (this.exitInfo || this.exiting) return;
+    this.exiting = true;
     this.stopPolling();
-    this.detector.exit(exit.exitCode);
-    this.exitEmitter.fire(exit);
-    this.resolveExit(exit);
+    void this.buffer.flush().then(() => {
+      this.exitInfo = exit;
+      this.detector.exit(exit.exitCode);
+      this.exitEmitter.fire(exit);
+      this.resolveExit(exit);
+    });
   }
 
   /** Waits up to `ms` for the exit; true when exited. */

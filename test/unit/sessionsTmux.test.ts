@@ -238,3 +238,24 @@ test('tmux sessions outlive the window, so Baton wires them through `baton mcp -
   const http = await manager.start({ profileId: 'http' });
   assert.equal(config(http.record.id).url, owner.mcpUrl);
 });
+
+test('tmux: lines that scroll off the pane stay in readLines, once each and in order; wide characters and long lines read as the pane shows them', { skip, timeout: 20_000 }, async () => {
+  // 120 lines through a 100×30 pane, in bursts (tmux scrolls by several lines at once), a 150-character line and CJK text;
+  // they start on Enter, once the client shows the pane.
+  const script = "console.log('ready'); process.stdin.once('data', () => { let i = 0; const t = setInterval(() => { for (let k = 0; k < 7 && i < 120; k++) console.log('row ' + String(++i).padStart(3, '0')); if (i >= 120) { clearInterval(t); console.log('y'.repeat(150)); console.log('你好世界 done'); setTimeout(() => process.exit(0), 300); } }, 15); })";
+  const session = await TerminalSession.start(spec({ id: `scroll-${process.pid}`, args: ['-e', script] }));
+  await until('ready', () => session.readLines(5).includes('ready'));
+  session.sendKeys(['Enter']);
+  const exit = await session.whenExited;
+  assert.equal(exit.exitCode, 0);
+  const lines = session.readLines(500);
+  const rows = lines.filter((l) => /^row \d{3}$/.test(l)).map((l) => Number(l.slice(4)));
+  // tmux draws only its screen: when output outpaces the client it jumps to the newest screen, and
+  // the lines it skipped never reach the client. What the client drew is there once, in order.
+  assert.equal(rows[0], 1, lines.join('\n'));
+  assert.equal(rows[rows.length - 1], 120);
+  assert.ok(rows.every((r, k) => k === 0 || r > rows[k - 1]), `in order, no line twice:\n${lines.join('\n')}`);
+  assert.ok(rows.length > 30, `more than one screen of lines is kept (${rows.length} of 120 drawn)`);
+  assert.ok(lines.includes('y'.repeat(150)), `a line longer than the pane is one line:\n${lines.slice(-5).join('\n')}`);
+  assert.equal(lines[lines.length - 1], '你好世界 done');
+});
