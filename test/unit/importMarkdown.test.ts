@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { allTasks, countPlan, type ImportedPlan, type ImportedTask } from '../../src/core/import/importedPlan';
 import { importMarkdownPlan, parseSprintHeading, parseTaskHeading } from '../../src/core/import/markdownPlan';
+import { isSprintSection, restatingSection } from '../../src/core/import/markdownSections';
 
 /**
  * `<repo>/../shared/fixtures`, found by walking up from this file (the developers' checkout); elsewhere
@@ -762,8 +763,7 @@ test('a timeline that holds the plan\'s only sprint headings is the plan', () =>
   assert.deepEqual(plan.skipped, []);
 });
 
-test('restating headings are recognised by their whole text, not by a word in a title', async () => {
-  const { restatingSection, isSprintSection } = await import('../../src/core/import/markdownSections');
+test('restating headings are recognised by their whole text, not by a word in a title', () => {
   assert.equal(restatingSection('🎯 Success Criteria for V1.0'), 'success criteria');
   assert.equal(restatingSection('📅 Implementation Timeline'), 'timeline');
   assert.equal(restatingSection('Timeline: Week 1–4'), 'timeline');
