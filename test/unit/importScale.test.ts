@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Actor } from '../../src/core/model';
 import { importMarkdownPlan } from '../../src/core/import/markdownPlan';
@@ -158,4 +160,17 @@ test('a reference link defined at the end of a large document resolves in a titl
   assert.ok(prepareDocument(text).chunks.length > 1);
   const plan = importMarkdownPlan(text, 'links.md');
   assert.equal(plan.sprints[0].tasks[0].title, 'Read the spec');
+});
+
+test('the demo plan imports with its dependency edges: the service gets a DAG, not 18 ready tasks', () => {
+  const file = path.resolve(__dirname, '../../resources/sample-plans/orchestration-v1-readiness-plan.md');
+  const report = owner.plan.importDocument(fs.readFileSync(file, 'utf8'), 'demo/readiness.md', me);
+  assert.equal(report.tasks.created, 18);
+  assert.equal(report.dependencies.created, 8);
+  assert.deepEqual(report.skipped.filter(s => /dependenc/.test(s.reason)), []);
+  // (The owner is shared with the tests above: keep this plan's tasks by their titles.)
+  const ready = owner.plan.readyTasks().filter(t => /^[A-F]\d|^(Runner|Execution|Streaming|Sandbox|Result) /.test(t.title));
+  // A1, A1.1, B1, C1, D1 and the 5 Sprint F components are ready; A1.2, A1.3, B2, C2, D2, D3, E1, E2 wait.
+  assert.equal(ready.length, 10);
+  assert.ok(!ready.some(t => t.title.startsWith('E2')));
 });
