@@ -5,6 +5,10 @@
  * The document is read through `marked`'s GFM lexer, so the rules below apply to markdown blocks
  * (headings, lists, tables, paragraphs), never to lines that merely look like them inside a code
  * block. Regular expressions only ever look at the text of one heading, item, cell or bold span.
+ * Before lexing, `markdownChunks.ts` bounds nesting (lines nested deeper than 32 levels of lists or
+ * quotes are flattened to that depth and reported) and cuts the document into chunks of about 64 kB
+ * before top-level headings or list items, lexed one at a time: time and memory grow with the input's
+ * size and no input overflows the stack.
  *
  * Rules
  * - Encoding: text that is UTF-8 mis-decoded as Latin-1 / Windows-1252 (`ðŸ“‹`, `âœ…`, `â€”`) is
@@ -27,9 +31,29 @@
  *   A1) makes it a child of that task; otherwise a task heading deeper than the current task heading
  *   is its child. The same identifier twice in a sprint is the same task (merged). Outside any
  *   sprint, only headings with an explicit keyword (`Task 3: …`, `Step 1: …`, `Story 2: …`) are
- *   tasks, and they go to the backlog. Other headings under a sprint (`#### Architecture`) are
- *   sections: their lists still feed the sprint; a section deeper than the current task heading is
- *   part of that task.
+ *   tasks, and they go to the backlog.
+ * - Headings without an identifier directly under a sprint (not inside a task) are tasks too
+ *   (`### Login page`, key sprint + slug of the title), unless they name a part of the sprint
+ *   (`Tasks`, `Components Needed`, `Deliverables`, `Architecture`, `Design`, … see
+ *   `markdownSections.ts`): such a section's lists still feed the sprint, and one that gives nothing
+ *   is reported in `skipped`. A section deeper than the current task heading is part of that task.
+ * - Restating sections (`markdownSections.ts`): outside a task, a heading such as `Success Criteria`,
+ *   `Acceptance criteria`, `V1.0 Launch Checklist`, `Timeline: Week 1–4`, `Schedule`, `Milestones`,
+ *   `Risks`, `Overview`, `Goals`, `Non-goals`, `References`, `Appendix`, `Notes` opens a section whose
+ *   content is not imported (its checklists are not tasks, its week headings not sprints); when it held
+ *   what would have been imported it is reported once, with the counts ("restates the plan: timeline
+ *   (not imported: 4 sprint headings, 12 tasks)"). Inside a task such a section stays the task's (a
+ *   criteria checklist is its checkpoints). A restating section that holds the document's only sprint
+ *   headings (a plan written as "## Timeline / ### Week 1 …") is read as the plan.
+ * - Dependencies (`markdownDependencies.ts`): "Depends on: 1.1", "Depends on 1.1 and 1.2", "after Task
+ *   2.3", "Blocked by A2", "(requires A1)", "Dependencies: 1, 2", "Requires: T-3" in a task's heading,
+ *   paragraphs, bullets, bold line or list item, and a Depends on / Dependencies / Blocked by table
+ *   column, name other tasks by their identifiers. An identifier is looked up in the task's sprint
+ *   first, then in the whole plan. A text that only states dependencies leaves the description (a
+ *   title's `(requires A1)` leaves the title). Reported in `skipped`: an explicit reference that names
+ *   no task ("dependency on 9.9 not found in the plan"), an ambiguous one, a self-dependency, and an
+ *   edge that would close a cycle (edges are added in document order; the closing one is dropped), so
+ *   `dependsOn` is always acyclic.
  * - Bold task lines: a paragraph that starts with a bold span holding a task identifier,
  *   `**Task 1.1: Oneiric MCP Server** (20 hours)`, is a task (in the current sprint, else the
  *   backlog); the rest of its first line gives the estimate; the next lines are its description.
@@ -55,7 +79,8 @@
  *   Days become hours (x8) and ranges take the upper bound; the original wording is then kept in
  *   the description as `Estimate: …`.
  * - Skipped: sprint headings that end up with no task ('sprint heading has no tasks'), tables that
- *   do not describe tasks, table rows without a task name, list items without text.
+ *   do not describe tasks, table rows without a task name, list items without text, sprint sections
+ *   without tasks, restating sections, dependencies not resolved (see above), flattened deep nesting.
  * - Keys: sprint key + task identifier when there is one (`sprint-a/a1`, `sprint-a/a1.1`), else
  *   sprint key (or `backlog`) + slug of the title, deduplicated with `-2`, `-3` in document order.
  *   Checkpoint keys: task key + `#` + slug of the checkpoint title (deduplicated the same way).
