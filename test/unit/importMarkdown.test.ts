@@ -812,3 +812,29 @@ test('the demo plans say which task waits for which, so the demo shows a DAG (no
   assert.deepEqual(withoutDeps(readiness), withoutDeps(importFixture(READINESS)));
   assert.deepEqual(withoutDeps(orchestron), withoutDeps(importFixture(ORCHESTRON)));
 });
+
+test('a Dependencies heading or **Dependencies:** label in a task: each bullet names a task', () => {
+  const doc = [
+    '## Sprint 1',
+    '### A1: Schema',
+    '### A2: API',
+    '### A3: UI',
+    '**Dependencies:**',
+    '- A1',
+    '- A2 (for the endpoints)',
+    '',
+    '**Notes:**',
+    '- A1 is small',
+    '',
+    '### A4: Docs',
+    '#### Dependencies',
+    '- A3',
+    '- B7',
+  ].join('\n');
+  const plan = importMarkdownPlan(doc, 'p.md');
+  assert.deepEqual(task(plan, 'sprint-1/a3').dependsOn, ['sprint-1/a1', 'sprint-1/a2']);
+  // A bullet that only names a task leaves the description; one that says more stays; other lists are prose.
+  assert.equal(task(plan, 'sprint-1/a3').description, '- A2 (for the endpoints)\n\n- A1 is small');
+  assert.deepEqual(task(plan, 'sprint-1/a4').dependsOn, ['sprint-1/a3']);
+  assert.deepEqual(plan.skipped, [{ line: 15, text: 'A4: Docs → B7', reason: 'dependency on B7 not found in the plan' }]);
+});

@@ -47,8 +47,9 @@
  *   headings (a plan written as "## Timeline / ### Week 1 …") is read as the plan.
  * - Dependencies (`markdownDependencies.ts`): "Depends on: 1.1", "Depends on 1.1 and 1.2", "after Task
  *   2.3", "Blocked by A2", "(requires A1)", "Dependencies: 1, 2", "Requires: T-3" in a task's heading,
- *   paragraphs, bullets, bold line or list item, and a Depends on / Dependencies / Blocked by table
- *   column, name other tasks by their identifiers. An identifier is looked up in the task's sprint
+ *   paragraphs, bullets, bold line or list item, a Depends on / Dependencies / Blocked by table
+ *   column, and the bullets under a `#### Dependencies` heading or `**Dependencies:**` label in a task
+ *   (`- A1`), name other tasks by their identifiers. An identifier is looked up in the task's sprint
  *   first, then in the whole plan. A text that only states dependencies leaves the description (a
  *   title's `(requires A1)` leaves the title). Reported in `skipped`: an explicit reference that names
  *   no task ("dependency on 9.9 not found in the plan"), an ambiguous one, a self-dependency, and an
@@ -346,6 +347,8 @@ const TASK_COLUMN_RE = /\b(tasks?|components?|deliverables?|features?|items?|wor
 const STATUS_COLUMN_RE = /^(status|state|done)\b/i;
 const PRIORITY_COLUMN_RE = /^(priority|prio)\b/i;
 const ID_COLUMN_RE = /^(id|#|key|ref|no\.?)$/i;
+/** A heading or label that introduces a list of the tasks this one waits for. */
+const DEPS_LABEL_RE = /^\s*(depends\s+on|dependencies|dependency|prerequisites?|blocked\s+by|requires|waits\s+for)\s*:?\s*$/i;
 const DEPENDS_COLUMN_RE = /^(depends?\s+on|dependencies|deps|blocked\s+by|prerequisites?|requires|after)\b/i;
 
 function headerUnit(header: string): AmountUnit | 'auto' {
@@ -417,7 +420,7 @@ type Frame =
   /** `depth` is Infinity for a bold task line: any heading ends it. */
   | { kind: 'task'; depth: number; task: TaskDraft; sprint: SprintDraft | null }
   /** `report`: a heading under a sprint, reported as skipped when nothing is imported from it. */
-  | { kind: 'section'; depth: number; report?: { line: number; text: string; created: number } };
+  | { kind: 'section'; depth: number; report?: { line: number; text: string; created: number }; deps?: boolean };
 
 /** A restating section being read into a throw-away builder, to report what it would have given. */
 interface Capture {
@@ -447,6 +450,8 @@ class MarkdownPlanBuilder {
   /** Tasks and checkpoints created so far (tells whether a section gave anything). */
   private created = 0;
   private capture: Capture | null = null;
+  /** Whether the last block was a `**Dependencies:**` label paragraph under a task. */
+  private depsLabel = false;
 
   /**
    * @param keepRestated lines of restating headings to read as ordinary sections (a timeline that holds
@@ -674,6 +679,9 @@ class MarkdownPlanBuilder {
   }
 
   private block(token: Token, line: number): void {
+    // A `**Dependencies:**` label applies to the list right after it only.
+    const label = this.depsLabel;
+    this.depsLabel = false;
     switch (token.type) {
       case 'heading':
         this.heading(token as Tokens.Heading, line);
@@ -682,7 +690,7 @@ class MarkdownPlanBuilder {
         this.paragraph(token as Tokens.Paragraph, line);
         break;
       case 'list':
-        this.list(token as Tokens.List, line);
+        this.list(token as Tokens.List, line, label);
         break;
       case 'table':
         this.table(token as Tokens.Table, line);
@@ -736,7 +744,8 @@ class MarkdownPlanBuilder {
       this.frames.push({ kind: 'task', depth, task, sprint: ctx.sprint });
       return;
     }
-    this.frames.push({ kind: 'section', depth });
+    // `#### Dependencies` inside a task: its bullets name the tasks this one waits for.
+    this.frames.push({ kind: 'section', depth, deps: ctx.task !== null && DEPS_LABEL_RE.test(text) });
   }
 
   private paragraph(token: Tokens.Paragraph, line: number): void {
@@ -788,12 +797,16 @@ class MarkdownPlanBuilder {
       // `Depends on: A1, A2` becomes dependencies; a paragraph that says only that leaves the description.
       this.readDeps(ctx.task, plain, line);
       const isLabel = token.tokens.length <= 2 && first?.type === 'strong' && /:\s*$/.test(plain);
+      if (isLabel && DEPS_LABEL_RE.test(plain.replace(/:\s*$/, ''))) this.depsLabel = true;
       if (!isLabel && !isDependencyStatement(plain)) ctx.task.description.push(token.text.trim());
     }
   }
 
-  private list(token: Tokens.List, line: number): void {
+  private list(token: Tokens.List, line: number, afterDepsLabel = false): void {
     const ctx = this.context();
+    // Under `#### Dependencies` or `**Dependencies:**` in a task, each bullet names a task: `- A1`.
+    const top = this.frames[this.frames.length - 1];
+    const depsList = ctx.task !== null && (afterDepsLabel || (top?.kind === 'section' && top.deps === true));
     const itemLines = childLines(token.raw, line, token.items);
     const plainItems: string[] = [];
     token.items.forEach((item, index) => {
@@ -823,7 +836,8 @@ class MarkdownPlanBuilder {
         // Numbered lists outside sprints are prose (principles, steps taken): ignored.
       } else if (ctx.task) {
         // `- Depends on: A1` under a task: dependencies (the item leaves the description).
-        this.readDeps(ctx.task, item.text, itemLine);
+        this.readDeps(ctx.task, depsList ? `Depends on: ${item.text}` : item.text, itemLine);
+        if (depsList && isDependencyStatement(`Depends on: ${item.text.replace(/[*_`]/g, '')}`)) return;
         if (!isDependencyStatement(item.text.replace(/[*_`]/g, ''))) plainItems.push(item.raw.trimEnd());
       }
       // Plain bullets outside a task are not tasks: ignored silently.
