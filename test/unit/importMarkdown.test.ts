@@ -838,3 +838,27 @@ test('a Dependencies heading or **Dependencies:** label in a task: each bullet n
   assert.deepEqual(task(plan, 'sprint-1/a4').dependsOn, ['sprint-1/a3']);
   assert.deepEqual(plan.skipped, [{ line: 15, text: 'A4: Docs → B7', reason: 'dependency on B7 not found in the plan' }]);
 });
+
+test('"Depends on: Phase 1" waits for every task of that phase; a label naming no task is reported', () => {
+  const doc = [
+    '## Phase 1: Core',
+    '- [ ] Schema',
+    '- [ ] API',
+    '## Phase 2: UI',
+    '### 2.1 Screens',
+    'Depends on: Phase 1',
+    '### 2.2 Polish',
+    'Dependencies: the design review. Blocked by: none',
+    '### 2.3 Ship',
+    'Depends on: Phase 2',
+    '### 2.4 Later',
+    'Depends on: Phase 9',
+  ].join('\n');
+  const plan = importMarkdownPlan(doc, 'p.md');
+  assert.deepEqual(task(plan, 'phase-2/2.1').dependsOn, ['phase-1/schema', 'phase-1/api']);
+  assert.deepEqual(plan.skipped, [
+    { line: 8, text: '2.2 Polish → the design review', reason: 'dependency "the design review" names no task identifier' },
+    { line: 10, text: '2.3 Ship → Phase 2', reason: 'dependency "Phase 2" names the task\'s own sprint' },
+    { line: 12, text: '2.4 Later → Phase 9', reason: 'dependency "Phase 9" names a sprint the plan does not have' },
+  ]);
+});

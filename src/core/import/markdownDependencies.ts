@@ -14,13 +14,21 @@
  * task is prose ("after v2 ships") and is ignored. An amount followed by a unit (`after 2 weeks`,
  * `requires 4 GB`) is never an identifier.
  *
+ * A `Depends on:`, `Dependencies:` or `Blocked by:` label followed by no identifier (`Depends on:
+ * Phase 1`, `Dependencies: the design review`) yields a reference with a null `id` holding what it
+ * said, for the importer to resolve as a sprint or report; `none`, `n/a`, `-`, `TBD` say there is none.
+ *
  * Pure: no I/O.
  */
 
-/** A task identifier found in a dependency phrase. */
+/** A task identifier found in a dependency phrase (or, with `id` null, a labelled phrase that names none). */
 export interface DependencyRef {
-  /** Normalised like a task heading's identifier: `1.1`, `a1`, `t-3`, `step-1`. */
-  id: string;
+  /**
+   * Normalised like a task heading's identifier: `1.1`, `a1`, `t-3`, `step-1`; null when a
+   * `Depends on:` / `Dependencies:` / `Blocked by:` label is followed by no identifier (`written` holds
+   * what it said, e.g. `Phase 1` or `the auth work`).
+   */
+  id: string | null;
   /** As written (`Task 2.3`, `A1`). */
   written: string;
   /** Whether a reference that names no task should be reported (see the module documentation). */
@@ -43,6 +51,8 @@ function keywordLetter(text: string): RegExpExecArray | null {
 }
 /** Words after a number that make it an amount, not an identifier (`after 2 weeks`). */
 const UNIT_AFTER_RE = /^\s*(?:%|(?:hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s|days?|d|weeks?|wks?|months?|years?|sprints?|phases?|points?|pts|sp|[kmgt]i?b|ms|x|times|people|engineers?|devs?|developers?)(?![\p{L}\p{N}]))/iu;
+/** What a dependency label says when there is none. */
+const NOTHING_RE = /^(?:none|nothing|n\/?a|-+|—|–|tbd|tba|no(?:ne)?\s+dependenc(?:y|ies)|no\b.*|see\s+below|\(none\))\W*$/i;
 const SEPARATOR_RE = /^\s*(?:,|;|\/|&|\+|\band\b|\bor\b)\s*/i;
 
 /**
@@ -79,6 +89,12 @@ export function findDependencyRefs(text: string): DependencyRef[] {
       if (!REF_RE.test(next) && !keywordLetter(next)) break;
       rest = next;
       consumed += sep[0].length;
+    }
+    // `Depends on: Phase 1`, `Dependencies: the auth work`: a label that names no identifier is kept
+    // (as written) so it can be resolved as a sprint or reported, never silently dropped.
+    if (consumed === 0 && cue[3] !== undefined && cue[1] !== undefined && /^(?:depend|blocked)/i.test(cue[1])) {
+      const said = /^[^.;\n]*/.exec(rest)![0].trim().replace(/[\s,]+$/, '');
+      if (said && !NOTHING_RE.test(said)) out.push({ id: null, written: said.slice(0, 80), explicit: true });
     }
     CUE_RE.lastIndex = cue.index + cue[0].length + consumed;
   }

@@ -50,7 +50,8 @@
  *   paragraphs, bullets, bold line or list item, a Depends on / Dependencies / Blocked by table
  *   column, and the bullets under a `#### Dependencies` heading or `**Dependencies:**` label in a task
  *   (`- A1`), name other tasks by their identifiers. An identifier is looked up in the task's sprint
- *   first, then in the whole plan. A text that only states dependencies leaves the description (a
+ *   first, then in the whole plan. `Depends on: Phase 1` names every top-level task of that sprint; a
+ *   `Depends on:` / `Dependencies:` / `Blocked by:` label followed by no identifier is reported. A text that only states dependencies leaves the description (a
  *   title's `(requires A1)` leaves the title). Reported in `skipped`: an explicit reference that names
  *   no task ("dependency on 9.9 not found in the plan"), an ambiguous one, a self-dependency, and an
  *   edge that would close a cycle (edges are added in document order; the closing one is dropped), so
@@ -972,9 +973,28 @@ class MarkdownPlanBuilder {
     }
     const edges: { task: TaskDraft; target: TaskDraft; written: string; line: number; edge: { taskId: string; dependsOnId: string } }[] = [];
     const seen = new Set<string>();
+    const add = (task: TaskDraft, target: TaskDraft, written: string, line: number): void => {
+      const pair = `${task.key}\u0000${target.key}`;
+      if (seen.has(pair)) return;
+      seen.add(pair);
+      edges.push({ task, target, written, line, edge: { taskId: task.key, dependsOnId: target.key } });
+    };
     for (const task of tasks) {
       for (const { ref, line } of task.deps) {
         const text = `${task.title} → ${ref.written}`;
+        if (ref.id === null) {
+          // `Depends on: Phase 1`: every task of that sprint (its top-level tasks; subtasks come with them).
+          const heading = parseSprintHeading(ref.written);
+          const sprint = heading ? this.sprints.get(heading.key) : undefined;
+          const own = sprint !== undefined && task.scope === sprint.byId;
+          const targets = sprint && !own ? sprint.tasks : [];
+          if (targets.length === 0) {
+            const why = own ? 'names the task\'s own sprint' : heading ? 'names a sprint the plan does not have' : 'names no task identifier';
+            this.skip(line, text, `dependency "${ref.written}" ${why}`);
+          }
+          for (const target of targets) add(task, target, ref.written, line);
+          continue;
+        }
         const candidates = byId.get(ref.id) ?? [];
         const target = task.scope.get(ref.id) ?? (candidates.length === 1 ? candidates[0] : undefined);
         if (!target) {
@@ -989,10 +1009,7 @@ class MarkdownPlanBuilder {
           this.skip(line, text, 'a task cannot depend on itself');
           continue;
         }
-        const pair = `${task.key}\u0000${target.key}`;
-        if (seen.has(pair)) continue;
-        seen.add(pair);
-        edges.push({ task, target, written: ref.written, line, edge: { taskId: task.key, dependsOnId: target.key } });
+        add(task, target, ref.written, line);
       }
     }
     const out = new Map<TaskDraft, string[]>();
