@@ -820,6 +820,7 @@ test('a Dependencies heading or **Dependencies:** label in a task: each bullet n
     '### A2: API',
     '### A3: UI',
     '**Dependencies:**',
+    '',
     '- A1',
     '- A2 (for the endpoints)',
     '',
@@ -836,7 +837,7 @@ test('a Dependencies heading or **Dependencies:** label in a task: each bullet n
   // A bullet that only names a task leaves the description; one that says more stays; other lists are prose.
   assert.equal(task(plan, 'sprint-1/a3').description, '- A2 (for the endpoints)\n\n- A1 is small');
   assert.deepEqual(task(plan, 'sprint-1/a4').dependsOn, ['sprint-1/a3']);
-  assert.deepEqual(plan.skipped, [{ line: 15, text: 'A4: Docs → B7', reason: 'dependency on B7 not found in the plan' }]);
+  assert.deepEqual(plan.skipped, [{ line: 16, text: 'A4: Docs → B7', reason: 'dependency on B7 not found in the plan' }]);
 });
 
 test('"Depends on: Phase 1" waits for every task of that phase; a label naming no task is reported', () => {

@@ -680,9 +680,9 @@ class MarkdownPlanBuilder {
   }
 
   private block(token: Token, line: number): void {
-    // A `**Dependencies:**` label applies to the list right after it only.
+    // A `**Dependencies:**` label applies to the list right after it only (blank lines between allowed).
     const label = this.depsLabel;
-    this.depsLabel = false;
+    if (token.type !== 'space') this.depsLabel = false;
     switch (token.type) {
       case 'heading':
         this.heading(token as Tokens.Heading, line);
