@@ -863,3 +863,22 @@ test('"Depends on: Phase 1" waits for every task of that phase; a label naming n
     { line: 12, text: '2.4 Later → Phase 9', reason: 'dependency "Phase 9" names a sprint the plan does not have' },
   ]);
 });
+
+test('lexing in small chunks gives the same plan for both fixtures and both demo plans', () => {
+  const demo = path.resolve(__dirname, '../../resources/sample-plans');
+  for (const text of [readFixture(READINESS), readFixture(ORCHESTRON), ...[READINESS, ORCHESTRON].map(n => fs.readFileSync(path.join(demo, n), 'utf8'))]) {
+    const whole = importMarkdownPlan(text, 'p.md');
+    for (const chunkChars of [1, 300, 2000]) {
+      const chunked = importMarkdownPlan(text, 'p.md', { chunkChars });
+      // Lists longer than a chunk become consecutive lists: the same items, only plain bullets under a
+      // task may be joined differently in its description.
+      const shape = (plan: ImportedPlan) => ({
+        sprints: plan.sprints.map(s => [s.key, s.name, s.goal, s.line]),
+        tasks: allTasks(plan).map(t => [t.key, t.title, t.line, t.status, t.estimate, t.dependsOn, t.checkpoints, t.description.replace(/\n+/g, '\n')]),
+        skipped: plan.skipped,
+        title: plan.title,
+      });
+      assert.deepEqual(shape(chunked), shape(whole), `chunks of ${chunkChars}`);
+    }
+  }
+});

@@ -97,7 +97,7 @@ import type { EstimateUnit, TaskPriority, TaskStatus } from '../model';
 import { looksMisencoded, repairMojibake } from '../encoding';
 import { TaskGraph, type GraphTask } from '../taskGraph';
 import type { ImportedCheckpoint, ImportedPlan, ImportedSprint, ImportedTask, SkippedItem } from './importedPlan';
-import { MAX_NESTING, prepareDocument, type OutlineHeading } from './markdownChunks';
+import { CHUNK_CHARS, MAX_NESTING, prepareDocument, type OutlineHeading } from './markdownChunks';
 import { findDependencyRefs, isDependencyStatement, stripDependencyParenthetical, type DependencyRef } from './markdownDependencies';
 import { isSprintSection, restatingSection } from './markdownSections';
 
@@ -1150,13 +1150,15 @@ function restatedSectionsToKeep(headings: readonly OutlineHeading[]): Set<number
 
 /**
  * Imports a markdown plan. `source` names where the text came from (kept in the result).
- * See the module documentation for the rules.
+ * See the module documentation for the rules. `options.chunkChars` sets the size of the chunks the
+ * document is lexed in (default {@link CHUNK_CHARS}); the plan does not depend on it except for
+ * lists longer than a chunk, read as consecutive lists of the same items. Never throws on any text.
  */
-export function importMarkdownPlan(text: string, source: string): ImportedPlan {
+export function importMarkdownPlan(text: string, source: string, options: { chunkChars?: number } = {}): ImportedPlan {
   const encodingRepaired = looksMisencoded(text);
   const repaired = encodingRepaired ? repairMojibake(text) : text;
   const src = repaired.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
-  const prepared = prepareDocument(src);
+  const prepared = prepareDocument(src, options.chunkChars ?? CHUNK_CHARS);
   const builder = new MarkdownPlanBuilder(source, restatedSectionsToKeep(prepared.headings));
   builder.reportFlattened(prepared.flattened);
   for (const chunk of prepared.chunks) {
