@@ -152,6 +152,8 @@ test('chunks: cut only before a heading or top-level list item outside code, eve
   }
   assert.equal(prepared.headings.length, 200);
   assert.ok(CHUNK_CHARS >= 4096);
+  // `2. bar` right after a paragraph line continues the paragraph: never a place to cut.
+  assert.deepEqual(prepareDocument('foo\n2. bar\n1. one\n\n3. three\n', 1).chunks.map(c => c.text), ['foo\n2. bar\n', '1. one\n\n', '3. three\n']);
 });
 
 test('a reference link defined at the end of a large document resolves in a title at its start', () => {

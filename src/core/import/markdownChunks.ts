@@ -13,7 +13,8 @@
  *   marker are kept; it becomes a sibling of the deepest item). Each run of flattened lines is reported
  *   with its first line.
  * - The document is cut into chunks of about {@link CHUNK_CHARS} characters, only before a line that
- *   starts a top-level block on its own: an ATX heading or a list item at column 0, outside fenced code
+ *   starts a top-level block on its own: an ATX heading or a list item at column 0 (an ordered item
+ *   other than `1.` only after a blank line, since it cannot interrupt a paragraph), outside fenced code
  *   and HTML blocks. Each chunk is lexed and walked on its own, so only one chunk's tokens are alive at
  *   a time. Cutting there does not change what the blocks mean, except that a list longer than a chunk
  *   becomes consecutive lists (the same items).
@@ -125,6 +126,7 @@ export function prepareDocument(src: string, chunkChars: number = CHUNK_CHARS, m
   let fence: string | null = null;
   let inHtml = false;
   let run: FlattenedRun | null = null;
+  let previousBlank = true;
 
   let start = 0;
   for (let lineNo = 1; start <= src.length; lineNo++) {
@@ -153,7 +155,9 @@ export function prepareDocument(src: string, chunkChars: number = CHUNK_CHARS, m
           headings.push({ line: lineNo, depth: atx[1].length, text: (atx[2] ?? '').trim() });
           boundary = true;
         } else if (TOP_ITEM_RE.test(line)) {
-          boundary = true;
+          // An ordered item other than `1.` cannot interrupt a paragraph (`foo\n2. bar` is one
+          // paragraph), so it starts a block for sure only after a blank line.
+          boundary = !/^\d/.test(line) || /^1[.)]/.test(line) || previousBlank;
         } else {
           const def = LINK_DEF_RE.exec(line);
           if (def) {
@@ -180,6 +184,7 @@ export function prepareDocument(src: string, chunkChars: number = CHUNK_CHARS, m
     }
     parts.push(line);
     size += line.length + 1;
+    previousBlank = line.trim() === '';
     if (last) break;
   }
   if (parts.length > 0) chunks.push({ text: parts.join('\n') + (src.endsWith('\n') ? '\n' : ''), line: chunkLine });
