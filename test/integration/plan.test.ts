@@ -51,15 +51,21 @@ suite('Baton plan in the extension host', () => {
   test('Baton: Import Plan imports the workspace plan and reports counts', () => {
     assert.ok(report, 'the import command returned no report');
     assert.equal(report.source, 'PLAN.md');
-    assert.equal(report.sprints.created + report.sprints.unchanged + report.sprints.updated, 9);
-    assert.equal(report.tasks.created + report.tasks.unchanged + report.tasks.updated, 40);
+    // 5 phases (the "## Timeline" weeks restate them and are skipped); 17 phase tasks + 5 steps.
+    assert.equal(report.sprints.created + report.sprints.unchanged + report.sprints.updated, 5);
+    assert.equal(report.tasks.created + report.tasks.unchanged + report.tasks.updated, 22);
+    const waiting = baton.plan.allTasks().filter(t => baton.plan.getTaskDetails(t.id).dependsOn.length > 0);
+    assert.deepEqual(waiting.map(t => t.title).sort(), [
+      'Step 2: Implement Core MCP Server', 'Step 3: Create Session Manager', 'Step 4: Add CLI Commands', 'Step 5: Integration Tests',
+    ], 'the steps say which step they depend on');
   });
 
   test('the Sprints & Tasks tree holds the imported sprints and tasks', () => {
     const lines = render(baton);
     assert.ok(lines[0].startsWith('Phase 1: MCP Server Implementation [milestone] 0/4 done · 0% · 4 ready'), lines.slice(0, 3).join('\n'));
     assert.ok(lines.some(l => /^ {2}Implement OrchestronMCPServer class \[rocket\] T-\d+ · ready/.test(l)), 'ready tasks stand out with a rocket');
-    assert.ok(lines.some(l => l.startsWith('Week 4 ')));
+    assert.ok(lines.some(l => l.startsWith('Phase 5: Testing and Validation ')));
+    assert.ok(!lines.some(l => l.startsWith('Week 4 ')), 'the timeline restating the phases is not a sprint');
     assert.ok(lines.some(l => l.startsWith('Backlog ')));
   });
 

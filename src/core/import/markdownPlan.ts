@@ -5,6 +5,10 @@
  * The document is read through `marked`'s GFM lexer, so the rules below apply to markdown blocks
  * (headings, lists, tables, paragraphs), never to lines that merely look like them inside a code
  * block. Regular expressions only ever look at the text of one heading, item, cell or bold span.
+ * Before lexing, `markdownChunks.ts` bounds nesting (lines nested deeper than 32 levels of lists or
+ * quotes are flattened to that depth and reported) and cuts the document into chunks of about 64 kB
+ * before top-level headings or list items, lexed one at a time: time and memory grow with the input's
+ * size and no input overflows the stack.
  *
  * Rules
  * - Encoding: text that is UTF-8 mis-decoded as Latin-1 / Windows-1252 (`ðŸ“‹`, `âœ…`, `â€”`) is
@@ -27,9 +31,31 @@
  *   A1) makes it a child of that task; otherwise a task heading deeper than the current task heading
  *   is its child. The same identifier twice in a sprint is the same task (merged). Outside any
  *   sprint, only headings with an explicit keyword (`Task 3: …`, `Step 1: …`, `Story 2: …`) are
- *   tasks, and they go to the backlog. Other headings under a sprint (`#### Architecture`) are
- *   sections: their lists still feed the sprint; a section deeper than the current task heading is
- *   part of that task.
+ *   tasks, and they go to the backlog.
+ * - Headings without an identifier directly under a sprint (not inside a task) are tasks too
+ *   (`### Login page`, key sprint + slug of the title), unless they name a part of the sprint
+ *   (`Tasks`, `Components Needed`, `Deliverables`, `Architecture`, `Design`, … see
+ *   `markdownSections.ts`): such a section's lists still feed the sprint, and one that gives nothing
+ *   is reported in `skipped`. A section deeper than the current task heading is part of that task.
+ * - Restating sections (`markdownSections.ts`): outside a task, a heading such as `Success Criteria`,
+ *   `Acceptance criteria`, `V1.0 Launch Checklist`, `Timeline: Week 1–4`, `Schedule`, `Milestones`,
+ *   `Risks`, `Overview`, `Goals`, `Non-goals`, `References`, `Appendix`, `Notes` opens a section whose
+ *   content is not imported (its checklists are not tasks, its week headings not sprints); when it held
+ *   what would have been imported it is reported once, with the counts ("restates the plan: timeline
+ *   (not imported: 4 sprint headings, 12 tasks)"). Inside a task such a section stays the task's (a
+ *   criteria checklist is its checkpoints). A restating section that holds the document's only sprint
+ *   headings (a plan written as "## Timeline / ### Week 1 …") is read as the plan.
+ * - Dependencies (`markdownDependencies.ts`): "Depends on: 1.1", "Depends on 1.1 and 1.2", "after Task
+ *   2.3", "Blocked by A2", "(requires A1)", "Dependencies: 1, 2", "Requires: T-3" in a task's heading,
+ *   paragraphs, bullets, bold line or list item, a Depends on / Dependencies / Blocked by table
+ *   column, and the bullets under a `#### Dependencies` heading or `**Dependencies:**` label in a task
+ *   (`- A1`), name other tasks by their identifiers. An identifier is looked up in the task's sprint
+ *   first, then in the whole plan. `Depends on: Phase 1` names every top-level task of that sprint; a
+ *   `Depends on:` / `Dependencies:` / `Blocked by:` label followed by no identifier is reported. A text that only states dependencies leaves the description (a
+ *   title's `(requires A1)` leaves the title). Reported in `skipped`: an explicit reference that names
+ *   no task ("dependency on 9.9 not found in the plan"), an ambiguous one, a self-dependency, and an
+ *   edge that would close a cycle (edges are added in document order; the closing one is dropped), so
+ *   `dependsOn` is always acyclic.
  * - Bold task lines: a paragraph that starts with a bold span holding a task identifier,
  *   `**Task 1.1: Oneiric MCP Server** (20 hours)`, is a task (in the current sprint, else the
  *   backlog); the rest of its first line gives the estimate; the next lines are its description.
@@ -55,7 +81,8 @@
  *   Days become hours (x8) and ranges take the upper bound; the original wording is then kept in
  *   the description as `Estimate: …`.
  * - Skipped: sprint headings that end up with no task ('sprint heading has no tasks'), tables that
- *   do not describe tasks, table rows without a task name, list items without text.
+ *   do not describe tasks, table rows without a task name, list items without text, sprint sections
+ *   without tasks, restating sections, dependencies not resolved (see above), flattened deep nesting.
  * - Keys: sprint key + task identifier when there is one (`sprint-a/a1`, `sprint-a/a1.1`), else
  *   sprint key (or `backlog`) + slug of the title, deduplicated with `-2`, `-3` in document order.
  *   Checkpoint keys: task key + `#` + slug of the checkpoint title (deduplicated the same way).
@@ -68,7 +95,11 @@ import type * as Marked from 'marked' with { 'resolution-mode': 'import' };
 import type { Token, Tokens } from 'marked' with { 'resolution-mode': 'import' };
 import type { EstimateUnit, TaskPriority, TaskStatus } from '../model';
 import { looksMisencoded, repairMojibake } from '../encoding';
+import { TaskGraph, type GraphTask } from '../taskGraph';
 import type { ImportedCheckpoint, ImportedPlan, ImportedSprint, ImportedTask, SkippedItem } from './importedPlan';
+import { CHUNK_CHARS, MAX_NESTING, prepareDocument, type OutlineHeading } from './markdownChunks';
+import { findDependencyRefs, isDependencyStatement, stripDependencyParenthetical, type DependencyRef } from './markdownDependencies';
+import { isSprintSection, restatingSection } from './markdownSections';
 
 // `marked` is published as an ES module only; this project compiles to CommonJS (module node16), where
 // TypeScript refuses a static import of an ES module. Node >= 20.19 `require`s ES modules and
@@ -317,6 +348,9 @@ const TASK_COLUMN_RE = /\b(tasks?|components?|deliverables?|features?|items?|wor
 const STATUS_COLUMN_RE = /^(status|state|done)\b/i;
 const PRIORITY_COLUMN_RE = /^(priority|prio)\b/i;
 const ID_COLUMN_RE = /^(id|#|key|ref|no\.?)$/i;
+/** A heading or label that introduces a list of the tasks this one waits for. */
+const DEPS_LABEL_RE = /^\s*(depends\s+on|dependencies|dependency|prerequisites?|blocked\s+by|requires|waits\s+for)\s*:?\s*$/i;
+const DEPENDS_COLUMN_RE = /^(depends?\s+on|dependencies|deps|blocked\s+by|prerequisites?|requires|after)\b/i;
 
 function headerUnit(header: string): AmountUnit | 'auto' {
   if (/day/i.test(header)) return 'days';
@@ -351,6 +385,12 @@ function priorityFromWord(text: string): TaskPriority {
 
 interface TaskDraft {
   key: string;
+  /** The identifier the plan gives the task (`a1`, `1.2`, `step-3`), or null (list item, titled heading). */
+  id: string | null;
+  /** Identified tasks of the task's sprint (or of the backlog): where its dependencies are looked up first. */
+  scope: Map<string, TaskDraft>;
+  /** Dependency phrases read in the task's text, resolved when the plan is built. */
+  deps: { ref: DependencyRef; line: number }[];
   title: string;
   description: string[];
   status: TaskStatus;
@@ -380,7 +420,18 @@ type Frame =
   | { kind: 'sprint'; depth: number; sprint: SprintDraft }
   /** `depth` is Infinity for a bold task line: any heading ends it. */
   | { kind: 'task'; depth: number; task: TaskDraft; sprint: SprintDraft | null }
-  | { kind: 'section'; depth: number };
+  /** `report`: a heading under a sprint, reported as skipped when nothing is imported from it. */
+  | { kind: 'section'; depth: number; report?: { line: number; text: string; created: number }; deps?: boolean };
+
+/** A restating section being read into a throw-away builder, to report what it would have given. */
+interface Capture {
+  depth: number;
+  kind: string;
+  scope: 'plan' | 'sprint';
+  text: string;
+  line: number;
+  sub: MarkdownPlanBuilder;
+}
 
 interface Context {
   sprint: SprintDraft | null;
@@ -397,8 +448,20 @@ class MarkdownPlanBuilder {
   private readonly skipped: SkippedItem[] = [];
   private readonly usedKeys = new Set<string>();
   private readonly frames: Frame[] = [];
+  /** Tasks and checkpoints created so far (tells whether a section gave anything). */
+  private created = 0;
+  private capture: Capture | null = null;
+  /** Whether the last block was a `**Dependencies:**` label paragraph under a task. */
+  private depsLabel = false;
 
-  constructor(private readonly source: string) {}
+  /**
+   * @param keepRestated lines of restating headings to read as ordinary sections (a timeline that holds
+   *   the plan's only sprint headings); null for a builder that only counts (inside a capture).
+   */
+  constructor(
+    private readonly source: string,
+    private readonly keepRestated: ReadonlySet<number> | null = new Set(),
+  ) {}
 
   // --- outline ---------------------------------------------------------------------------------
 
@@ -412,7 +475,12 @@ class MarkdownPlanBuilder {
   }
 
   private popFrames(depth: number): void {
-    while (this.frames.length > 0 && this.frames[this.frames.length - 1].depth >= depth) this.frames.pop();
+    while (this.frames.length > 0 && this.frames[this.frames.length - 1].depth >= depth) {
+      const frame = this.frames.pop()!;
+      if (frame.kind === 'section' && frame.report && frame.report.created === this.created) {
+        this.skip(frame.report.line, frame.report.text, 'heading under a sprint with no task in it: it describes the sprint');
+      }
+    }
   }
 
   // --- drafts ----------------------------------------------------------------------------------
@@ -424,9 +492,20 @@ class MarkdownPlanBuilder {
     return key;
   }
 
-  private newTask(keyBase: string, title: string, line: number, estimate: Estimate | null): TaskDraft {
+  private newTask(
+    keyBase: string,
+    title: string,
+    line: number,
+    estimate: Estimate | null,
+    id: string | null,
+    scope: Map<string, TaskDraft>,
+  ): TaskDraft {
+    this.created++;
     return {
       key: this.claimKey(keyBase),
+      id,
+      scope,
+      deps: [],
       title,
       description: estimate?.note ? [`Estimate: ${estimate.note}`] : [],
       status: 'TODO',
@@ -468,9 +547,13 @@ class MarkdownPlanBuilder {
   ): TaskDraft {
     const byId = sprint ? sprint.byId : this.backlogById;
     const existing = byId.get(heading.id);
-    if (existing) return existing;
-    const { title, estimate } = splitEstimate(heading.title);
-    const task = this.newTask(`${sprint ? sprint.key : BACKLOG_KEY}/${heading.id}`, title, line, estimate);
+    if (existing) {
+      this.readDeps(existing, heading.title, line);
+      return existing;
+    }
+    const { title, estimate } = splitEstimate(stripDependencyParenthetical(heading.title));
+    const task = this.newTask(`${sprint ? sprint.key : BACKLOG_KEY}/${heading.id}`, title, line, estimate, heading.id, byId);
+    this.readDeps(task, heading.title, line);
     byId.set(heading.id, task);
     let parent: TaskDraft | null = null;
     for (let id = heading.id; !parent && id.includes('.'); ) {
@@ -491,8 +574,10 @@ class MarkdownPlanBuilder {
     parent: TaskDraft | null,
     line: number,
   ): TaskDraft {
-    const { title, estimate } = splitEstimate(stripLeadingEmoji(rawTitle));
-    const task = this.newTask(`${sprint ? sprint.key : BACKLOG_KEY}/${slugify(title)}`, title, line, estimate);
+    const { title, estimate } = splitEstimate(stripDependencyParenthetical(stripLeadingEmoji(rawTitle)));
+    const scope = sprint ? sprint.byId : this.backlogById;
+    const task = this.newTask(`${sprint ? sprint.key : BACKLOG_KEY}/${slugify(title)}`, title, line, estimate, null, scope);
+    this.readDeps(task, rawTitle, line);
     if (parent) parent.children.push(task);
     else if (sprint) sprint.tasks.push(task);
     else this.backlog.push(task);
@@ -507,6 +592,12 @@ class MarkdownPlanBuilder {
     for (let n = 2; task.checkpointKeys.has(key); n++) key = `${base}-${n}`;
     task.checkpointKeys.add(key);
     task.checkpoints.push({ key, title, done });
+    this.created++;
+  }
+
+  /** Records the dependency phrases of `text` (markdown or plain) for `task`; resolved in `build`. */
+  private readDeps(task: TaskDraft, text: string, line: number): void {
+    for (const ref of findDependencyRefs(text.replace(/[*_`]/g, ''))) task.deps.push({ ref, line });
   }
 
   private skip(line: number | null, text: string, reason: string): void {
@@ -515,9 +606,13 @@ class MarkdownPlanBuilder {
 
   // --- walking tokens --------------------------------------------------------------------------
 
-  walk(tokens: readonly Token[], src: string): void {
+  /**
+   * Walks the tokens `marked` lexed from `src`, whose first line is line `firstLine` of the document.
+   * Called once per chunk, in order; the outline (frames) carries over from one chunk to the next.
+   */
+  walk(tokens: readonly Token[], src: string, firstLine = 1): void {
     let offset = 0;
-    let line = 1;
+    let line = firstLine;
     for (const token of tokens) {
       // Lines come from accumulating raw lengths; resynchronise if the lexer normalised something.
       if (!src.startsWith(token.raw, offset)) {
@@ -527,13 +622,67 @@ class MarkdownPlanBuilder {
           offset = found;
         }
       }
-      this.block(token, line);
+      this.feed(token, line);
       line += countNewlines(token.raw);
       offset += token.raw.length;
     }
   }
 
+  /** One top-level token: to the restating section being captured, or read. */
+  private feed(token: Token, line: number): void {
+    const capture = this.capture;
+    if (capture) {
+      if (token.type !== 'heading' || (token as Tokens.Heading).depth > capture.depth) {
+        capture.sub.block(token, line);
+        return;
+      }
+      this.endCapture();
+    }
+    this.block(token, line);
+  }
+
+  private startCapture(kind: string, depth: number, text: string, line: number, sprint: SprintDraft | null): void {
+    const sub = new MarkdownPlanBuilder(this.source, null);
+    // Under a sprint, the section's lists are read as the sprint's would be.
+    if (sprint) sub.frames.push({ kind: 'sprint', depth: depth - 0.5, sprint: sub.sprintFor({ key: sprint.key, name: sprint.name, note: null }, text, line) });
+    this.capture = { depth, kind, scope: sprint ? 'sprint' : 'plan', text, line, sub };
+  }
+
+  /** Ends the restating section being captured; reports it when it held what would have been imported. */
+  private endCapture(): void {
+    const capture = this.capture;
+    if (!capture) return;
+    this.capture = null;
+    const got = capture.sub.tally();
+    const sprints = capture.scope === 'sprint' ? got.sprints - 1 : got.sprints;
+    const parts = [
+      sprints > 0 ? `${sprints} sprint heading${sprints === 1 ? '' : 's'}` : '',
+      got.tasks > 0 ? `${got.tasks} task${got.tasks === 1 ? '' : 's'}` : '',
+      got.checkpoints > 0 ? `${got.checkpoints} checkpoint${got.checkpoints === 1 ? '' : 's'}` : '',
+    ].filter(Boolean);
+    if (parts.length === 0) return; // prose only: nothing looked like plan content
+    this.skip(capture.line, capture.text, `restates the ${capture.scope}: ${capture.kind} (not imported: ${parts.join(', ')})`);
+  }
+
+  /** What this builder has read so far: sprint headings (with or without tasks), tasks, checkpoints. */
+  private tally(): { sprints: number; tasks: number; checkpoints: number } {
+    let tasks = 0;
+    let checkpoints = 0;
+    const stack: TaskDraft[] = [...this.backlog];
+    for (const sprint of this.sprints.values()) stack.push(...sprint.tasks);
+    while (stack.length > 0) {
+      const task = stack.pop()!;
+      tasks++;
+      checkpoints += task.checkpoints.length;
+      stack.push(...task.children);
+    }
+    return { sprints: this.sprints.size, tasks, checkpoints };
+  }
+
   private block(token: Token, line: number): void {
+    // A `**Dependencies:**` label applies to the list right after it only (blank lines between allowed).
+    const label = this.depsLabel;
+    if (token.type !== 'space') this.depsLabel = false;
     switch (token.type) {
       case 'heading':
         this.heading(token as Tokens.Heading, line);
@@ -542,7 +691,7 @@ class MarkdownPlanBuilder {
         this.paragraph(token as Tokens.Paragraph, line);
         break;
       case 'list':
-        this.list(token as Tokens.List, line);
+        this.list(token as Tokens.List, line, label);
         break;
       case 'table':
         this.table(token as Tokens.Table, line);
@@ -570,6 +719,14 @@ class MarkdownPlanBuilder {
       this.frames.push({ kind: 'sprint', depth, sprint: this.sprintFor(sprintHeading, text, line) });
       return;
     }
+    // Success criteria, a timeline, risks …: not work. Inside a task, such a section is part of the task.
+    if (!ctx.task && this.keepRestated !== null && !this.keepRestated.has(line)) {
+      const kind = restatingSection(text);
+      if (kind) {
+        this.startCapture(kind, depth, text, line, ctx.sprint);
+        return;
+      }
+    }
     const taskHeading = parseTaskHeading(text);
     if (taskHeading && (ctx.sprint || taskHeading.keyword)) {
       const enclosing = ctx.task && ctx.taskDepth < depth ? ctx.task : null;
@@ -577,7 +734,19 @@ class MarkdownPlanBuilder {
       this.frames.push({ kind: 'task', depth, task, sprint: ctx.sprint });
       return;
     }
-    this.frames.push({ kind: 'section', depth });
+    // A heading without an identifier directly under a sprint is a task (`### Login page`), unless it
+    // names a part of the sprint (`#### Components Needed`, `#### Architecture`).
+    if (ctx.sprint && !ctx.task && stripLeadingEmoji(text)) {
+      if (isSprintSection(text)) {
+        this.frames.push({ kind: 'section', depth, report: { line, text, created: this.created } });
+        return;
+      }
+      const task = this.listedTask(text, ctx.sprint, null, line);
+      this.frames.push({ kind: 'task', depth, task, sprint: ctx.sprint });
+      return;
+    }
+    // `#### Dependencies` inside a task: its bullets name the tasks this one waits for.
+    this.frames.push({ kind: 'section', depth, deps: ctx.task !== null && DEPS_LABEL_RE.test(text) });
   }
 
   private paragraph(token: Tokens.Paragraph, line: number): void {
@@ -610,8 +779,9 @@ class MarkdownPlanBuilder {
           if (estimate.note) task.description.push(`Estimate: ${estimate.note}`);
         }
         const lead = leftover.replace(/^[\s:–—-]+/, '');
-        if (lead) task.description.push(lead);
-        if (bodyRest) task.description.push(bodyRest);
+        this.readDeps(task, rest, line);
+        if (lead && !isDependencyStatement(lead)) task.description.push(lead);
+        if (bodyRest && !isDependencyStatement(bodyRest)) task.description.push(bodyRest);
         this.frames.push({ kind: 'task', depth: Infinity, task, sprint: ctx.sprint });
         return;
       }
@@ -625,13 +795,19 @@ class MarkdownPlanBuilder {
       return;
     }
     if (ctx.task) {
+      // `Depends on: A1, A2` becomes dependencies; a paragraph that says only that leaves the description.
+      this.readDeps(ctx.task, plain, line);
       const isLabel = token.tokens.length <= 2 && first?.type === 'strong' && /:\s*$/.test(plain);
-      if (!isLabel) ctx.task.description.push(token.text.trim());
+      if (isLabel && DEPS_LABEL_RE.test(plain.replace(/:\s*$/, ''))) this.depsLabel = true;
+      if (!isLabel && !isDependencyStatement(plain)) ctx.task.description.push(token.text.trim());
     }
   }
 
-  private list(token: Tokens.List, line: number): void {
+  private list(token: Tokens.List, line: number, afterDepsLabel = false): void {
     const ctx = this.context();
+    // Under `#### Dependencies` or `**Dependencies:**` in a task, each bullet names a task: `- A1`.
+    const top = this.frames[this.frames.length - 1];
+    const depsList = ctx.task !== null && (afterDepsLabel || (top?.kind === 'section' && top.deps === true));
     const itemLines = childLines(token.raw, line, token.items);
     const plainItems: string[] = [];
     token.items.forEach((item, index) => {
@@ -649,18 +825,21 @@ class MarkdownPlanBuilder {
         } else {
           const task = this.listedTask(title, ctx.sprint, null, itemLine);
           if (done) task.status = 'DONE';
-          this.fillFromItem(task, rest, nested);
+          this.fillFromItem(task, rest, nested, itemLine);
         }
       } else if (token.ordered) {
         if (ctx.task) {
           this.addCheckpoint(ctx.task, title, false);
         } else if (ctx.sprint) {
           const task = this.listedTask(title, ctx.sprint, null, itemLine);
-          this.fillFromItem(task, rest, nested);
+          this.fillFromItem(task, rest, nested, itemLine);
         }
         // Numbered lists outside sprints are prose (principles, steps taken): ignored.
       } else if (ctx.task) {
-        plainItems.push(item.raw.trimEnd());
+        // `- Depends on: A1` under a task: dependencies (the item leaves the description).
+        this.readDeps(ctx.task, depsList ? `Depends on: ${item.text}` : item.text, itemLine);
+        if (depsList && isDependencyStatement(`Depends on: ${item.text.replace(/[*_`]/g, '')}`)) return;
+        if (!isDependencyStatement(item.text.replace(/[*_`]/g, ''))) plainItems.push(item.raw.trimEnd());
       }
       // Plain bullets outside a task are not tasks: ignored silently.
     });
@@ -668,19 +847,28 @@ class MarkdownPlanBuilder {
   }
 
   /** Item text after its first line and nested lists become the description; nested checklists the checkpoints. */
-  private fillFromItem(task: TaskDraft, rest: string, nested: readonly Token[]): void {
-    if (rest) task.description.push(rest);
+  private fillFromItem(task: TaskDraft, rest: string, nested: readonly Token[], line: number): void {
+    if (rest) {
+      this.readDeps(task, rest, line);
+      if (!isDependencyStatement(rest.replace(/[*_`]/g, ''))) task.description.push(rest);
+    }
     for (const token of nested) {
       if (token.type === 'list') {
         const list = token as Tokens.List;
         const plain: string[] = [];
         for (const item of list.items) {
-          if (item.task) this.addCheckpoint(task, splitItem(item).title, item.checked === true);
-          else plain.push(item.raw.trimEnd());
+          if (item.task) {
+            this.addCheckpoint(task, splitItem(item).title, item.checked === true);
+          } else {
+            this.readDeps(task, item.text, line);
+            if (!isDependencyStatement(item.text.replace(/[*_`]/g, ''))) plain.push(item.raw.trimEnd());
+          }
         }
         if (plain.length > 0) task.description.push(plain.join('\n'));
       } else if (token.type === 'paragraph' || token.type === 'text') {
-        task.description.push((token as Tokens.Paragraph).text.trim());
+        const text = (token as Tokens.Paragraph).text.trim();
+        this.readDeps(task, text, line);
+        if (!isDependencyStatement(text.replace(/[*_`]/g, ''))) task.description.push(text);
       }
     }
   }
@@ -706,6 +894,7 @@ class MarkdownPlanBuilder {
     const statusCol = find(STATUS_COLUMN_RE, [phaseCol, estimateCol, taskCol]);
     const priorityCol = find(PRIORITY_COLUMN_RE, [phaseCol, estimateCol, taskCol]);
     const idCol = find(ID_COLUMN_RE, [phaseCol, estimateCol, taskCol]);
+    const depsCol = find(DEPENDS_COLUMN_RE, [phaseCol, estimateCol, taskCol, idCol]);
     const unit = headerUnit(headers[estimateCol]);
     const ctx = this.context();
 
@@ -736,7 +925,9 @@ class MarkdownPlanBuilder {
       }
       if (statusCol !== -1 && cells[statusCol]) task.status = statusFromWord(cells[statusCol]);
       if (priorityCol !== -1 && cells[priorityCol]) task.priority = priorityFromWord(cells[priorityCol]);
-      const used = new Set([phaseCol, estimateCol, taskCol, statusCol, priorityCol, idCol]);
+      // A Depends on / Dependencies / Blocked by cell lists identifiers: explicit, like `Depends on: …`.
+      if (depsCol !== -1 && cells[depsCol]) this.readDeps(task, `Depends on: ${cells[depsCol]}`, rowLine);
+      const used = new Set([phaseCol, estimateCol, taskCol, statusCol, priorityCol, idCol, depsCol]);
       cells.forEach((cell, i) => {
         if (!used.has(i) && cell && headers[i]) task.description.push(`${headers[i]}: ${cell}`);
       });
@@ -758,7 +949,106 @@ class MarkdownPlanBuilder {
 
   // --- result ----------------------------------------------------------------------------------
 
+  /** Reports the runs of lines that were flattened because they were nested too deeply. */
+  reportFlattened(runs: readonly { line: number; lines: number; text: string }[]): void {
+    for (const run of runs) {
+      const what = run.lines === 1 ? 'this line was' : `${run.lines} lines from here were`;
+      this.skip(run.line, run.text, `nested deeper than ${MAX_NESTING} levels (lists or quotes): ${what} read at level ${MAX_NESTING}`);
+    }
+  }
+
+  /**
+   * Resolves the dependency phrases read in tasks into task keys: an identifier is looked up among the
+   * task's sprint (or the backlog) first, then in the whole plan when only one task there has it.
+   * References that name no task (explicit ones), ambiguous ones, self-dependencies and edges that would
+   * close a cycle (checked in document order with {@link TaskGraph.addEdges}) are reported as skipped.
+   */
+  private resolveDependencies(tasks: readonly TaskDraft[]): Map<TaskDraft, string[]> {
+    const byId = new Map<string, TaskDraft[]>();
+    for (const task of tasks) {
+      if (task.id === null) continue;
+      const list = byId.get(task.id);
+      if (list) list.push(task);
+      else byId.set(task.id, [task]);
+    }
+    const edges: { task: TaskDraft; target: TaskDraft; written: string; line: number; edge: { taskId: string; dependsOnId: string } }[] = [];
+    const seen = new Set<string>();
+    const add = (task: TaskDraft, target: TaskDraft, written: string, line: number): void => {
+      const pair = `${task.key}\u0000${target.key}`;
+      if (seen.has(pair)) return;
+      seen.add(pair);
+      edges.push({ task, target, written, line, edge: { taskId: task.key, dependsOnId: target.key } });
+    };
+    for (const task of tasks) {
+      for (const { ref, line } of task.deps) {
+        const text = `${task.title} → ${ref.written}`;
+        if (ref.id === null) {
+          // `Depends on: Phase 1`: every task of that sprint (its top-level tasks; subtasks come with them).
+          const heading = parseSprintHeading(ref.written);
+          const sprint = heading ? this.sprints.get(heading.key) : undefined;
+          const own = sprint !== undefined && task.scope === sprint.byId;
+          const targets = sprint && !own ? sprint.tasks : [];
+          if (targets.length === 0) {
+            const why = own ? 'names the task\'s own sprint' : heading ? 'names a sprint the plan does not have' : 'names no task identifier';
+            this.skip(line, text, `dependency "${ref.written}" ${why}`);
+          }
+          for (const target of targets) add(task, target, ref.written, line);
+          continue;
+        }
+        const candidates = byId.get(ref.id) ?? [];
+        const target = task.scope.get(ref.id) ?? (candidates.length === 1 ? candidates[0] : undefined);
+        if (!target) {
+          if (candidates.length > 1) {
+            this.skip(line, text, `dependency on ${ref.written} is ambiguous: ${candidates.map(c => c.key).join(', ')}`);
+          } else if (ref.explicit) {
+            this.skip(line, text, `dependency on ${ref.written} not found in the plan`);
+          }
+          continue;
+        }
+        if (target === task) {
+          this.skip(line, text, 'a task cannot depend on itself');
+          continue;
+        }
+        add(task, target, ref.written, line);
+      }
+    }
+    const out = new Map<TaskDraft, string[]>();
+    if (edges.length === 0) return out;
+    const nodes: GraphTask[] = tasks.map(t => ({ id: t.key, status: 'TODO', estimate: null }));
+    const graph = new TaskGraph(nodes, []);
+    const refused = new Map(graph.addEdges(edges.map(e => e.edge)).map(r => [r.edge, r.cycle]));
+    for (const e of edges) {
+      const cycle = refused.get(e.edge);
+      if (cycle) {
+        this.skip(e.line, `${e.task.title} → ${e.written}`, `dependency would close a cycle (${cycle.join(' → ')})`);
+        continue;
+      }
+      const list = out.get(e.task);
+      if (list) list.push(e.target.key);
+      else out.set(e.task, [e.target.key]);
+    }
+    return out;
+  }
+
+  /** Every task draft, depth first in document order (children right after their parent). */
+  private allDrafts(): TaskDraft[] {
+    const out: TaskDraft[] = [];
+    const visit = (list: readonly TaskDraft[]): void => {
+      for (const task of list) {
+        out.push(task);
+        visit(task.children);
+      }
+    };
+    for (const sprint of this.sprints.values()) visit(sprint.tasks);
+    visit(this.backlog);
+    return out;
+  }
+
   build(encodingRepaired: boolean): ImportedPlan {
+    this.endCapture();
+    this.popFrames(0);
+    const dependsOn = this.resolveDependencies(this.allDrafts());
+    const freeze = (task: TaskDraft): ImportedTask => freezeTask(task, dependsOn, freeze);
     const sprints: ImportedSprint[] = [];
     for (const sprint of this.sprints.values()) {
       if (sprint.tasks.length === 0) {
@@ -782,7 +1072,7 @@ class MarkdownPlanBuilder {
   }
 }
 
-function freeze(task: TaskDraft): ImportedTask {
+function freezeTask(task: TaskDraft, dependsOn: ReadonlyMap<TaskDraft, string[]>, freeze: (t: TaskDraft) => ImportedTask): ImportedTask {
   return {
     key: task.key,
     title: task.title,
@@ -792,7 +1082,7 @@ function freeze(task: TaskDraft): ImportedTask {
     estimate: task.estimate,
     estimateUnit: task.estimateUnit,
     checkpoints: task.checkpoints,
-    dependsOn: [],
+    dependsOn: dependsOn.get(task) ?? [],
     children: task.children.map(freeze),
     line: task.line,
   };
@@ -835,15 +1125,46 @@ function splitItem(item: Tokens.ListItem): { title: string; rest: string; nested
 }
 
 /**
- * Imports a markdown plan. `source` names where the text came from (kept in the result).
- * See the module documentation for the rules.
+ * Lines of restating headings that must be read as ordinary sections: those that hold sprint headings
+ * when the document has no sprint heading outside restating sections (a plan whose only phases are
+ * under "## Timeline" is not restating anything). Reads the ATX outline only.
  */
-export function importMarkdownPlan(text: string, source: string): ImportedPlan {
+function restatedSectionsToKeep(headings: readonly OutlineHeading[]): Set<number> {
+  const holding = new Set<number>();
+  let sprintsOutside = false;
+  let open: OutlineHeading | null = null;
+  for (const heading of headings) {
+    if (open && heading.depth <= open.depth) open = null;
+    const text = heading.text.replace(/[*_`]/g, '');
+    const sprint = parseSprintHeading(text) !== null;
+    if (open) {
+      if (sprint) holding.add(open.line);
+    } else if (sprint) {
+      sprintsOutside = true;
+    } else if (restatingSection(text)) {
+      open = heading;
+    }
+  }
+  return sprintsOutside ? new Set() : holding;
+}
+
+/**
+ * Imports a markdown plan. `source` names where the text came from (kept in the result).
+ * See the module documentation for the rules. `options.chunkChars` sets the size of the chunks the
+ * document is lexed in (default {@link CHUNK_CHARS}); the plan does not depend on it except for
+ * lists longer than a chunk, read as consecutive lists of the same items. Never throws on any text.
+ */
+export function importMarkdownPlan(text: string, source: string, options: { chunkChars?: number } = {}): ImportedPlan {
   const encodingRepaired = looksMisencoded(text);
   const repaired = encodingRepaired ? repairMojibake(text) : text;
   const src = repaired.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
-  const tokens = new Lexer({ gfm: true }).lex(src);
-  const builder = new MarkdownPlanBuilder(source);
-  builder.walk(tokens, src);
+  const prepared = prepareDocument(src, options.chunkChars ?? CHUNK_CHARS);
+  const builder = new MarkdownPlanBuilder(source, restatedSectionsToKeep(prepared.headings));
+  builder.reportFlattened(prepared.flattened);
+  for (const chunk of prepared.chunks) {
+    const lexer = new Lexer({ gfm: true });
+    Object.assign(lexer.tokens.links, prepared.links);
+    builder.walk(lexer.lex(chunk.text), chunk.text, chunk.line);
+  }
   return builder.build(encodingRepaired);
 }
