@@ -5,6 +5,7 @@ import type { HumanRequest, Message, ReceivedMessage } from '../store/coordinati
 import { COMMANDS, VIEWS } from './constants';
 import type { StateStore } from './expansionMemory';
 import { Disposable } from './lifecycle';
+import { commandLink as link, plainNotificationText as plain } from './notificationText';
 import { TreeExpansion } from './treeState';
 
 export class RequestNode {
@@ -246,16 +247,6 @@ class Notices {
   dispose(): void {
     for (const key of this.keys()) this.close(key);
   }
-}
-
-/** A command link for a notification's text: `[label](command:id?["arg"])`. */
-function link(label: string, command: string, arg: string): string {
-  return `[${label}](command:${command}?${encodeURIComponent(JSON.stringify([arg]))})`;
-}
-
-/** Outside text made safe for a notification: VS Code turns `[x](command:…)` there into a link, so `](` is broken up. */
-export function plain(text: string): string {
-  return text.replace(/\s+/g, ' ').replace(/\]\(/g, '] (');
 }
 
 function senderOf(m: Message): string {
