@@ -68,5 +68,5 @@ function oneLine(text: string): string {
 }
 
 function escapeInline(text: string): string {
-  return text.replace(/([\\`*_{}[\]<>#|])/g, '\\$1');
+  return text.replace(/([\\`*_{}[\]<>|])/g, '\\$1');
 }
