@@ -32,6 +32,22 @@ async function until<T>(fn: () => T | undefined | null | false, what: string, ti
   }
 }
 
+/**
+ * Reveals through VS Code, retrying while the workbench still applies a refresh: its reveal looks the item
+ * up by the object of the latest getChildren, which the tree knows only once that refresh is applied.
+ */
+async function revealSettled(reveal: () => Thenable<void>): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await reveal();
+      return;
+    } catch (error) {
+      if (attempt >= 20 || !/not found/i.test(String(error))) throw error;
+      await new Promise(r => setTimeout(r, 250));
+    }
+  }
+}
+
 const labelOf = (item: vscode.TreeItem) => (typeof item.label === 'string' ? item.label : item.label?.label);
 
 suite('Baton plans grouped in the Sprints & Tasks tree', () => {
@@ -45,6 +61,10 @@ suite('Baton plans grouped in the Sprints & Tasks tree', () => {
     if (!baton.plan.listSprints().some(s => s.sourceKey?.startsWith('PLAN.md#'))) {
       await vscode.commands.executeCommand('baton.importPlan', vscode.Uri.joinPath(folder, 'PLAN.md'));
     }
+    // The view open and rendered before the plan changes, as when the person imports a plan. (A view first
+    // shown while refreshes are queued for it can lose reveal's lookups in VS Code 1.139: see the report.)
+    await vscode.commands.executeCommand('baton.tasks.focus');
+    await new Promise(r => setTimeout(r, 1000));
   });
 
   test('one imported plan: sprints stay at the top level', () => {
@@ -87,7 +107,7 @@ suite('Baton plans grouped in the Sprints & Tasks tree', () => {
     const parent = baton.tasksTree.getParent(discovery);
     assert.equal(parent && baton.tasksTree.getTreeItem(parent).id, 'plan:docs/ROADMAP.md');
     const interview = baton.plan.allTasks().find(t => t.title === 'Interview five users')!;
-    await baton.tasksTree.reveal(interview);
+    await revealSettled(() => baton.tasksTree.reveal(interview));
     assert.deepEqual(baton.tasksTree.view.selection.map(n => n.kind === 'task' && n.task.id), [interview.id]);
   });
 
@@ -99,7 +119,7 @@ suite('Baton plans grouped in the Sprints & Tasks tree', () => {
     await vscode.commands.executeCommand('workbench.actions.treeView.baton.tasks.collapseAll');
     await until(() => state() === vscode.TreeItemCollapsibleState.Collapsed, 'the collapsed plan to be remembered as collapsed');
     const sprint = baton.tasksTree.getChildren(plan())[0];
-    await baton.tasksTree.view.reveal(sprint, { expand: true, select: false, focus: false });
+    await revealSettled(() => baton.tasksTree.view.reveal(sprint, { expand: true, select: false, focus: false }));
     await until(() => state() === vscode.TreeItemCollapsibleState.Expanded, 'the plan, expanded again to reveal its sprint, to be remembered as expanded');
     assert.equal(baton.tasksTree.getTreeItem(sprint).collapsibleState, vscode.TreeItemCollapsibleState.Expanded);
   });
