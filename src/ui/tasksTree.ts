@@ -267,9 +267,23 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
     return item;
   }
 
-  /** Reveals and selects a task in the tree. */
+  /**
+   * Reveals and selects a task in the tree (opening the view). VS Code 1.139 can lose track of items it
+   * first rendered while refreshes were queued for the hidden view (reveal then fails with "Data tree
+   * node not found" until the next refresh; seen with tasks below the fold of a second plan): then the
+   * tree is refreshed and the reveal tried again, a few times. Throws the last error if it still fails.
+   */
   async reveal(task: Task): Promise<void> {
-    await this.view.reveal(new TaskNode(task), { select: true, focus: false, expand: true });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.view.reveal(new TaskNode(task), { select: true, focus: false, expand: true });
+        return;
+      } catch (error) {
+        if (attempt >= 4 || !/not found/i.test(String(error))) throw error;
+        this.refresh();
+        await new Promise(resolve => setTimeout(resolve, 200 * (attempt + 1)));
+      }
+    }
   }
 }
 
