@@ -4,6 +4,7 @@ import { HookRunner } from './sessions/hooks';
 import { mergeProfiles } from './sessions/profiles';
 import { loadNodePty } from './sessions/ptyProcess';
 import { SessionManager } from './sessions/sessionManager';
+import { PlanRepository } from './store/planRepository';
 import { TerminalSessionRepository } from './store/terminalSessionRepository';
 import { AgentTerminals } from './ui/agentTerminals';
 import { registerSessionCommands } from './ui/sessionCommands';
@@ -16,6 +17,7 @@ import { registerArtifactCommands } from './ui/artifactCommands';
 import { registerCommands } from './ui/commands';
 import { registerCoordinationCommands } from './ui/coordinationCommands';
 import { InboxTreeProvider } from './ui/inboxTree';
+import { MessageDocumentProvider } from './ui/messageDocument';
 import { SessionsTreeProvider } from './ui/sessionsTree';
 import { CONTEXT_KEYS, COMMANDS, MCP_PROVIDER_ID, SETTINGS } from './ui/constants';
 import { McpDefinitionProvider, type McpServerSource } from './ui/mcpDefinitionProvider';
@@ -129,11 +131,15 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
 
   const plan = current.plan;
   const mcpConfig = () => current.agentEndpoint();
-  const tree = new TasksTreeProvider(plan);
+  const planRepository = new PlanRepository(current.db);
+  const tree = new TasksTreeProvider(plan, { imports: () => planRepository.listImports(), state: context.workspaceState });
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan, current.services));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
-  const inboxTree = new InboxTreeProvider(current.services.inbox, config.get<boolean>(SETTINGS.inboxNotifications, true));
-  context.subscriptions.push(inboxTree);
+  const inboxTree = new InboxTreeProvider(current.services.inbox, current.services.messages, {
+    notify: () => vscode.workspace.getConfiguration().get<boolean>(SETTINGS.inboxNotifications, true),
+    state: context.workspaceState,
+  });
+  context.subscriptions.push(inboxTree, new MessageDocumentProvider(current.services.messages, plan));
   registerCoordinationCommands(context, current.services, inboxTree, log);
   registerArtifactCommands(context, current.services.artifacts, plan, log);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
@@ -175,7 +181,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     void vscode.window.showWarningMessage(vscode.l10n.t('Baton: {0} "{1}" is back in To Do: {2}.', lapse.taskId, lapse.title, lapse.reason), open)
       .then(choice => choice && vscode.commands.executeCommand(COMMANDS.openTaskDetails, lapse.taskId));
   }));
-  const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions);
+  const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);

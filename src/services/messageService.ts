@@ -12,6 +12,12 @@ export interface MessageChange {
   recipients: { kind: RecipientKind; id: string }[];
 }
 
+/** Messages that became read in a mailbox (by the person in VS Code, `baton messages`, or an agent's check_messages). */
+export interface MessagesRead {
+  recipient: { kind: RecipientKind; id: string };
+  ids: string[];
+}
+
 export type Sender = Message['from'];
 
 /**
@@ -25,6 +31,9 @@ export type Sender = Message['from'];
 export class MessageService {
   private readonly _onDidChangeMessages = new Emitter<MessageChange>();
   readonly onDidChangeMessages: Event<MessageChange> = this._onDidChangeMessages.event;
+  private readonly _onDidReadMessages = new Emitter<MessagesRead>();
+  /** Fired after messages are marked read (only those that were unread), whoever read them. */
+  readonly onDidReadMessages: Event<MessagesRead> = this._onDidReadMessages.event;
 
   constructor(
     private readonly repo: CoordinationRepository,
@@ -35,6 +44,7 @@ export class MessageService {
 
   dispose(): void {
     this._onDidChangeMessages.dispose();
+    this._onDidReadMessages.dispose();
   }
 
   send(input: { from: Sender; to: string; body: string; subject?: string; taskId?: string | null }): { message: Message; recipients: number } {
@@ -71,10 +81,48 @@ export class MessageService {
     return messages;
   }
 
+  /** Marks messages of a mailbox read; returns how many were unread (ids not in the mailbox are ignored). */
   markRead(recipient: { kind: RecipientKind; id: string }, ids: string[]): number {
     if (!ids.length) return 0;
-    const changed = this.repo.transaction(tx => this.repo.markRead(tx, recipient, ids, this.now().toISOString()));
+    const unread = ids.filter(id => this.repo.getReceived(recipient, id)?.readAt === null);
+    if (!unread.length) return 0;
+    const changed = this.repo.transaction(tx => this.repo.markRead(tx, recipient, unread, this.now().toISOString()));
+    if (changed) this._onDidReadMessages.fire({ recipient, ids: unread });
     return changed;
+  }
+
+  /** The latest `limit` (1–500, default 50) messages of a mailbox, read or not, newest first; marks nothing read. */
+  received(recipient: { kind: RecipientKind; id: string }, limit = 50): ReceivedMessage[] {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw invalid(`limit must be a whole number from 1 to 500, got ${limit}.`);
+    return this.repo.inbox(recipient, { limit, newestFirst: true });
+  }
+
+  /** One message of a mailbox (`M-3`, `m3` or `3`). Throws a not-found BatonError when it is not there. */
+  getReceived(recipient: { kind: RecipientKind; id: string }, id: string): ReceivedMessage {
+    const m = /^\s*(?:m-?)?(\d+)\s*$/i.exec(String(id));
+    const message = m ? this.repo.getReceived(recipient, `M-${m[1]}`) : undefined;
+    if (!message) throw notFound(`No message "${id}" in ${recipient.kind === 'user' ? 'your' : `${recipient.id}'s`} mailbox.`);
+    return message;
+  }
+
+  /**
+   * Replies to a message of `recipient`'s mailbox: sends `body` back to the agent session that sent
+   * it (subject `Re: …`, same task), from `from`, and marks the message read. Throws an invalid
+   * BatonError when the message did not come from an agent session (nobody to reply to).
+   */
+  reply(recipient: { kind: RecipientKind; id: string }, messageId: string, from: Sender, body: string): { message: Message; recipients: number } {
+    const original = this.getReceived(recipient, messageId);
+    if (original.from.kind !== 'session') throw invalid(`${original.id} is from ${original.from.name}, not an agent session: there is no one to reply to.`);
+    const subject = original.subject ? (/^re:/i.test(original.subject) ? original.subject : `Re: ${original.subject}`) : `Re: ${original.id}`;
+    let taskId = original.taskId;
+    try {
+      if (taskId) this.plan.resolveTask(taskId);
+    } catch {
+      taskId = null; // the task was deleted since: the reply still goes, unlinked
+    }
+    const sent = this.send({ from, to: original.from.id, body, subject, taskId });
+    this.markRead(recipient, [original.id]);
+    return sent;
   }
 
   unreadCount(recipient: { kind: RecipientKind; id: string }): number {

@@ -224,16 +224,26 @@ export class CoordinationRepository {
       tx.run('INSERT OR IGNORE INTO message_recipients (message_id, recipient_kind, recipient_id, read_at) VALUES (?, ?, ?, NULL)', [m.id, r.kind, r.id]);
     }
   }
-  inbox(recipient: { kind: RecipientKind; id: string }, options: { unreadOnly?: boolean; limit?: number; taskId?: string }): ReceivedMessage[] {
+  /** A mailbox's messages, oldest first (`newestFirst`: the latest `limit` ones, newest first). */
+  inbox(recipient: { kind: RecipientKind; id: string }, options: { unreadOnly?: boolean; limit?: number; taskId?: string; newestFirst?: boolean }): ReceivedMessage[] {
     const where = ['r.recipient_kind = ?', 'r.recipient_id = ?'];
     const params: SqlValue[] = [recipient.kind, recipient.id];
     if (options.unreadOnly) where.push('r.read_at IS NULL');
     if (options.taskId) { where.push('m.task_id = ?'); params.push(options.taskId); }
     return this.db.all<Row>(
       `SELECT m.*, r.recipient_kind, r.recipient_id, r.read_at FROM message_recipients r JOIN messages m ON m.id = r.message_id
-       WHERE ${where.join(' AND ')} ORDER BY m.num LIMIT ?`,
+       WHERE ${where.join(' AND ')} ORDER BY m.num ${options.newestFirst ? 'DESC' : ''} LIMIT ?`,
       [...params, options.limit ?? 100],
     ).map(toMessage);
+  }
+  /** One message as a recipient has it (with its read time), or undefined when it is not in that mailbox. */
+  getReceived(recipient: { kind: RecipientKind; id: string }, messageId: string): ReceivedMessage | undefined {
+    const row = this.db.get<Row>(
+      `SELECT m.*, r.recipient_kind, r.recipient_id, r.read_at FROM message_recipients r JOIN messages m ON m.id = r.message_id
+       WHERE r.recipient_kind = ? AND r.recipient_id = ? AND m.id = ?`,
+      [recipient.kind, recipient.id, messageId],
+    );
+    return row && toMessage(row);
   }
   unreadCount(recipient: { kind: RecipientKind; id: string }): number {
     return this.db.get<{ n: number }>(

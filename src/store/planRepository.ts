@@ -268,6 +268,11 @@ export class PlanRepository {
     const r = this.db.get<Record<string, string>>('SELECT * FROM imports WHERE source = ?', [source]);
     return r && { source: r.source, format: r.format, contentSha256: r.content_sha256, importedAt: r.imported_at };
   }
+  /** Every imported document, oldest import first (`importedAt` is the last import's ISO time). */
+  listImports(): { source: string; format: string; contentSha256: string; importedAt: string }[] {
+    return this.db.all<Record<string, string>>('SELECT * FROM imports ORDER BY imported_at, source')
+      .map(r => ({ source: r.source, format: r.format, contentSha256: r.content_sha256, importedAt: r.imported_at }));
+  }
   upsertImport(tx: SqlWriter, source: string, format: string, sha256: string, at: string): void {
     tx.run(
       `INSERT INTO imports (source, format, content_sha256, imported_at) VALUES (?, ?, ?, ?)

@@ -1,19 +1,22 @@
 import * as vscode from 'vscode';
 import type { BatonServices } from '../mcp/batonMcpServer';
 import { HUMAN } from '../services/messageService';
-import type { HumanRequest } from '../store/coordinationRepository';
+import type { HumanRequest, ReceivedMessage } from '../store/coordinationRepository';
 import { commandRegistrar, currentUser } from './commandRegistry';
 import { COMMANDS, SETTINGS } from './constants';
 import type { InboxTreeProvider, InboxNode } from './inboxTree';
+import { messageDocumentUri } from './messageDocument';
 import { TaskNode } from './tasksTree';
 import { statusLabel } from './labels';
 
 type RequestArg = InboxNode | string | undefined;
 type TaskArg = TaskNode | string | undefined;
+type MessageArg = InboxNode | string | undefined;
 
 /**
- * The person's side of coordination: answer, approve or reject agents' requests; pause a task,
- * intervene in it, approve it to ship; message an agent; read a task's handoff pack.
+ * The person's side of coordination: answer, approve or reject agents' requests; read, reply to and
+ * mark read the messages agents sent them; pause a task, intervene in it, approve it to ship; message
+ * an agent; read a task's handoff pack.
  */
 export function registerCoordinationCommands(
   context: vscode.ExtensionContext, services: BatonServices, inboxTree: InboxTreeProvider, log: vscode.LogOutputChannel,
@@ -132,6 +135,69 @@ export function registerCoordinationCommands(
     if (!text) return undefined;
     const me = user();
     return messages.send({ from: { kind: 'user', id: HUMAN.id, name: me.name }, to: address, body: text });
+  });
+
+  /** The message a command is about: an Inbox item, an id (`M-3`), the selected message, or one picked from the unread. */
+  const messageFrom = async (arg: MessageArg, placeHolder: string, filter: (m: ReceivedMessage) => boolean = () => true): Promise<ReceivedMessage | undefined> => {
+    if (typeof arg === 'string') return messages.getReceived(HUMAN, arg);
+    if (arg && arg.kind === 'message') return messages.getReceived(HUMAN, arg.message.id);
+    const selected = inboxTree.view.selection.find(n => n.kind === 'message');
+    if (selected && selected.kind === 'message' && filter(selected.message)) return messages.getReceived(HUMAN, selected.message.id);
+    const candidates = messages.received(HUMAN, 200).filter(filter);
+    const unread = candidates.filter(m => !m.readAt);
+    const list = unread.length ? unread : candidates;
+    if (!list.length) {
+      void vscode.window.showInformationMessage(vscode.l10n.t('No message from an agent.'));
+      return undefined;
+    }
+    const pick = await vscode.window.showQuickPick(list.map(m => ({
+      label: `$(${m.readAt ? 'mail-read' : 'mail'}) ${(m.subject || m.body).split('\n')[0]}`,
+      description: `${m.id} · ${m.from.name}${m.taskId ? ` · ${m.taskId}` : ''}`, message: m,
+    })), { placeHolder, matchOnDescription: true });
+    return pick?.message;
+  };
+
+  register(COMMANDS.replyToMessage, async (arg?: MessageArg, body?: string) => {
+    const m = await messageFrom(arg, vscode.l10n.t('Reply to which message?'), x => x.from.kind === 'session');
+    if (!m) return undefined;
+    const text = body ?? await vscode.window.showInputBox({
+      title: vscode.l10n.t('Reply to {0} ({1})', m.from.name, m.id),
+      prompt: (m.subject ? `${m.subject}: ` : '') + m.body.replace(/\s+/g, ' ').slice(0, 300),
+      ignoreFocusOut: true,
+      validateInput: v => (v.trim() ? undefined : vscode.l10n.t('Write a reply for the agent.')),
+    });
+    if (!text) return undefined;
+    const me = user();
+    const sent = messages.reply(HUMAN, m.id, { kind: 'user', id: HUMAN.id, name: me.name }, text);
+    const session = sessions.get(m.from.id);
+    if (session.status !== 'active') {
+      void vscode.window.showInformationMessage(vscode.l10n.t('{0} has ended: the reply waits in its mailbox for an agent that resumes it.', m.from.id));
+    }
+    return sent;
+  });
+
+  register(COMMANDS.openMessage, async (arg?: MessageArg) => {
+    const m = await messageFrom(arg, vscode.l10n.t('Open which message?'));
+    if (!m) return undefined;
+    messages.markRead(HUMAN, [m.id]);
+    const uri = messageDocumentUri(m.id);
+    try {
+      await vscode.commands.executeCommand('markdown.showPreview', uri);
+    } catch {
+      await vscode.window.showTextDocument(uri, { preview: true });
+    }
+    return uri;
+  });
+
+  register(COMMANDS.markMessageRead, async (arg?: MessageArg) => {
+    const m = await messageFrom(arg, vscode.l10n.t('Mark which message read?'), x => !x.readAt);
+    if (!m) return undefined;
+    return messages.markRead(HUMAN, [m.id]);
+  });
+
+  register(COMMANDS.markAllMessagesRead, () => {
+    const unread = messages.read(HUMAN, { unreadOnly: true, markRead: false, limit: 500 });
+    return messages.markRead(HUMAN, unread.map(m => m.id));
   });
 
   register(COMMANDS.showHandoff, async (arg?: TaskArg) => {

@@ -6,7 +6,9 @@ import { COMMANDS, VIEWS } from './constants';
 import type { SessionManager } from '../sessions/sessionManager';
 import type { SessionState } from '../sessions/stateDetector';
 import type { TerminalSessionRecord } from '../store/terminalSessionRepository';
+import type { StateStore } from './expansionMemory';
 import { Disposable } from './lifecycle';
+import { TreeExpansion } from './treeState';
 
 export class AgentSessionNode {
   readonly kind = 'agentSession';
@@ -40,10 +42,17 @@ export class SessionsTreeProvider extends Disposable implements vscode.TreeDataP
   private readonly _onDidChangeTreeData = this._register(new vscode.EventEmitter<SessionsNode | undefined>());
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
   readonly view: vscode.TreeView<SessionsNode>;
+  private readonly expansion: TreeExpansion<SessionsNode>;
 
-  constructor(private readonly sessions: SessionService, private readonly plan: PlanService, private readonly terminals: SessionManager | null) {
+  /** `state` remembers which groups are expanded across reloads (the workspace's `Memento`; omitted: this window only). */
+  constructor(
+    private readonly sessions: SessionService, private readonly plan: PlanService, private readonly terminals: SessionManager | null,
+    state?: StateStore,
+  ) {
     super();
+    this.expansion = new TreeExpansion<SessionsNode>(VIEWS.sessions, state, n => (n instanceof GroupNode ? `group:${n.group}` : undefined));
     this.view = this._register(vscode.window.createTreeView(VIEWS.sessions, { treeDataProvider: this }));
+    this._register(this.expansion.track(this.view));
     this._register(sessions.onDidChangeSessions(() => this.refresh()));
     this._register(plan.onDidChangePlan(() => this.refresh()));
     if (terminals) this._register(terminals.onDidChangeSessions(() => this.refresh()));
@@ -90,7 +99,7 @@ export class SessionsTreeProvider extends Disposable implements vscode.TreeDataP
   getTreeItem(node: SessionsNode): vscode.TreeItem {
     if (node instanceof GroupNode) {
       const item = new vscode.TreeItem(node.group === 'connected' ? vscode.l10n.t('Connected agents (MCP)') : vscode.l10n.t('History'),
-        node.group === 'connected' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+        this.expansion.state(`group:${node.group}`, node.group === 'connected' ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed));
       item.id = `group:${node.group}`;
       item.iconPath = new vscode.ThemeIcon(node.group === 'connected' ? 'plug' : 'history');
       if (node.group === 'connected') item.description = String(node.count);

@@ -320,7 +320,7 @@ const STEPS = [
     },
   },
   {
-    name: "a notification '… asks: Which database …' with an 'Answer' button appears",
+    name: "a notification '… asks: Which database …' with an 'Answer' action appears",
     shot: 'inbox-notification',
     needs: ["an agent connected over MCP asks 'Which database should the orders service use?' and waits"],
     async run({ page, smokeTestDriver }) {
@@ -338,8 +338,9 @@ const STEPS = [
         const shown = await page.locator(smokeTestDriver ? '.notifications-center' : '.notifications-toasts').innerText().catch(() => '');
         throw new Error(`no notification containing 'asks: Which database' in the ${where}; it shows: ${JSON.stringify(shown.replace(/\s+/g, ' ').slice(0, 200))}`);
       });
-      await found.locator('.monaco-button', { hasText: 'Answer' }).first().waitFor({ timeout: 5000 })
-        .catch(() => { throw new Error("the notification has no 'Answer' button"); });
+      // Baton's request notifications close themselves once answered, so their actions are links in the text.
+      await found.locator('a, .monaco-button', { hasText: 'Answer' }).first().waitFor({ timeout: 5000 })
+        .catch(() => { throw new Error("the notification has no 'Answer' action"); });
       log(`notification (${where}):`, (await found.innerText()).replace(/\s+/g, ' ').trim());
     },
   },
@@ -397,10 +398,16 @@ const STEPS = [
     },
   },
   {
-    name: 'the answered request leaves the Inbox view\'s open requests',
+    name: 'the answered request leaves the Inbox view\'s open requests, and its notification closes',
     shot: 'inbox-answered',
     needs: ["choosing 'PostgreSQL' answers the agent: its waiting ask_human returns 'PostgreSQL'"],
-    async run({ page, state }) {
+    async run({ page, state, smokeTestDriver }) {
+      let stale = [];
+      await poll(async () => {
+        stale = (await notificationTexts(page, smokeTestDriver)).filter(t => t.includes('asks: Which database'));
+        return !stale.length;
+      }, { timeout: 15_000, interval: 1000, message: 'the answered request\'s notification (with its Answer action) is still shown' })
+        .catch(e => { throw new Error(`${e.message}: ${JSON.stringify(stale)}`); });
       const pane = viewPane(page, 'Inbox');
       await poll(async () => !(await pane.locator('.monaco-list-row', { hasText: state.question }).count()), {
         timeout: 10_000, message: 'the answered question is still listed in the Inbox view',

@@ -153,4 +153,78 @@ suite('Baton inbox in the extension host', () => {
     assert.equal(told.messages.length, 1);
     assert.match(told.messages[0].body, /paused .*Needs architecture review/);
   });
+
+  /** The Inbox's Messages group and its messages, as VS Code gets them. */
+  const messagesGroup = () => baton.inboxTree.getChildren().find(n => n.kind === 'messages');
+  const messageNode = (body: string) => {
+    const group = messagesGroup();
+    return group && baton.inboxTree.getChildren(group).find((n): n is Extract<InboxNode, { kind: 'message' }> => n.kind === 'message' && n.message.body === body);
+  };
+  const badge = () => baton.inboxTree.view.badge?.value ?? 0;
+
+  test('a request\'s notification closes once it is answered (no stale Answer button)', async () => {
+    const asked = (await call(agent, 'ask_human', { question: 'Tabs or spaces?' })).json;
+    await until(() => baton.inboxTree.openNotifications().includes(`request:${asked.request_id}`), 'the notification for the new request');
+    await vscode.commands.executeCommand('baton.answerRequest', asked.request_id, 'Spaces');
+    assert.ok(!baton.inboxTree.openNotifications().includes(`request:${asked.request_id}`), 'the answered request\'s notification is gone');
+  });
+
+  test('a message an agent sends to "human" shows in the Inbox unread and counts in the badge; Reply reaches the agent', async () => {
+    const before = badge();
+    const sent = (await call(agent, 'send_message', { to: 'human', subject: 'Schema question', body: 'Should users have soft delete?', task_id: task.id })).json;
+    assert.equal(sent.recipients, 1);
+    const node = await until(() => messageNode('Should users have soft delete?'), 'the message in the Inbox view');
+    assert.equal(node.message.id, sent.message_id);
+    const group = messagesGroup()!;
+    const groupItem = baton.inboxTree.getTreeItem(group);
+    assert.equal(groupItem.label, 'Messages');
+    assert.equal(groupItem.id, 'messages', 'a stable id, so its expansion is remembered');
+    assert.equal(groupItem.collapsibleState, vscode.TreeItemCollapsibleState.Expanded);
+    assert.equal(groupItem.description, '1 unread');
+    const item = baton.inboxTree.getTreeItem(node);
+    assert.equal(typeof item.label === 'string' ? item.label : item.label?.label, 'Schema question');
+    assert.match(String(item.description), new RegExp(`^unread · ${sent.message_id} · ${AGENT}#${session.id} · ${task.id} · just now$`));
+    assert.equal(item.contextValue, 'message unread from-session', 'Reply and Mark Read show on it');
+    assert.equal((item.iconPath as vscode.ThemeIcon).id, 'mail');
+    assert.equal(item.command?.command, 'baton.openMessage', 'clicking it opens the whole message');
+    assert.equal(badge(), before + 1, 'the badge counts the unread message');
+    assert.match(String(baton.inboxTree.view.badge?.tooltip), /1 unread message/);
+    assert.ok(baton.inboxTree.openNotifications().includes(`message:${sent.message_id}`), 'a notification tells of the message');
+
+    const reply = await vscode.commands.executeCommand<{ message: { id: string; subject: string }; recipients: number }>('baton.replyToMessage', node, 'Yes: soft delete with a deleted_at column');
+    assert.equal(reply?.recipients, 1);
+    assert.equal(reply?.message.subject, 'Re: Schema question');
+    // The agent finds the reply in its own mailbox, through its own tool.
+    const mail = (await call(agent, 'check_messages')).json;
+    assert.deepEqual(mail.messages.map((m: { body: string; subject: string; task_id: string }) => [m.body, m.subject, m.task_id]),
+      [['Yes: soft delete with a deleted_at column', 'Re: Schema question', task.id]]);
+    assert.equal(baton.services.messages.unreadCount({ kind: 'session', id: session.id }), 0, 'the agent has read it');
+
+    assert.equal(badge(), before, 'replying marks the message read');
+    assert.doesNotMatch(String(baton.inboxTree.getTreeItem(messageNode('Should users have soft delete?')!).description), /unread/);
+    assert.equal(baton.inboxTree.getTreeItem(messagesGroup()!).description, undefined);
+    assert.ok(!baton.inboxTree.openNotifications().includes(`message:${sent.message_id}`), 'its notification closed: no stale Reply');
+  });
+
+  test('Mark Read clears the badge; Open shows the whole message', async () => {
+    const before = badge();
+    const long = `Migration plan:\n\n1. add the column\n2. backfill\n3. ${'x'.repeat(300)}`;
+    const sent = (await call(agent, 'send_message', { to: 'human', body: long })).json;
+    const node = await until(() => messageNode(long), 'the second message in the Inbox view');
+    assert.equal(badge(), before + 1);
+    const label = baton.inboxTree.getTreeItem(node).label;
+    assert.equal(typeof label === 'string' ? label : label?.label, 'Migration plan:', 'without a subject, the first line is the label');
+    const changed = await vscode.commands.executeCommand<number>('baton.markMessageRead', node);
+    assert.equal(changed, 1);
+    assert.equal(badge(), before, 'Mark Read clears the badge count');
+    assert.equal(baton.inboxTree.getTreeItem(messageNode(long)!).contextValue, 'message read from-session');
+    assert.ok(!baton.inboxTree.openNotifications().includes(`message:${sent.message_id}`));
+
+    const uri = await vscode.commands.executeCommand<vscode.Uri>('baton.openMessage', sent.message_id);
+    assert.ok(uri, 'Open returns the message document');
+    const doc = await vscode.workspace.openTextDocument(uri);
+    assert.ok(doc.getText().includes(long), 'the document holds the whole body');
+    assert.match(doc.getText(), new RegExp(`\\*\\*From\\*\\* ${AGENT}#${session.id} .* ${sent.message_id} · read `));
+    assert.equal(baton.services.messages.unreadCount({ kind: 'user', id: 'human' }), 0, 'nothing unread is left for the person');
+  });
 });

@@ -24,6 +24,7 @@ function loadSuites(): void {
   require('./inbox.test');
   require('./sessions.test');
   require('./mcp.test');
+  require('./planGroups.test'); // last: it imports a second plan
 }
 
 export function run(): Promise<void> {
