@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { BatonError, invalid, notFound } from '../core/errors';
 import { Emitter, type Event } from '../core/event';
 import { importPlan as parsePlan } from '../core/import/detect';
-import { sanitizeImportedPlan, type ImportedPlan, type ImportedTask } from '../core/import/importedPlan';
+import { sanitizeImportedPlan, type ImportedPlan } from '../core/import/importedPlan';
 import {
   type Actor,
   type ActivityEntry,
@@ -22,6 +22,9 @@ import {
 import { assertTransition, progressFromCheckpoints } from '../core/statusRules';
 import { TaskGraph } from '../core/taskGraph';
 import type { PlanRepository, SqlWriter } from '../store/planRepository';
+import { prepareImport, type ImportConflict, type ImportSnapshot, type PreparedImport } from './planImport';
+
+export type { ImportConflict };
 
 /** What changed, so views refresh only what they must. `taskIds`/`sprintIds` empty with `all` set means "reload everything". */
 export interface PlanChange {
@@ -101,6 +104,11 @@ export interface ImportReport {
   skipped: ImportedPlan['skipped'];
   /** Tasks imported earlier from this source that the document no longer has (kept, not deleted). */
   noLongerInSource: TaskRef[];
+  /**
+   * Fields changed both in Baton and in the plan since the last import (or, for rows imported before
+   * baselines existed, possibly changed): Baton's value was kept, the plan's is given here.
+   */
+  conflicts: ImportConflict[];
 }
 
 export interface StatusCounts {
@@ -632,218 +640,74 @@ export class PlanService {
 
   /**
    * Applies an imported plan idempotently: sprints, tasks and checkpoints are matched by
-   * `<source>#<key>`, so importing the same document again updates titles, descriptions, estimates,
-   * placement and completion instead of duplicating. Work done in Baton is kept: a re-import never
-   * reopens a task nor unchecks a checkpoint, and tasks that vanished from the document are reported,
-   * not deleted. `content` is the raw file text, remembered by hash to tell an unchanged file.
+   * `<source>#<key>`, so importing the same document again updates instead of duplicating. A re-import
+   * merges three ways per field (the plan as last imported, the plan now, Baton now; see
+   * `planImport.ts`): what was changed in Baton stays unless the plan changed it too, and a field both
+   * changed keeps Baton's value and is listed in `conflicts`. A re-import never reopens a task nor
+   * unchecks a checkpoint, and tasks that vanished from the document are reported, not deleted.
+   * `content` is the raw file text, remembered by hash to tell an unchanged file. Synchronous: it holds
+   * the event loop for the whole import (see `importDocumentAsync` for hosts that serve others meanwhile).
    */
   importPlan(plan: ImportedPlan, source: string, content: string, actor: Actor): ImportReport {
     // Everything from the document is outside text: redact it all before anything is compared or stored.
     plan = sanitizeImportedPlan(plan, this.sanitize);
     source = this.sanitize(source);
-    const report: ImportReport = {
-      source, format: plan.format,
-      sprints: { created: 0, updated: 0, unchanged: 0 },
-      tasks: { created: 0, updated: 0, unchanged: 0 },
-      checkpoints: { created: 0, updated: 0, unchanged: 0 },
-      dependencies: { created: 0 },
-      skipped: [...plan.skipped],
-      noLongerInSource: [],
-    };
     const at = this.stamp();
+    const steps = prepareImport(plan, source, sha256(content), at, this.importSnapshot(source));
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    return this.publishImport(step.value, plan, source, at, actor);
+  }
+
+  /** What Baton holds for `source`, read before an import is planned. */
+  private importSnapshot(source: string): ImportSnapshot {
     const prefix = `${source}#`;
-    const seenTasks = new Set<string>();
-    const keyToId = new Map<string, string>();
-    const changedTasks: string[] = [];
-    const changedTaskSet = new Set<string>();
-    const changedSprints: string[] = [];
     const before = this.plan();
-    const existingDeps = new Set(before.dependencies.map(d => `${d.taskId}>${d.dependsOnId}`));
-    const created: Task[] = [];
-    // Read what this source imported before once, not one query per task (keeps a large import linear).
-    const bySourceKey = new Map(this.repo.tasksWithSourcePrefix(prefix).map(t => [t.sourceKey!, t]));
     const checkpointsByTask = new Map<string, Checkpoint[]>();
-    const checkpointBySourceKey = new Map<string, Checkpoint>();
-    for (const c of this.repo.listCheckpoints()) {
+    for (const c of this.repo.checkpointsOfSourcePrefix(prefix)) {
       const list = checkpointsByTask.get(c.taskId) ?? [];
       list.push(c);
       checkpointsByTask.set(c.taskId, list);
-      if (c.sourceKey?.startsWith(prefix)) checkpointBySourceKey.set(c.sourceKey, c);
     }
+    const last = this.repo.getImport(source);
+    return {
+      tasksBySourceKey: new Map(this.repo.tasksWithSourcePrefix(prefix).map(t => [t.sourceKey!, t])),
+      sprintsBySourceKey: new Map(this.repo.sprintsWithSourcePrefix(prefix).map(s => [s.sourceKey!, s])),
+      checkpointBySourceKey: new Map(this.repo.checkpointsWithSourcePrefix(prefix).map(c => [c.sourceKey!, c])),
+      checkpointsByTask,
+      baselines: this.repo.baselinesWithSourcePrefix(prefix),
+      allTasks: before.tasks,
+      dependencies: before.dependencies,
+      nextSprintNum: this.repo.nextSprintNumber(),
+      nextTaskNum: this.repo.nextTaskNumber(),
+      sprintCount: this.repo.listSprints().length,
+      backlogStart: this.repo.nextTaskPosition(null),
+      lastImport: last ? { contentSha256: last.contentSha256, importedAt: last.importedAt } : null,
+    };
+  }
 
+  /** Writes a prepared import in one durable transaction and tells listeners; returns its report. */
+  private publishImport(prepared: PreparedImport, plan: ImportedPlan, source: string, at: string, actor: Actor): ImportReport {
+    const p = prepared;
+    const report: ImportReport = { source, format: plan.format, ...p.report };
     this.repo.transaction(tx => {
-      let sprintNum = this.repo.nextSprintNumber();
-      let taskNum = this.repo.nextTaskNumber();
-      let sprintPosition = this.repo.listSprints().length;
-
-      // New tasks are written in batches (one statement per 50); flushed before anything refers to them.
-      let pendingTasks: [number, Task][] = [];
-      const flushTasks = () => {
-        if (!pendingTasks.length) return;
-        this.repo.insertTasks(tx, pendingTasks);
-        pendingTasks = [];
-      };
-      const upsertTask = (item: ImportedTask, sprintId: string | null, parentId: string | null, position: number) => {
-        const sourceKey = prefix + item.key;
-        const description = this.sanitize(item.description);
-        seenTasks.add(sourceKey);
-        const existing = bySourceKey.get(sourceKey);
-        let id: string;
-        if (!existing) {
-          id = `T-${taskNum}`;
-          const task: Task = {
-            id, title: item.title.slice(0, MAX_TITLE), description, status: item.status, priority: item.priority,
-            estimate: item.estimate, estimateUnit: item.estimateUnit, assignee: null, sprintId, parentId, position,
-            progress: progressFromCheckpoints(item.checkpoints) ?? (item.status === 'DONE' ? 100 : 0), context: '', summary: null,
-            sourceKey, createdAt: at, updatedAt: at, completedAt: item.status === 'DONE' ? at : null,
-          };
-          pendingTasks.push([taskNum++, task]);
-          created.push(task);
-          bySourceKey.set(sourceKey, task);
-          report.tasks.created++;
-          changedTasks.push(id);
-        } else {
-          id = existing.id;
-          const patch: Partial<Task> = {};
-          if (existing.title !== item.title) patch.title = item.title.slice(0, MAX_TITLE);
-          if (existing.description !== description) patch.description = description;
-          if (existing.priority !== item.priority) patch.priority = item.priority;
-          if (existing.estimate !== item.estimate) patch.estimate = item.estimate;
-          if (existing.estimateUnit !== item.estimateUnit) patch.estimateUnit = item.estimateUnit;
-          if (existing.sprintId !== sprintId) patch.sprintId = sprintId;
-          if (existing.parentId !== parentId) patch.parentId = parentId;
-          if (existing.position !== position) patch.position = position;
-          if (item.status === 'DONE' && existing.status !== 'DONE' && existing.status !== 'CANCELLED') {
-            patch.status = 'DONE';
-            patch.completedAt = at;
-            this.log(tx, actor, 'task.status', id, sprintId, `${existing.status} → DONE (checked in ${source})`);
-          }
-          if (Object.keys(patch).length) {
-            patch.updatedAt = at;
-            this.repo.updateTask(tx, id, patch);
-            report.tasks.updated++;
-            changedTasks.push(id); changedTaskSet.add(id);
-          } else {
-            report.tasks.unchanged++;
-          }
-        }
-        keyToId.set(item.key, id);
-        // checkpoints
-        const current = existing ? (checkpointsByTask.get(id) ?? []) : [];
-        let checkpointsChanged = false;
-        item.checkpoints.forEach((c, i) => {
-          const cKey = prefix + c.key;
-          const found = checkpointBySourceKey.get(cKey);
-          if (!found) {
-            const checkpoint = { id: this.newId('C'), taskId: id, title: c.title, done: c.done, position: i, sourceKey: cKey };
-            flushTasks();
-            this.repo.insertCheckpoint(tx, checkpoint);
-            checkpointBySourceKey.set(cKey, checkpoint);
-            report.checkpoints.created++;
-            checkpointsChanged = true;
-          } else {
-            const done = found.done || c.done;
-            if (found.title !== c.title || found.done !== done || found.position !== i || found.taskId !== id) {
-              this.repo.updateCheckpoint(tx, found.id, { title: c.title, done, position: i, taskId: id });
-              report.checkpoints.updated++;
-              checkpointsChanged = true;
-            } else {
-              report.checkpoints.unchanged++;
-            }
-          }
-        });
-        if (checkpointsChanged || (existing && current.length)) {
-          const progress = progressFromCheckpoints(this.repo.listCheckpoints(id));
-          if (progress !== null && (!existing || existing.progress !== progress)) {
-            this.repo.updateTask(tx, id, { progress });
-            if (existing && !changedTaskSet.has(id)) { changedTaskSet.add(id); changedTasks.push(id); }
-          }
-        }
-        item.children.forEach((child, i) => upsertTask(child, sprintId, id, i));
-      };
-
-      const upsertSprint = (name: string, goal: string, key: string): string => {
-        const sourceKey = prefix + key;
-        const existing = this.repo.findSprintBySourceKey(sourceKey);
-        if (!existing) {
-          const id = `S-${sprintNum}`;
-          this.repo.insertSprint(tx, sprintNum++, {
-            id, name: name.slice(0, MAX_TITLE), goal, startDate: null, endDate: null, state: 'planned', position: sprintPosition++,
-            sourceKey, createdAt: at, updatedAt: at,
-          });
-          report.sprints.created++;
-          changedSprints.push(id);
-          return id;
-        }
-        if (existing.name !== name || existing.goal !== goal) {
-          this.repo.updateSprint(tx, existing.id, { name: name.slice(0, MAX_TITLE), goal, updatedAt: at });
-          report.sprints.updated++;
-          changedSprints.push(existing.id);
-        } else {
-          report.sprints.unchanged++;
-        }
-        return existing.id;
-      };
-
-      for (const s of plan.sprints) {
-        const sprintId = upsertSprint(s.name, s.goal, s.key);
-        s.tasks.forEach((t, i) => upsertTask(t, sprintId, null, i));
-      }
-      const backlogStart = this.repo.nextTaskPosition(null);
-      plan.backlog.forEach((t, i) => {
-        const existing = bySourceKey.get(prefix + t.key);
-        upsertTask(t, null, null, existing?.sprintId === null ? existing.position : backlogStart + i);
-      });
-
-      flushTasks();
-      // dependencies, after every task exists: one graph, one batch (linear unless the batch closes a cycle)
-      const wanted: { item: ImportedTask; depKey: string; edge: Dependency }[] = [];
-      const collect = (root: ImportedTask) => {
-        const stack = [root];
-        while (stack.length) {
-          const item = stack.pop()!;
-          const id = keyToId.get(item.key)!;
-          for (const depKey of item.dependsOn) {
-            const depId = keyToId.get(depKey);
-            if (!depId) {
-              report.skipped.push({ line: item.line ?? null, text: `${item.title} → ${depKey}`, reason: 'dependency on a task not in this plan' });
-              continue;
-            }
-            if (existingDeps.has(`${id}>${depId}`)) continue;
-            existingDeps.add(`${id}>${depId}`);
-            wanted.push({ item, depKey, edge: { taskId: id, dependsOnId: depId } });
-          }
-          for (let i = item.children.length - 1; i >= 0; i--) stack.push(item.children[i]);
-        }
-      };
-      for (const s of plan.sprints) s.tasks.forEach(collect);
-      plan.backlog.forEach(collect);
-      if (wanted.length) {
-        const accepted: Dependency[] = [];
-        const graph = new TaskGraph([...before.tasks, ...created], before.dependencies);
-        const refused = new Map(graph.addEdges(wanted.map(w => w.edge)).map(r => [r.edge, r.cycle]));
-        for (const w of wanted) {
-          const cycle = refused.get(w.edge);
-          if (cycle) {
-            report.skipped.push({ line: w.item.line ?? null, text: `${w.item.title} → ${w.depKey}`, reason: `dependency would close a cycle (${cycle.join(' → ')})` });
-            continue;
-          }
-          accepted.push(w.edge);
-          report.dependencies.created++;
-        }
-        this.repo.insertDependencies(tx, accepted);
-      }
-
-      for (const t of bySourceKey.values()) {
-        if (!seenTasks.has(t.sourceKey!)) report.noLongerInSource.push({ id: t.id, title: t.title, status: t.status });
-      }
-      this.repo.upsertImport(tx, source, plan.format, createHash('sha256').update(content).digest('hex'), at);
+      for (const [num, sprint] of p.newSprints) this.repo.insertSprint(tx, num, sprint);
+      for (const [id, patch] of p.sprintUpdates) this.repo.updateSprint(tx, id, patch);
+      this.repo.insertTasks(tx, p.newTasks);
+      for (const [id, patch] of p.taskUpdates) this.repo.updateTask(tx, id, patch);
+      this.repo.insertCheckpoints(tx, p.newCheckpoints);
+      for (const [id, patch] of p.checkpointUpdates) this.repo.updateCheckpoint(tx, id, patch);
+      this.repo.insertDependencies(tx, p.dependencies);
+      this.repo.upsertBaselines(tx, p.baselines);
+      for (const e of p.statusLog) this.log(tx, actor, 'task.status', e.taskId, e.sprintId, e.detail);
+      this.repo.upsertImport(tx, source, plan.format, p.contentSha256, at);
       const r = report;
       this.log(tx, actor, 'plan.imported', null, null,
         `imported ${source}: sprints +${r.sprints.created}/~${r.sprints.updated}, tasks +${r.tasks.created}/~${r.tasks.updated}, ` +
-        `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped`);
+        `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped` +
+        (r.conflicts.length ? `, ${r.conflicts.length} conflicts kept Baton's value` : ''));
     });
-    this.changed(changedTasks, changedSprints, true);
+    this.changed(p.changedTasks, p.changedSprints, true);
     return report;
   }
 
@@ -1006,6 +870,10 @@ export class PlanService {
 function oneLine(text: string, max = 120): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function taskNumber(id: string): number {

@@ -12,6 +12,15 @@ import type {
   TaskStatus,
 } from '../core/model';
 
+/**
+ * One imported row's values as its plan had them at the last import (`import_baselines`), for
+ * three-way re-imports (services/planImport.ts). Descriptions are kept as hashes.
+ */
+export type Baseline =
+  | { kind: 'task'; title: string; description: string; priority: TaskPriority; estimate: number | null; estimateUnit: EstimateUnit; sprintId: string | null; parentId: string | null; position: number; status: TaskStatus }
+  | { kind: 'sprint'; name: string; goal: string }
+  | { kind: 'checkpoint'; title: string; done: boolean };
+
 /** A SQL parameter as sql.js binds it. */
 export type SqlValue = string | number | null | Uint8Array;
 
@@ -261,6 +270,65 @@ export class PlanRepository {
       action: r.action as string, taskId: r.task_id as string | null, sprintId: r.sprint_id as string | null,
       detail: r.detail as string,
     }));
+  }
+
+  /** Every checkpoint of the tasks whose source key starts with `prefix` (imported or added in Baton). */
+  checkpointsOfSourcePrefix(prefix: string): Checkpoint[] {
+    return this.db
+      .all<Record<string, SqlValue>>(
+        `SELECT c.* FROM checkpoints c JOIN tasks t ON t.id = c.task_id
+         WHERE substr(t.source_key, 1, length(?)) = ? ORDER BY c.task_id, c.position`, [prefix, prefix])
+      .map(r => ({
+        id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
+        position: r.position as number, sourceKey: r.source_key as string | null,
+      }));
+  }
+  /** Checkpoints whose own source key starts with `prefix`. */
+  checkpointsWithSourcePrefix(prefix: string): Checkpoint[] {
+    return this.db
+      .all<Record<string, SqlValue>>('SELECT * FROM checkpoints WHERE substr(source_key, 1, length(?)) = ?', [prefix, prefix])
+      .map(r => ({
+        id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
+        position: r.position as number, sourceKey: r.source_key as string | null,
+      }));
+  }
+  /** Inserts many checkpoints with one multi-row INSERT per 100 rows. */
+  insertCheckpoints(tx: SqlWriter, rows: readonly Checkpoint[]): void {
+    for (let i = 0; i < rows.length; i += 100) {
+      const chunk = rows.slice(i, i + 100);
+      tx.run(
+        `INSERT INTO checkpoints (id, task_id, title, done, position, source_key) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flatMap(c => [c.id, c.taskId, c.title, c.done ? 1 : 0, c.position, c.sourceKey]),
+      );
+    }
+  }
+  /** Sprints whose source key starts with `prefix`. */
+  sprintsWithSourcePrefix(prefix: string): Sprint[] {
+    return this.db
+      .all<SprintRow>('SELECT * FROM sprints WHERE substr(source_key, 1, length(?)) = ?', [prefix, prefix])
+      .map(toSprint);
+  }
+
+  // ---- import baselines (the plan as last imported, per source key; see services/planImport.ts)
+  /** Baselines whose source key starts with `prefix`, as parsed JSON (`kind` included). */
+  baselinesWithSourcePrefix(prefix: string): Map<string, Baseline> {
+    const rows = this.db.all<{ source_key: string; kind: string; fields: string }>(
+      'SELECT * FROM import_baselines WHERE substr(source_key, 1, length(?)) = ?', [prefix, prefix]);
+    return new Map(rows.map(r => [r.source_key, { ...JSON.parse(r.fields), kind: r.kind } as Baseline]));
+  }
+  /** Inserts or replaces baselines, one multi-row statement per 200. */
+  upsertBaselines(tx: SqlWriter, rows: readonly (readonly [string, Baseline])[]): void {
+    for (let i = 0; i < rows.length; i += 200) {
+      const chunk = rows.slice(i, i + 200);
+      tx.run(
+        `INSERT INTO import_baselines (source_key, kind, fields) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+         ON CONFLICT(source_key) DO UPDATE SET kind = excluded.kind, fields = excluded.fields`,
+        chunk.flatMap(([key, b]) => {
+          const { kind, ...fields } = b;
+          return [key, kind, JSON.stringify(fields)];
+        }),
+      );
+    }
   }
 
   // ---- imports

@@ -212,4 +212,17 @@ CREATE INDEX terminal_sessions_state ON terminal_sessions(state, num);
 CREATE INDEX terminal_sessions_task ON terminal_sessions(task_id);
 `,
   },
+  {
+    version: 4,
+    description: 'import baselines: each imported sprint, task and checkpoint as last imported, for three-way re-imports',
+    // fields: JSON of the row's values as the plan had them at its last import (descriptions as hashes).
+    // Rows imported before this migration have none; the importer infers theirs (services/planImport.ts).
+    sql: `
+CREATE TABLE import_baselines (
+  source_key TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  fields TEXT NOT NULL
+);
+`,
+  },
 ];
