@@ -229,5 +229,5 @@ export function registerImportTool(server: McpServer, plan: PlanService, actorOf
       source: z.string().min(1).max(1000).describe('Name identifying the document across re-imports, e.g. docs/PLAN.md'),
       content: z.string().max(5_000_000),
     }).strict(),
-  }, (args, extra) => runTool(() => plan.importDocument(args.content, args.source, actorOf(extra))));
+  }, (args, extra) => runTool(() => plan.importDocumentAsync(args.content, args.source, actorOf(extra))));
 }

@@ -164,10 +164,8 @@ export function* prepareImport(
   const checkpointState = new Map<string, { taskId: string; done: boolean }>();
   for (const list of snapshot.checkpointsByTask.values()) for (const c of list) checkpointState.set(c.id, { taskId: c.taskId, done: c.done });
   const progressTasks = new Set<string>();
-  const setBaseline = (key: string, value: Baseline) => {
-    const old = snapshot.baselines.get(key);
-    if (!old || JSON.stringify(old) !== JSON.stringify(value)) out.baselines.push([key, value]);
-  };
+  // Every import writes a whole new generation of baselines (see `PlanRepository.insertBaselines`).
+  const setBaseline = (key: string, value: Baseline) => { out.baselines.push([key, value]); };
   const conflict = (c: ImportConflict) => report.conflicts.push(c);
   const markTask = (id: string) => { if (!changedTaskSet.has(id)) { changedTaskSet.add(id); out.changedTasks.push(id); } };
 

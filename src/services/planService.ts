@@ -21,8 +21,9 @@ import {
 } from '../core/model';
 import { assertTransition, progressFromCheckpoints } from '../core/statusRules';
 import { TaskGraph } from '../core/taskGraph';
-import type { PlanRepository, SqlWriter } from '../store/planRepository';
+import type { Baseline, PlanRepository, SqlWriter } from '../store/planRepository';
 import { prepareImport, type ImportConflict, type ImportSnapshot, type PreparedImport } from './planImport';
+import { sanitizePlanInSlices, TimeSlicer } from './slices';
 
 export type { ImportConflict };
 
@@ -111,6 +112,15 @@ export interface ImportReport {
   conflicts: ImportConflict[];
 }
 
+export interface PlanServiceOptions {
+  /**
+   * Parses a plan document off the event loop (the owner passes one that runs the importers in a worker
+   * thread, `host/importWorker.ts`); must return what `core/import/detect.importPlan` returns for the same
+   * text, or reject with its error. Default: parses on the calling thread.
+   */
+  parseDocument?: (content: string, name: string) => Promise<ImportedPlan>;
+}
+
 export interface StatusCounts {
   ready: number;
   byStatus: Record<TaskStatus, number>;
@@ -118,6 +128,10 @@ export interface StatusCounts {
 }
 
 const MAX_TITLE = 500;
+/** Longest stretch, in milliseconds, an asynchronous import computes before giving the event loop a turn. */
+const SLICE_MS = 8;
+/** Rows per statement group while an asynchronous import stages its rows (a transaction takes groups until its slice is spent). */
+const STAGE_ROWS = 100;
 const MAX_TEXT = 200_000;
 const PRIORITY_RANK: Record<TaskPriority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -143,7 +157,16 @@ export class PlanService {
     private readonly repo: PlanRepository,
     private readonly now: () => Date = () => new Date(),
     private readonly sanitize: (text: string) => string = text => text,
-  ) {}
+    options: PlanServiceOptions = {},
+  ) {
+    this.parseDocument = options.parseDocument ?? (async (content, name) => parsePlan(content, name));
+  }
+
+  private readonly parseDocument: (content: string, name: string) => Promise<ImportedPlan>;
+  /** Increases with every committed change (see `changed`): an import planned across event-loop turns checks it before writing. */
+  private generation = 0;
+  /** The import running through `importDocumentAsync`, if any: imports run one at a time. */
+  private importQueue: Promise<unknown> = Promise.resolve();
 
   dispose(): void {
     this._onDidChangePlan.dispose();
@@ -639,6 +662,105 @@ export class PlanService {
   }
 
   /**
+   * `importDocument` for hosts that serve others meanwhile (the MCP `import_plan` tool, `baton import`,
+   * VS Code's Import Plan): the same result, but the event loop is never held for long. The document is
+   * parsed by `parseDocument` (a worker thread in the owner), redacted and merged in slices of about
+   * `SLICE_MS` milliseconds with `setImmediate` between them, and written in ONE durable transaction at
+   * the end, so the import stays atomic and other writers never interleave inside it: nothing is written
+   * before every row was planned and checked (the write phase cannot fail on the input), and no other
+   * write can be rolled back with it. Writes made meanwhile by others (agents, the person) are detected
+   * (`generation`): the import is then planned again against the new state, up to 3 times, the last time
+   * in one go. Imports run one at a time, in call order. Memory: the parsed plan and the planned rows,
+   * proportional to the document.
+   * @throws BatonError like `importDocument`.
+   */
+  importDocumentAsync(content: string, source: string, actor: Actor): Promise<ImportReport> {
+    const run = this.importQueue.then(() => this.runImportAsync(content, source, actor));
+    this.importQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runImportAsync(content: string, source: string, actor: Actor): Promise<ImportReport> {
+    const name = this.requireText('Source name', source, 1000);
+    if (!content.trim()) throw invalid(`Cannot import ${name}: the document is empty; nothing was imported.`);
+    if (content.includes('\u0000')) {
+      throw invalid(`Cannot import ${name}: it is not text (it contains NUL characters: a binary file, or UTF-16 read without its byte-order mark); nothing was imported.`);
+    }
+    let parsed: ImportedPlan;
+    try {
+      parsed = await this.parseDocument(content, name);
+    } catch (error) {
+      throw invalid(`Cannot import ${name}: ${(error as Error).message}`);
+    }
+    const slicer = new TimeSlicer(SLICE_MS);
+    const plan = await sanitizePlanInSlices(parsed, this.sanitize, slicer);
+    source = this.sanitize(name);
+    const sha = sha256(content);
+    await this.cleanUpImports(slicer);
+    for (let attempt = 1; ; attempt++) {
+      await slicer.pause();
+      const at = this.stamp();
+      const generation = this.generation;
+      const importId = `${at}/${randomUUID().slice(0, 8)}`;
+      const steps = this.planImport(plan, source, sha, at);
+      let step = steps.next();
+      if (attempt >= 3) {
+        // Others kept writing meanwhile: plan and write this last attempt in one go.
+        while (!step.done) step = steps.next();
+        const report = this.writeImport(step.value, plan, source, at, importId, actor);
+        await this.repo.durable();
+        await this.cleanUpImports(slicer);
+        return report;
+      }
+      let stale = false;
+      while (!step.done && !stale) {
+        if (slicer.due()) {
+          await slicer.pause();
+          stale = this.generation !== generation; // someone changed the plan meanwhile: plan again
+        }
+        if (!stale) step = steps.next();
+      }
+      if (stale || !step.done) continue;
+      const prepared = step.value;
+      // Write ahead, in slices, what only the final transaction makes visible; others may write in between.
+      // Each transaction takes chunks of STAGE_ROWS rows until the slice is spent.
+      const chunks = this.stagingChunks(prepared, STAGE_ROWS);
+      for (let next = 0; next < chunks.length;) {
+        if (slicer.due()) {
+          await slicer.pause();
+          if (this.generation !== generation) { stale = true; break; }
+        }
+        this.repo.deferredTransaction(tx => {
+          do chunks[next++](tx, importId); while (next < chunks.length && !slicer.due());
+        });
+      }
+      if (!stale && slicer.due()) {
+        await slicer.pause();
+        stale = this.generation !== generation;
+      }
+      if (stale) {
+        this.repo.deferredTransaction(tx => this.repo.clearStaging(tx));
+        continue;
+      }
+      const report = this.publishImport(prepared, plan, source, at, importId, actor);
+      await this.repo.durable();
+      await this.cleanUpImports(slicer);
+      return report;
+    }
+  }
+
+  /**
+   * Removes what earlier imports left behind, in slices: staged rows of an import that did not finish
+   * (the process stopped, or the import was planned again) and baselines no import has in force.
+   */
+  private async cleanUpImports(slicer: TimeSlicer): Promise<void> {
+    if (this.repo.hasStaging()) this.repo.deferredTransaction(tx => this.repo.clearStaging(tx));
+    for (const generation of this.repo.staleBaselineGenerations()) {
+      while (this.repo.deferredTransaction(tx => this.repo.deleteBaselineGeneration(tx, generation, STAGE_ROWS)) > 0) await slicer.tick();
+    }
+  }
+
+  /**
    * Applies an imported plan idempotently: sprints, tasks and checkpoints are matched by
    * `<source>#<key>`, so importing the same document again updates instead of duplicating. A re-import
    * merges three ways per field (the plan as last imported, the plan now, Baton now; see
@@ -653,62 +775,152 @@ export class PlanService {
     plan = sanitizeImportedPlan(plan, this.sanitize);
     source = this.sanitize(source);
     const at = this.stamp();
-    const steps = prepareImport(plan, source, sha256(content), at, this.importSnapshot(source));
+    const steps = this.planImport(plan, source, sha256(content), at);
     let step = steps.next();
     while (!step.done) step = steps.next();
-    return this.publishImport(step.value, plan, source, at, actor);
+    return this.writeImport(step.value, plan, source, at, `${at}/${randomUUID().slice(0, 8)}`, actor);
   }
 
-  /** What Baton holds for `source`, read before an import is planned. */
-  private importSnapshot(source: string): ImportSnapshot {
+  /** Stages, publishes and cleans up a prepared import in one transaction (the synchronous path). */
+  private writeImport(prepared: PreparedImport, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor): ImportReport {
+    return this.publishImport(prepared, plan, source, at, importId, actor, tx => {
+      this.repo.clearStaging(tx);
+      for (const chunk of this.stagingChunks(prepared, Number.MAX_SAFE_INTEGER)) chunk(tx, importId);
+    }, tx => {
+      for (const generation of this.repo.staleBaselineGenerations()) this.repo.deleteBaselineGeneration(tx, generation, Number.MAX_SAFE_INTEGER);
+    });
+  }
+
+  /**
+   * Reads what Baton holds for `source` before an import is planned, a page at a time: a generator that
+   * yields between pages (`prepareImport`'s driver decides when to give the event loop a turn). Uses the
+   * cached task list and graph when there is one.
+   */
+  private *importSnapshot(source: string): Generator<void, ImportSnapshot, void> {
     const prefix = `${source}#`;
-    const before = this.plan();
+    const PAGE = 200;
+    let tasks: readonly Task[];
+    let dependencies: readonly Dependency[];
+    if (this.cache) {
+      ({ tasks, dependencies } = this.cache);
+    } else {
+      const allTasks: Task[] = [];
+      for (let after = 0; ;) {
+        const page = this.repo.pageTasks(after, PAGE);
+        for (const t of page.rows) allTasks.push(t);
+        if (page.last === null || page.rows.length < PAGE) break;
+        after = page.last;
+        yield;
+      }
+      const deps: Dependency[] = [];
+      for (let after = 0; ;) {
+        const page = this.repo.pageDependencies(after, PAGE * 5);
+        for (const d of page.rows) deps.push(d);
+        if (page.last === null || page.rows.length < PAGE * 5) break;
+        after = page.last;
+        yield;
+      }
+      tasks = allTasks;
+      dependencies = deps;
+    }
+    const tasksBySourceKey = new Map<string, Task>();
+    for (const t of tasks) if (t.sourceKey?.startsWith(prefix)) tasksBySourceKey.set(t.sourceKey, t);
+    yield;
     const checkpointsByTask = new Map<string, Checkpoint[]>();
-    for (const c of this.repo.checkpointsOfSourcePrefix(prefix)) {
-      const list = checkpointsByTask.get(c.taskId) ?? [];
-      list.push(c);
-      checkpointsByTask.set(c.taskId, list);
+    const checkpointBySourceKey = new Map<string, Checkpoint>();
+    for (let after = 0; ;) {
+      const page = this.repo.pageCheckpointsOfSourcePrefix(prefix, after, PAGE);
+      for (const c of page.rows) {
+        const list = checkpointsByTask.get(c.taskId) ?? [];
+        list.push(c);
+        checkpointsByTask.set(c.taskId, list);
+        if (c.sourceKey?.startsWith(prefix)) checkpointBySourceKey.set(c.sourceKey, c);
+      }
+      if (page.last === null || page.rows.length < PAGE) break;
+      after = page.last;
+      yield;
+    }
+    const baselines = new Map<string, Baseline>();
+    for (let after = 0; ;) {
+      const page = this.repo.pageBaselines(source, after, PAGE);
+      for (const [key, b] of page.rows) baselines.set(key, b);
+      if (page.last === null || page.rows.length < PAGE) break;
+      after = page.last;
+      yield;
     }
     const last = this.repo.getImport(source);
+    const sprints = this.repo.listSprints();
     return {
-      tasksBySourceKey: new Map(this.repo.tasksWithSourcePrefix(prefix).map(t => [t.sourceKey!, t])),
-      sprintsBySourceKey: new Map(this.repo.sprintsWithSourcePrefix(prefix).map(s => [s.sourceKey!, s])),
-      checkpointBySourceKey: new Map(this.repo.checkpointsWithSourcePrefix(prefix).map(c => [c.sourceKey!, c])),
+      tasksBySourceKey,
+      sprintsBySourceKey: new Map(sprints.filter(s => s.sourceKey?.startsWith(prefix)).map(s => [s.sourceKey!, s])),
+      checkpointBySourceKey,
       checkpointsByTask,
-      baselines: this.repo.baselinesWithSourcePrefix(prefix),
-      allTasks: before.tasks,
-      dependencies: before.dependencies,
+      baselines,
+      allTasks: tasks,
+      dependencies,
       nextSprintNum: this.repo.nextSprintNumber(),
       nextTaskNum: this.repo.nextTaskNumber(),
-      sprintCount: this.repo.listSprints().length,
+      sprintCount: sprints.length,
       backlogStart: this.repo.nextTaskPosition(null),
       lastImport: last ? { contentSha256: last.contentSha256, importedAt: last.importedAt } : null,
     };
   }
 
-  /** Writes a prepared import in one durable transaction and tells listeners; returns its report. */
-  private publishImport(prepared: PreparedImport, plan: ImportedPlan, source: string, at: string, actor: Actor): ImportReport {
-    const p = prepared;
+  /** Reads the snapshot and plans the import, as one generator (see `importSnapshot`, `prepareImport`). */
+  private *planImport(plan: ImportedPlan, source: string, sha: string, at: string): Generator<void, PreparedImport, void> {
+    const snapshot = yield* this.importSnapshot(source);
+    return yield* prepareImport(plan, source, sha, at, snapshot);
+  }
+
+  /**
+   * The import's final transaction: publishes the staged rows (`PlanRepository.publishStaged`), applies
+   * the sprint, task and checkpoint updates, puts the new baselines in force and logs the import, then
+   * tells listeners. `before`/`after` run inside the same transaction (the synchronous path stages there).
+   * Nothing in it depends on the input being valid: everything was planned and checked before.
+   */
+  private publishImport(
+    p: PreparedImport, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor,
+    before?: (tx: SqlWriter) => void, after?: (tx: SqlWriter) => void,
+  ): ImportReport {
     const report: ImportReport = { source, format: plan.format, ...p.report };
-    this.repo.transaction(tx => {
+    this.repo.deferredTransaction(tx => {
+      before?.(tx);
       for (const [num, sprint] of p.newSprints) this.repo.insertSprint(tx, num, sprint);
       for (const [id, patch] of p.sprintUpdates) this.repo.updateSprint(tx, id, patch);
-      this.repo.insertTasks(tx, p.newTasks);
+      this.repo.publishStaged(tx, importId, at);
       for (const [id, patch] of p.taskUpdates) this.repo.updateTask(tx, id, patch);
-      this.repo.insertCheckpoints(tx, p.newCheckpoints);
       for (const [id, patch] of p.checkpointUpdates) this.repo.updateCheckpoint(tx, id, patch);
-      this.repo.insertDependencies(tx, p.dependencies);
-      this.repo.upsertBaselines(tx, p.baselines);
       for (const e of p.statusLog) this.log(tx, actor, 'task.status', e.taskId, e.sprintId, e.detail);
-      this.repo.upsertImport(tx, source, plan.format, p.contentSha256, at);
+      this.repo.upsertImport(tx, source, plan.format, p.contentSha256, at, importId);
+      this.repo.clearStaging(tx);
       const r = report;
       this.log(tx, actor, 'plan.imported', null, null,
         `imported ${source}: sprints +${r.sprints.created}/~${r.sprints.updated}, tasks +${r.tasks.created}/~${r.tasks.updated}, ` +
         `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped` +
         (r.conflicts.length ? `, ${r.conflicts.length} conflicts kept Baton's value` : ''));
+      after?.(tx);
     });
     this.changed(p.changedTasks, p.changedSprints, true);
     return report;
+  }
+
+  /**
+   * The staging writes of a prepared import (new tasks, checkpoints, dependency edges, baselines) as
+   * transactions of at most `rows` rows each, in the order they must run (parents before subtasks).
+   */
+  private stagingChunks(p: PreparedImport, rows: number): ((tx: SqlWriter, importId: string) => void)[] {
+    const out: ((tx: SqlWriter, importId: string) => void)[] = [];
+    const split = <T>(list: readonly T[], write: (tx: SqlWriter, importId: string, part: readonly T[]) => void) => {
+      for (let i = 0; i < list.length; i += rows) {
+        const part = list.slice(i, i + rows);
+        out.push((tx, importId) => write(tx, importId, part));
+      }
+    };
+    split(p.newTasks, (tx, id, part) => this.repo.stageTasks(tx, id, part));
+    split(p.newCheckpoints, (tx, id, part) => this.repo.stageCheckpoints(tx, id, part));
+    split(p.dependencies, (tx, id, part) => this.repo.stageDependencies(tx, id, part));
+    split(p.baselines, (tx, id, part) => this.repo.insertBaselines(tx, id, part));
+    return out;
   }
 
   /**
@@ -800,6 +1012,7 @@ export class PlanService {
    * refreshes just the changed tasks in place, then tells listeners.
    */
   private changed(taskIds: string[], sprintIds: string[], all = false, structural = false): void {
+    this.generation++;
     if (all || structural || !this.cache) {
       this.cache = undefined;
     } else if (taskIds.length) {

@@ -77,7 +77,7 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     if (!uri) return undefined;
     const content = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
     const source = deps.workspaceFolder ? relativeSource(deps.workspaceFolder.fsPath, uri.fsPath) : uri.fsPath;
-    const report = plan.importDocument(content, source, user());
+    const report = await plan.importDocumentAsync(content, source, user());
     log.info(`[Import] ${summarizeImport(report)}`);
     for (const s of report.skipped) log.info(`[Import] skipped${s.line ? ` line ${s.line}` : ''}: ${s.text} — ${s.reason}`);
     for (const c of report.conflicts) {
