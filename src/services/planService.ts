@@ -131,7 +131,7 @@ const MAX_TITLE = 500;
 /** Longest stretch, in milliseconds, an asynchronous import computes before giving the event loop a turn. */
 const SLICE_MS = 8;
 /** Rows per statement group while an asynchronous import stages its rows (a transaction takes groups until its slice is spent). */
-const STAGE_ROWS = 100;
+const STAGE_ROWS = 50;
 const MAX_TEXT = 200_000;
 const PRIORITY_RANK: Record<TaskPriority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -742,7 +742,13 @@ export class PlanService {
         this.repo.deferredTransaction(tx => this.repo.clearStaging(tx));
         continue;
       }
-      const report = this.publishImport(prepared, plan, source, at, importId, actor);
+      const nextCache = this.cacheAfterImport(prepared, at);
+      await slicer.pause();
+      if (this.generation !== generation) {
+        this.repo.deferredTransaction(tx => this.repo.clearStaging(tx));
+        continue;
+      }
+      const report = this.publishImport(prepared, plan, source, at, importId, actor, undefined, undefined, nextCache);
       await this.repo.durable();
       await this.cleanUpImports(slicer);
       return report;
@@ -782,13 +788,14 @@ export class PlanService {
   }
 
   /** Stages, publishes and cleans up a prepared import in one transaction (the synchronous path). */
-  private writeImport(prepared: PreparedImport, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor): ImportReport {
+  private writeImport(prepared: PreparedImport & { snapshot: ImportSnapshot }, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor): ImportReport {
+    const nextCache = this.cacheAfterImport(prepared, at);
     return this.publishImport(prepared, plan, source, at, importId, actor, tx => {
       this.repo.clearStaging(tx);
       for (const chunk of this.stagingChunks(prepared, Number.MAX_SAFE_INTEGER)) chunk(tx, importId);
     }, tx => {
       for (const generation of this.repo.staleBaselineGenerations()) this.repo.deleteBaselineGeneration(tx, generation, Number.MAX_SAFE_INTEGER);
-    });
+    }, nextCache);
   }
 
   /**
@@ -867,9 +874,34 @@ export class PlanService {
   }
 
   /** Reads the snapshot and plans the import, as one generator (see `importSnapshot`, `prepareImport`). */
-  private *planImport(plan: ImportedPlan, source: string, sha: string, at: string): Generator<void, PreparedImport, void> {
+  private *planImport(plan: ImportedPlan, source: string, sha: string, at: string): Generator<void, PreparedImport & { snapshot: ImportSnapshot }, void> {
     const snapshot = yield* this.importSnapshot(source);
-    return yield* prepareImport(plan, source, sha, at, snapshot);
+    return { ...(yield* prepareImport(plan, source, sha, at, snapshot)), snapshot };
+  }
+
+  /**
+   * The task list and graph as they are once `p` is published, built from the snapshot it was planned on
+   * (valid because nothing changed the plan since: see `generation`), so readers after a large import
+   * do not reload every task in one go. Same order as `PlanRepository.listTasks`.
+   */
+  private cacheAfterImport(p: PreparedImport & { snapshot: ImportSnapshot }, at: string): NonNullable<PlanService['cache']> {
+    const patches = new Map(p.taskUpdates);
+    const tasks = p.snapshot.allTasks.map(t => {
+      const patch = patches.get(t.id);
+      return patch ? { ...t, ...patch } : t;
+    });
+    for (const [, t] of p.newTasks) tasks.push({ ...t, updatedAt: at });
+    const sprintPos = new Map<string, number>(this.repo.listSprints().map(s => [s.id, s.position]));
+    for (const [, s] of p.newSprints) sprintPos.set(s.id, s.position);
+    const pos = (t: Task) => (t.sprintId === null ? undefined : sprintPos.get(t.sprintId));
+    tasks.sort((a, b) => {
+      const pa = pos(a);
+      const pb = pos(b);
+      if ((pa === undefined) !== (pb === undefined)) return pa === undefined ? 1 : -1;
+      return (pa ?? 0) - (pb ?? 0) || a.position - b.position || taskNumber(a.id) - taskNumber(b.id);
+    });
+    const dependencies = [...p.snapshot.dependencies, ...p.dependencies];
+    return { tasks, graph: new TaskGraph(tasks, dependencies), dependencies };
   }
 
   /**
@@ -880,7 +912,7 @@ export class PlanService {
    */
   private publishImport(
     p: PreparedImport, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor,
-    before?: (tx: SqlWriter) => void, after?: (tx: SqlWriter) => void,
+    before?: (tx: SqlWriter) => void, after?: (tx: SqlWriter) => void, nextCache?: PlanService['cache'],
   ): ImportReport {
     const report: ImportReport = { source, format: plan.format, ...p.report };
     this.repo.deferredTransaction(tx => {
@@ -900,7 +932,7 @@ export class PlanService {
         (r.conflicts.length ? `, ${r.conflicts.length} conflicts kept Baton's value` : ''));
       after?.(tx);
     });
-    this.changed(p.changedTasks, p.changedSprints, true);
+    this.changed(p.changedTasks, p.changedSprints, true, false, nextCache);
     return report;
   }
 
@@ -1011,9 +1043,11 @@ export class PlanService {
    * (`all`, or `structural`: tasks added, moved or deleted, dependencies or sprints changed), else
    * refreshes just the changed tasks in place, then tells listeners.
    */
-  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false): void {
+  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false, nextCache?: PlanService['cache']): void {
     this.generation++;
-    if (all || structural || !this.cache) {
+    if (nextCache) {
+      this.cache = nextCache;
+    } else if (all || structural || !this.cache) {
       this.cache = undefined;
     } else if (taskIds.length) {
       const fresh = new Map<string, Task>();

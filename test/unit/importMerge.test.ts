@@ -10,6 +10,7 @@ import { importMarkdownPlan } from '../../src/core/import/markdownPlan';
 import type { Actor } from '../../src/core/model';
 import { DurableDatabase } from '../../src/store/durableDatabase';
 import { STATE_MIGRATIONS } from '../../src/store/schema';
+import { PlanRepository } from '../../src/store/planRepository';
 import { openTestOwner } from './helpers/owner';
 
 const me: Actor = { kind: 'user', name: 'ada' };
@@ -79,7 +80,7 @@ test('a plan change to a field Baton did not change is taken, Baton\'s own chang
       .replace('Parse things.', 'Parse things, fast.')
       .replace('- [ ] write code', '- [x] write code')
       .replace('### A2: Wire it up (3 hours)', '### A2: Wire it all up (3 hours)');
-    const report = owner.plan.importDocument(edited, SOURCE, me);
+    const report = await owner.plan.importDocumentAsync(edited, SOURCE, me); // the path MCP, the CLI and VS Code take
     assert.deepEqual(report.conflicts, []);
     const after = owner.plan.getTask(a1.id);
     assert.equal(after.estimate, 4, 'the plan\'s new estimate is taken');
@@ -88,6 +89,7 @@ test('a plan change to a field Baton did not change is taken, Baton\'s own chang
     assert.equal(owner.plan.listCheckpoints(a1.id).find(c => c.title === 'write code')?.done, true, 'checked in the plan');
     assert.equal(after.progress, 50);
     assert.equal(owner.plan.getTask(a2.id).title, 'A2: Wire it all up');
+    assert.deepEqual(owner.plan.allTasks(), new PlanRepository(owner.db).listTasks(), 'the kept task list matches the database');
   } finally {
     await owner.cleanup();
   }
@@ -104,7 +106,7 @@ test('a field changed both in Baton and in the plan keeps Baton\'s value and is 
     const edited = PLAN
       .replace('### A1: Build the parser (2 hours)', '### A1: Build the parser v2 (8 hours)')
       .replace('### B1: Ship it (1 hour)', '### B1: Ship it (2 hours)'); // the same value on both sides: no conflict
-    const report = owner.plan.importDocument(edited, SOURCE, me);
+    const report = await owner.plan.importDocumentAsync(edited, SOURCE, me); // the path MCP, the CLI and VS Code take
     const after = owner.plan.getTask(a1.id);
     assert.equal(after.title, 'A1: Parser (Baton)');
     assert.equal(after.estimate, 6);
@@ -120,7 +122,7 @@ test('a field changed both in Baton and in the plan keeps Baton\'s value and is 
     assert.match(text, /conflicts 2 \(changed in Baton and in the plan; Baton's value kept\)/);
     assert.match(text, new RegExp(`${a1.id} title: Baton "A1: Parser \\(Baton\\)", plan "A1: Build the parser v2"`));
     // The conflict is reported once: the plan as imported is now the baseline, so an unchanged re-import is quiet.
-    assert.deepEqual(owner.plan.importDocument(edited, SOURCE, me).conflicts, []);
+    assert.deepEqual((await owner.plan.importDocumentAsync(edited, SOURCE, me)).conflicts, []);
     assert.equal(owner.plan.getTask(a1.id).title, 'A1: Parser (Baton)');
     // The activity log says conflicts were kept.
     assert.match(owner.plan.listActivity({ limit: 5 }).find(e => e.action === 'plan.imported')!.detail, /conflicts kept Baton's value|, 0 skipped$/);
