@@ -664,14 +664,18 @@ export class PlanService {
   /**
    * `importDocument` for hosts that serve others meanwhile (the MCP `import_plan` tool, `baton import`,
    * VS Code's Import Plan): the same result, but the event loop is never held for long. The document is
-   * parsed by `parseDocument` (a worker thread in the owner), redacted and merged in slices of about
-   * `SLICE_MS` milliseconds with `setImmediate` between them, and written in ONE durable transaction at
-   * the end, so the import stays atomic and other writers never interleave inside it: nothing is written
-   * before every row was planned and checked (the write phase cannot fail on the input), and no other
-   * write can be rolled back with it. Writes made meanwhile by others (agents, the person) are detected
-   * (`generation`): the import is then planned again against the new state, up to 3 times, the last time
-   * in one go. Imports run one at a time, in call order. Memory: the parsed plan and the planned rows,
-   * proportional to the document.
+   * parsed by `parseDocument` (a worker thread in the owner), then redacted, read against the database
+   * and merged in slices of about `SLICE_MS` milliseconds with `setImmediate` between them. Only when
+   * every row is planned and checked (so no write can fail on the input) are the new rows written ahead,
+   * in small transactions, into staging tables no reader or writer looks at (`import_stage_*`, and a new
+   * generation of baselines); ONE final transaction then publishes them (`INSERT … SELECT`), applies the
+   * updates and puts the baselines in force. So the import is atomic and durable — after a crash it is
+   * either wholly there or not at all (leftover staging is cleared by the next import) — and other
+   * writers, which run between the slices in their own transactions, are never inside the import's
+   * transaction nor rolled back with it. A plan change by anyone else meanwhile (`generation`) makes the
+   * import plan again against the new state (up to 3 times; the last attempt runs in one go). Imports run
+   * one at a time, in call order. Memory: the parsed plan and the planned rows, proportional to the
+   * document. What still runs in one turn: the final transaction (proportional to the rows created).
    * @throws BatonError like `importDocument`.
    */
   importDocumentAsync(content: string, source: string, actor: Actor): Promise<ImportReport> {
