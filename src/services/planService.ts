@@ -743,13 +743,13 @@ export class PlanService {
         stale = this.generation !== generation;
       }
       if (stale) {
-        this.repo.deferredTransaction(tx => this.repo.clearStaging(tx));
+        await this.cleanUpImports(slicer);
         continue;
       }
       const nextCache = this.cacheAfterImport(prepared, at);
       await slicer.pause();
       if (this.generation !== generation) {
-        this.repo.deferredTransaction(tx => this.repo.clearStaging(tx));
+        await this.cleanUpImports(slicer);
         continue;
       }
       const report = this.publishImport(prepared, plan, source, at, importId, actor, undefined, undefined, nextCache);
@@ -764,7 +764,12 @@ export class PlanService {
    * (the process stopped, or the import was planned again) and baselines no import has in force.
    */
   private async cleanUpImports(slicer: TimeSlicer): Promise<void> {
-    if (this.repo.hasStaging()) this.repo.deferredTransaction(tx => this.repo.clearStaging(tx));
+    while (this.repo.hasStaging()) {
+      await slicer.tick();
+      this.repo.deferredTransaction(tx => {
+        while (this.repo.clearSomeStaging(tx, STAGE_ROWS * 4) > 0 && !slicer.due()) { /* until the slice is spent */ }
+      });
+    }
     for (const generation of this.repo.staleBaselineGenerations()) {
       while (this.repo.deferredTransaction(tx => this.repo.deleteBaselineGeneration(tx, generation, STAGE_ROWS)) > 0) await slicer.tick();
     }
@@ -798,6 +803,7 @@ export class PlanService {
       this.repo.clearStaging(tx);
       for (const chunk of this.stagingChunks(prepared, Number.MAX_SAFE_INTEGER)) chunk(tx, importId);
     }, tx => {
+      this.repo.clearStaging(tx);
       for (const generation of this.repo.staleBaselineGenerations()) this.repo.deleteBaselineGeneration(tx, generation, Number.MAX_SAFE_INTEGER);
     }, nextCache);
   }
@@ -897,13 +903,15 @@ export class PlanService {
     for (const [, t] of p.newTasks) tasks.push({ ...t, updatedAt: at });
     const sprintPos = new Map<string, number>(this.repo.listSprints().map(s => [s.id, s.position]));
     for (const [, s] of p.newSprints) sprintPos.set(s.id, s.position);
-    const pos = (t: Task) => (t.sprintId === null ? undefined : sprintPos.get(t.sprintId));
-    tasks.sort((a, b) => {
-      const pa = pos(a);
-      const pb = pos(b);
-      if ((pa === undefined) !== (pb === undefined)) return pa === undefined ? 1 : -1;
-      return (pa ?? 0) - (pb ?? 0) || a.position - b.position || taskNumber(a.id) - taskNumber(b.id);
+    // Sort keys computed once per task: backlog (or unknown sprint) last, sprint position, position, number.
+    const keys = tasks.map((t, i) => {
+      const sp = t.sprintId === null ? undefined : sprintPos.get(t.sprintId);
+      return { i, backlog: sp === undefined ? 1 : 0, sprint: sp ?? 0, position: t.position, num: taskNumber(t.id) };
     });
+    keys.sort((a, b) => a.backlog - b.backlog || a.sprint - b.sprint || a.position - b.position || a.num - b.num);
+    const sorted = keys.map(k => tasks[k.i]);
+    tasks.length = 0;
+    for (const t of sorted) tasks.push(t);
     const dependencies = [...p.snapshot.dependencies, ...p.dependencies];
     return { tasks, graph: new TaskGraph(tasks, dependencies), dependencies };
   }
@@ -911,7 +919,8 @@ export class PlanService {
   /**
    * The import's final transaction: publishes the staged rows (`PlanRepository.publishStaged`), applies
    * the sprint, task and checkpoint updates, puts the new baselines in force and logs the import, then
-   * tells listeners. `before`/`after` run inside the same transaction (the synchronous path stages there).
+   * tells listeners. The staged copies are cleared afterwards (`cleanUpImports`): publishing only reads
+   * the rows of this import's id, so leftovers are never published twice. `before`/`after` run inside the same transaction (the synchronous path stages there).
    * Nothing in it depends on the input being valid: everything was planned and checked before.
    */
   private publishImport(
@@ -928,7 +937,6 @@ export class PlanService {
       for (const [id, patch] of p.checkpointUpdates) this.repo.updateCheckpoint(tx, id, patch);
       for (const e of p.statusLog) this.log(tx, actor, 'task.status', e.taskId, e.sprintId, e.detail);
       this.repo.upsertImport(tx, source, plan.format, p.contentSha256, at, importId);
-      this.repo.clearStaging(tx);
       const r = report;
       this.log(tx, actor, 'plan.imported', null, null,
         `imported ${source}: sprints +${r.sprints.created}/~${r.sprints.updated}, tasks +${r.tasks.created}/~${r.tasks.updated}, ` +

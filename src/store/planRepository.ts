@@ -415,6 +415,14 @@ export class PlanRepository {
     tx.run('DELETE FROM import_stage_checkpoints');
     tx.run('DELETE FROM import_stage_dependencies');
   }
+  /** Deletes up to `limit` staged rows of each staging table; returns how many (call again until 0). */
+  clearSomeStaging(tx: SqlWriter, limit: number): number {
+    let n = 0;
+    for (const table of ['import_stage_tasks', 'import_stage_checkpoints', 'import_stage_dependencies']) {
+      n += tx.run(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} LIMIT ?)`, [limit]).changes;
+    }
+    return n;
+  }
   /** True when the staging tables hold rows (an import that did not finish). */
   hasStaging(): boolean {
     return !!this.db.get(
