@@ -295,6 +295,7 @@ export class PlanRepository {
     const rows = this.db.all<TaskRow & { _r: number }>('SELECT rowid AS _r, * FROM tasks WHERE rowid > ? ORDER BY rowid LIMIT ?', [afterRowid, limit]);
     return { rows: rows.map(toTask), last: rows.length ? rows[rows.length - 1]._r : null };
   }
+  /** A page of dependency edges in rowid order (see `pageTasks`). */
   pageDependencies(afterRowid: number, limit: number): { rows: Dependency[]; last: number | null } {
     const rows = this.db.all<{ _r: number; task_id: string; depends_on_id: string }>(
       'SELECT rowid AS _r, task_id, depends_on_id FROM dependencies WHERE rowid > ? ORDER BY rowid LIMIT ?', [afterRowid, limit]);
@@ -372,6 +373,7 @@ export class PlanRepository {
       );
     }
   }
+  /** Stages new checkpoints of import `importId` (one statement per 150). */
   stageCheckpoints(tx: SqlWriter, importId: string, rows: readonly Checkpoint[]): void {
     for (let i = 0; i < rows.length; i += 150) {
       const chunk = rows.slice(i, i + 150);
@@ -382,6 +384,7 @@ export class PlanRepository {
       );
     }
   }
+  /** Stages new dependency edges of import `importId` (one statement per 300). */
   stageDependencies(tx: SqlWriter, importId: string, deps: readonly Dependency[]): void {
     for (let i = 0; i < deps.length; i += 300) {
       const chunk = deps.slice(i, i + 300);

@@ -96,3 +96,24 @@ test('a document the importer cannot read is refused with its reason, over MCP, 
   assert.equal(owner.plan.allTasks().length, before);
   await c.close();
 });
+
+test('rows staged by an import that never finished are never published, and the next import clears them', async () => {
+  const repo = new PlanRepository(owner.db);
+  const at = '2026-01-01T00:00:00.000Z';
+  const ghost = {
+    id: 'T-999999', title: 'Staged by an import that stopped', description: '', status: 'TODO' as const, priority: 'medium' as const,
+    estimate: null, estimateUnit: 'hours' as const, assignee: null, sprintId: null, parentId: null, position: 0, progress: 0,
+    context: '', summary: null, sourceKey: 'gone.md#ghost', createdAt: at, updatedAt: at, completedAt: null,
+  };
+  owner.db.transaction(tx => {
+    repo.stageTasks(tx, 'crashed-import', [[999_999, ghost]]);
+    repo.insertBaselines(tx, 'crashed-import', [['gone.md#ghost', { kind: 'checkpoint', title: 'x', done: false }]]);
+  });
+  assert.ok(repo.hasStaging());
+  const report = await owner.plan.importDocumentAsync('## Sprint 1: After\n\n- [ ] One more thing\n', 'after.md', { kind: 'user', name: 'ada' });
+  assert.equal(report.tasks.created, 1);
+  assert.equal(owner.plan.allTasks().some(t => t.id === 'T-999999'), false);
+  assert.equal(repo.getTask('T-999999'), undefined);
+  assert.equal(repo.hasStaging(), false);
+  assert.deepEqual(repo.staleBaselineGenerations(), []);
+});
