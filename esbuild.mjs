@@ -81,6 +81,8 @@ const common = {
 const builds = [
   { ...common, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' },
   { ...common, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } },
+  // Plan documents are parsed in a worker thread (src/host/importParser.ts loads dist/importWorker.js).
+  { ...common, entryPoints: { importWorker: 'src/host/importWorker.ts' }, outdir: 'dist' },
 ];
 // The in-host test suite (mocha inside the real extension host) is built outside --production only.
 if (!production) {

@@ -271,13 +271,14 @@ const importOptions: ImportBenchOptions = quick
 function importTables(r: ImportBenchResult): string {
   const rows = r.sizes.map(s => [
     int(s.tasks), int(s.dependencies), `${(s.ms / 1000).toFixed(2)} s`, int(Math.round(s.tasksPerSecond)),
+    s.maxStallMs === null ? 'n/a' : `${Math.round(s.maxStallMs)} ms`,
     'skipped' in s.baseline ? s.baseline.skipped : `${(s.baseline.ms / 1000).toFixed(2)} s · ${int(Math.round(s.baseline.tasksPerSecond))} tasks/s`,
     'skipped' in s.baseline ? '—' : ratio(s.tasksPerSecond / s.baseline.tasksPerSecond),
   ]);
   return [
     `### Plan import (Task Master chain: n tasks, n − 1 dependencies; baseline = ${r.baselineCommit}, same run)`,
     '',
-    markdownTable(['tasks', 'dependencies', 'time', 'tasks/s', 'baseline', 'speed-up'], rows),
+    markdownTable(['tasks', 'dependencies', 'time', 'tasks/s', 'longest stall', 'baseline', 'speed-up'], rows),
   ].join('\n');
 }
 

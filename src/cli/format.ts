@@ -54,6 +54,13 @@ export function formatImportReport(r: ImportReport): string {
     lines.push(`  skipped ${r.skipped.length}:`);
     for (const s of r.skipped) lines.push(`    ${s.line ? `line ${s.line}: ` : ''}${s.text.slice(0, 80)} — ${s.reason}`);
   }
+  if (r.conflicts?.length) {
+    lines.push(`  conflicts ${r.conflicts.length} (changed in Baton and in the plan; Baton's value kept):`);
+    const show = (v: string | number | null) => (v === null ? 'none' : JSON.stringify(String(v).replace(/\s+/g, ' ').slice(0, 80)));
+    for (const c of r.conflicts) {
+      lines.push(`    ${c.taskId ?? c.sprintId ?? ''} ${c.field}: Baton ${show(c.baton)}, plan ${show(c.plan)}`);
+    }
+  }
   if (r.noLongerInSource.length) {
     lines.push(`  no longer in the document (kept): ${r.noLongerInSource.map(t => `${t.id} ${t.title}`).join('; ')}`);
   }

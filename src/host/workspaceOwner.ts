@@ -18,6 +18,7 @@ import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperato
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
 import { PlanService } from '../services/planService';
+import { createWorkerParser } from './importParser';
 import { LeaseService } from '../services/leaseService';
 import { processRunning } from '../sessions/terminalSession';
 import { TerminalSessionRepository } from '../store/terminalSessionRepository';
@@ -206,7 +207,7 @@ export class WorkspaceOwner {
  */
 function buildServices(db: DurableDatabase, options: OwnerOptions): BatonServices {
   const redact = (text: string) => redactSecrets(text).text;
-  const plan = new PlanService(new PlanRepository(db), undefined, redact);
+  const plan = new PlanService(new PlanRepository(db), undefined, redact, { parseDocument: createWorkerParser(message => options.log('warn', message)) });
   const repo = new CoordinationRepository(db);
   const workflow = new WorkflowService(plan, options.workflowRules ?? DEFAULT_WORKFLOW_RULES, (level, message) => options.log(level, message));
   const messages = new MessageService(repo, plan, redact);

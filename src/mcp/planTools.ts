@@ -224,10 +224,10 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
 export function registerImportTool(server: McpServer, plan: PlanService, actorOf: ActorResolver): void {
   server.registerTool('import_plan', {
     title: 'Import a plan document',
-    description: 'Imports a markdown plan (sprint/phase headings, task headings, numbered lists, checklists, tables) or a Task Master tasks.json. Re-importing the same source updates instead of duplicating. Returns counts and what was skipped and why.',
+    description: 'Imports a markdown plan (sprint/phase headings, task headings, numbered lists, checklists, tables) or a Task Master tasks.json. Re-importing the same source updates instead of duplicating and merges three ways: what was changed in Baton stays unless the plan changed it too; fields changed on both sides keep the value in Baton and are listed in conflicts. Returns counts, conflicts, and what was skipped and why.',
     inputSchema: z.object({
       source: z.string().min(1).max(1000).describe('Name identifying the document across re-imports, e.g. docs/PLAN.md'),
       content: z.string().max(5_000_000),
     }).strict(),
-  }, (args, extra) => runTool(() => plan.importDocument(args.content, args.source, actorOf(extra))));
+  }, (args, extra) => runTool(() => plan.importDocumentAsync(args.content, args.source, actorOf(extra))));
 }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { BatonError, invalid, notFound } from '../core/errors';
 import { Emitter, type Event } from '../core/event';
 import { importPlan as parsePlan } from '../core/import/detect';
-import { sanitizeImportedPlan, type ImportedPlan, type ImportedTask } from '../core/import/importedPlan';
+import { sanitizeImportedPlan, type ImportedPlan } from '../core/import/importedPlan';
 import {
   type Actor,
   type ActivityEntry,
@@ -21,7 +21,11 @@ import {
 } from '../core/model';
 import { assertTransition, progressFromCheckpoints } from '../core/statusRules';
 import { TaskGraph } from '../core/taskGraph';
-import type { PlanRepository, SqlWriter } from '../store/planRepository';
+import type { Baseline, PlanRepository, SqlWriter } from '../store/planRepository';
+import { prepareImport, type ImportConflict, type ImportSnapshot, type PreparedImport } from './planImport';
+import { sanitizePlanInSlices, TimeSlicer } from './slices';
+
+export type { ImportConflict };
 
 /** What changed, so views refresh only what they must. `taskIds`/`sprintIds` empty with `all` set means "reload everything". */
 export interface PlanChange {
@@ -101,6 +105,20 @@ export interface ImportReport {
   skipped: ImportedPlan['skipped'];
   /** Tasks imported earlier from this source that the document no longer has (kept, not deleted). */
   noLongerInSource: TaskRef[];
+  /**
+   * Fields changed both in Baton and in the plan since the last import (or, for rows imported before
+   * baselines existed, possibly changed): Baton's value was kept, the plan's is given here.
+   */
+  conflicts: ImportConflict[];
+}
+
+export interface PlanServiceOptions {
+  /**
+   * Parses a plan document off the event loop (the owner passes one that runs the importers in a worker
+   * thread, `host/importWorker.ts`); must return what `core/import/detect.importPlan` returns for the same
+   * text, or reject with its error. Default: parses on the calling thread.
+   */
+  parseDocument?: (content: string, name: string) => Promise<ImportedPlan>;
 }
 
 export interface StatusCounts {
@@ -110,6 +128,10 @@ export interface StatusCounts {
 }
 
 const MAX_TITLE = 500;
+/** Longest stretch, in milliseconds, an asynchronous import computes before giving the event loop a turn. */
+const SLICE_MS = 8;
+/** Rows per statement group while an asynchronous import stages its rows (a transaction takes groups until its slice is spent). */
+const STAGE_ROWS = 50;
 const MAX_TEXT = 200_000;
 const PRIORITY_RANK: Record<TaskPriority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -135,7 +157,16 @@ export class PlanService {
     private readonly repo: PlanRepository,
     private readonly now: () => Date = () => new Date(),
     private readonly sanitize: (text: string) => string = text => text,
-  ) {}
+    options: PlanServiceOptions = {},
+  ) {
+    this.parseDocument = options.parseDocument ?? (async (content, name) => parsePlan(content, name));
+  }
+
+  private readonly parseDocument: (content: string, name: string) => Promise<ImportedPlan>;
+  /** Increases with every committed change (see `changed`): an import planned across event-loop turns checks it before writing. */
+  private generation = 0;
+  /** The import running through `importDocumentAsync`, if any: imports run one at a time. */
+  private importQueue: Promise<unknown> = Promise.resolve();
 
   dispose(): void {
     this._onDidChangePlan.dispose();
@@ -631,220 +662,309 @@ export class PlanService {
   }
 
   /**
+   * `importDocument` for hosts that serve others meanwhile (the MCP `import_plan` tool, `baton import`,
+   * VS Code's Import Plan): the same result, but the event loop is never held for long. The document is
+   * parsed by `parseDocument` (a worker thread in the owner), then redacted, read against the database
+   * and merged in slices of about `SLICE_MS` milliseconds with `setImmediate` between them. Only when
+   * every row is planned and checked (so no write can fail on the input) are the new rows written ahead,
+   * in small transactions, into staging tables no reader or writer looks at (`import_stage_*`, and a new
+   * generation of baselines); ONE final transaction then publishes them (`INSERT … SELECT`), applies the
+   * updates and puts the baselines in force. So the import is atomic and durable — after a crash it is
+   * either wholly there or not at all (leftover staging is cleared by the next import) — and other
+   * writers, which run between the slices in their own transactions, are never inside the import's
+   * transaction nor rolled back with it. A plan change by anyone else meanwhile (`generation`) makes the
+   * import plan again against the new state (up to 3 times; the last attempt runs in one go). Imports run
+   * one at a time, in call order. Memory: the parsed plan and the planned rows, proportional to the
+   * document. What still runs in one turn: the final transaction (proportional to the rows created).
+   * @throws BatonError like `importDocument`.
+   */
+  importDocumentAsync(content: string, source: string, actor: Actor): Promise<ImportReport> {
+    const run = this.importQueue.then(() => this.runImportAsync(content, source, actor));
+    this.importQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runImportAsync(content: string, source: string, actor: Actor): Promise<ImportReport> {
+    const name = this.requireText('Source name', source, 1000);
+    if (!content.trim()) throw invalid(`Cannot import ${name}: the document is empty; nothing was imported.`);
+    if (content.includes('\u0000')) {
+      throw invalid(`Cannot import ${name}: it is not text (it contains NUL characters: a binary file, or UTF-16 read without its byte-order mark); nothing was imported.`);
+    }
+    let parsed: ImportedPlan;
+    try {
+      parsed = await this.parseDocument(content, name);
+    } catch (error) {
+      throw invalid(`Cannot import ${name}: ${(error as Error).message}`);
+    }
+    const slicer = new TimeSlicer(SLICE_MS);
+    const plan = await sanitizePlanInSlices(parsed, this.sanitize, slicer);
+    source = this.sanitize(name);
+    const sha = sha256(content);
+    await this.cleanUpImports(slicer);
+    for (let attempt = 1; ; attempt++) {
+      await slicer.pause();
+      const at = this.stamp();
+      const generation = this.generation;
+      const importId = `${at}/${randomUUID().slice(0, 8)}`;
+      const steps = this.planImport(plan, source, sha, at);
+      let step = steps.next();
+      if (attempt >= 3) {
+        // Others kept writing meanwhile: plan and write this last attempt in one go.
+        while (!step.done) step = steps.next();
+        const report = this.writeImport(step.value, plan, source, at, importId, actor);
+        await this.repo.durable();
+        await this.cleanUpImports(slicer);
+        return report;
+      }
+      let stale = false;
+      while (!step.done && !stale) {
+        if (slicer.due()) {
+          await slicer.pause();
+          stale = this.generation !== generation; // someone changed the plan meanwhile: plan again
+        }
+        if (!stale) step = steps.next();
+      }
+      if (stale || !step.done) continue;
+      const prepared = step.value;
+      // Write ahead, in slices, what only the final transaction makes visible; others may write in between.
+      // Each transaction takes chunks of STAGE_ROWS rows until the slice is spent.
+      const chunks = this.stagingChunks(prepared, STAGE_ROWS);
+      for (let next = 0; next < chunks.length;) {
+        if (slicer.due()) {
+          await slicer.pause();
+          if (this.generation !== generation) { stale = true; break; }
+        }
+        this.repo.deferredTransaction(tx => {
+          do chunks[next++](tx, importId); while (next < chunks.length && !slicer.due());
+        });
+      }
+      if (!stale && slicer.due()) {
+        await slicer.pause();
+        stale = this.generation !== generation;
+      }
+      if (stale) {
+        await this.cleanUpImports(slicer);
+        continue;
+      }
+      const nextCache = this.cacheAfterImport(prepared, at);
+      await slicer.pause();
+      if (this.generation !== generation) {
+        await this.cleanUpImports(slicer);
+        continue;
+      }
+      const report = this.publishImport(prepared, plan, source, at, importId, actor, undefined, undefined, nextCache);
+      await this.repo.durable();
+      await this.cleanUpImports(slicer);
+      return report;
+    }
+  }
+
+  /**
+   * Removes what earlier imports left behind, in slices: staged rows of an import that did not finish
+   * (the process stopped, or the import was planned again) and baselines no import has in force.
+   */
+  private async cleanUpImports(slicer: TimeSlicer): Promise<void> {
+    while (this.repo.hasStaging()) {
+      await slicer.tick();
+      this.repo.deferredTransaction(tx => {
+        while (this.repo.clearSomeStaging(tx, STAGE_ROWS * 4) > 0 && !slicer.due()) { /* until the slice is spent */ }
+      });
+    }
+    for (const generation of this.repo.staleBaselineGenerations()) {
+      while (this.repo.deferredTransaction(tx => this.repo.deleteBaselineGeneration(tx, generation, STAGE_ROWS)) > 0) await slicer.tick();
+    }
+  }
+
+  /**
    * Applies an imported plan idempotently: sprints, tasks and checkpoints are matched by
-   * `<source>#<key>`, so importing the same document again updates titles, descriptions, estimates,
-   * placement and completion instead of duplicating. Work done in Baton is kept: a re-import never
-   * reopens a task nor unchecks a checkpoint, and tasks that vanished from the document are reported,
-   * not deleted. `content` is the raw file text, remembered by hash to tell an unchanged file.
+   * `<source>#<key>`, so importing the same document again updates instead of duplicating. A re-import
+   * merges three ways per field (the plan as last imported, the plan now, Baton now; see
+   * `planImport.ts`): what was changed in Baton stays unless the plan changed it too, and a field both
+   * changed keeps Baton's value and is listed in `conflicts`. A re-import never reopens a task nor
+   * unchecks a checkpoint, and tasks that vanished from the document are reported, not deleted.
+   * `content` is the raw file text, remembered by hash to tell an unchanged file. Synchronous: it holds
+   * the event loop for the whole import (see `importDocumentAsync` for hosts that serve others meanwhile).
    */
   importPlan(plan: ImportedPlan, source: string, content: string, actor: Actor): ImportReport {
     // Everything from the document is outside text: redact it all before anything is compared or stored.
     plan = sanitizeImportedPlan(plan, this.sanitize);
     source = this.sanitize(source);
-    const report: ImportReport = {
-      source, format: plan.format,
-      sprints: { created: 0, updated: 0, unchanged: 0 },
-      tasks: { created: 0, updated: 0, unchanged: 0 },
-      checkpoints: { created: 0, updated: 0, unchanged: 0 },
-      dependencies: { created: 0 },
-      skipped: [...plan.skipped],
-      noLongerInSource: [],
-    };
     const at = this.stamp();
+    const steps = this.planImport(plan, source, sha256(content), at);
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    return this.writeImport(step.value, plan, source, at, `${at}/${randomUUID().slice(0, 8)}`, actor);
+  }
+
+  /** Stages, publishes and cleans up a prepared import in one transaction (the synchronous path). */
+  private writeImport(prepared: PreparedImport & { snapshot: ImportSnapshot }, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor): ImportReport {
+    const nextCache = this.cacheAfterImport(prepared, at);
+    return this.publishImport(prepared, plan, source, at, importId, actor, tx => {
+      this.repo.clearStaging(tx);
+      for (const chunk of this.stagingChunks(prepared, Number.MAX_SAFE_INTEGER)) chunk(tx, importId);
+    }, tx => {
+      this.repo.clearStaging(tx);
+      for (const generation of this.repo.staleBaselineGenerations()) this.repo.deleteBaselineGeneration(tx, generation, Number.MAX_SAFE_INTEGER);
+    }, nextCache);
+  }
+
+  /**
+   * Reads what Baton holds for `source` before an import is planned, a page at a time: a generator that
+   * yields between pages (`prepareImport`'s driver decides when to give the event loop a turn). Uses the
+   * cached task list and graph when there is one.
+   */
+  private *importSnapshot(source: string): Generator<void, ImportSnapshot, void> {
     const prefix = `${source}#`;
-    const seenTasks = new Set<string>();
-    const keyToId = new Map<string, string>();
-    const changedTasks: string[] = [];
-    const changedTaskSet = new Set<string>();
-    const changedSprints: string[] = [];
-    const before = this.plan();
-    const existingDeps = new Set(before.dependencies.map(d => `${d.taskId}>${d.dependsOnId}`));
-    const created: Task[] = [];
-    // Read what this source imported before once, not one query per task (keeps a large import linear).
-    const bySourceKey = new Map(this.repo.tasksWithSourcePrefix(prefix).map(t => [t.sourceKey!, t]));
+    const PAGE = 200;
+    let tasks: readonly Task[];
+    let dependencies: readonly Dependency[];
+    if (this.cache) {
+      ({ tasks, dependencies } = this.cache);
+    } else {
+      const allTasks: Task[] = [];
+      for (let after = 0; ;) {
+        const page = this.repo.pageTasks(after, PAGE);
+        for (const t of page.rows) allTasks.push(t);
+        if (page.last === null || page.rows.length < PAGE) break;
+        after = page.last;
+        yield;
+      }
+      const deps: Dependency[] = [];
+      for (let after = 0; ;) {
+        const page = this.repo.pageDependencies(after, PAGE * 5);
+        for (const d of page.rows) deps.push(d);
+        if (page.last === null || page.rows.length < PAGE * 5) break;
+        after = page.last;
+        yield;
+      }
+      tasks = allTasks;
+      dependencies = deps;
+    }
+    const tasksBySourceKey = new Map<string, Task>();
+    for (const t of tasks) if (t.sourceKey?.startsWith(prefix)) tasksBySourceKey.set(t.sourceKey, t);
+    yield;
     const checkpointsByTask = new Map<string, Checkpoint[]>();
     const checkpointBySourceKey = new Map<string, Checkpoint>();
-    for (const c of this.repo.listCheckpoints()) {
-      const list = checkpointsByTask.get(c.taskId) ?? [];
-      list.push(c);
-      checkpointsByTask.set(c.taskId, list);
-      if (c.sourceKey?.startsWith(prefix)) checkpointBySourceKey.set(c.sourceKey, c);
+    for (let after = 0; ;) {
+      const page = this.repo.pageCheckpointsOfSourcePrefix(prefix, after, PAGE);
+      for (const c of page.rows) {
+        const list = checkpointsByTask.get(c.taskId) ?? [];
+        list.push(c);
+        checkpointsByTask.set(c.taskId, list);
+        if (c.sourceKey?.startsWith(prefix)) checkpointBySourceKey.set(c.sourceKey, c);
+      }
+      if (page.last === null || page.rows.length < PAGE) break;
+      after = page.last;
+      yield;
     }
+    const baselines = new Map<string, Baseline>();
+    for (let after = 0; ;) {
+      const page = this.repo.pageBaselines(source, after, PAGE);
+      for (const [key, b] of page.rows) baselines.set(key, b);
+      if (page.last === null || page.rows.length < PAGE) break;
+      after = page.last;
+      yield;
+    }
+    const last = this.repo.getImport(source);
+    const sprints = this.repo.listSprints();
+    return {
+      tasksBySourceKey,
+      sprintsBySourceKey: new Map(sprints.filter(s => s.sourceKey?.startsWith(prefix)).map(s => [s.sourceKey!, s])),
+      checkpointBySourceKey,
+      checkpointsByTask,
+      baselines,
+      allTasks: tasks,
+      dependencies,
+      nextSprintNum: this.repo.nextSprintNumber(),
+      nextTaskNum: this.repo.nextTaskNumber(),
+      sprintCount: sprints.length,
+      backlogStart: this.repo.nextTaskPosition(null),
+      lastImport: last ? { contentSha256: last.contentSha256, importedAt: last.importedAt } : null,
+    };
+  }
 
-    this.repo.transaction(tx => {
-      let sprintNum = this.repo.nextSprintNumber();
-      let taskNum = this.repo.nextTaskNumber();
-      let sprintPosition = this.repo.listSprints().length;
+  /** Reads the snapshot and plans the import, as one generator (see `importSnapshot`, `prepareImport`). */
+  private *planImport(plan: ImportedPlan, source: string, sha: string, at: string): Generator<void, PreparedImport & { snapshot: ImportSnapshot }, void> {
+    const snapshot = yield* this.importSnapshot(source);
+    return { ...(yield* prepareImport(plan, source, sha, at, snapshot)), snapshot };
+  }
 
-      // New tasks are written in batches (one statement per 50); flushed before anything refers to them.
-      let pendingTasks: [number, Task][] = [];
-      const flushTasks = () => {
-        if (!pendingTasks.length) return;
-        this.repo.insertTasks(tx, pendingTasks);
-        pendingTasks = [];
-      };
-      const upsertTask = (item: ImportedTask, sprintId: string | null, parentId: string | null, position: number) => {
-        const sourceKey = prefix + item.key;
-        const description = this.sanitize(item.description);
-        seenTasks.add(sourceKey);
-        const existing = bySourceKey.get(sourceKey);
-        let id: string;
-        if (!existing) {
-          id = `T-${taskNum}`;
-          const task: Task = {
-            id, title: item.title.slice(0, MAX_TITLE), description, status: item.status, priority: item.priority,
-            estimate: item.estimate, estimateUnit: item.estimateUnit, assignee: null, sprintId, parentId, position,
-            progress: progressFromCheckpoints(item.checkpoints) ?? (item.status === 'DONE' ? 100 : 0), context: '', summary: null,
-            sourceKey, createdAt: at, updatedAt: at, completedAt: item.status === 'DONE' ? at : null,
-          };
-          pendingTasks.push([taskNum++, task]);
-          created.push(task);
-          bySourceKey.set(sourceKey, task);
-          report.tasks.created++;
-          changedTasks.push(id);
-        } else {
-          id = existing.id;
-          const patch: Partial<Task> = {};
-          if (existing.title !== item.title) patch.title = item.title.slice(0, MAX_TITLE);
-          if (existing.description !== description) patch.description = description;
-          if (existing.priority !== item.priority) patch.priority = item.priority;
-          if (existing.estimate !== item.estimate) patch.estimate = item.estimate;
-          if (existing.estimateUnit !== item.estimateUnit) patch.estimateUnit = item.estimateUnit;
-          if (existing.sprintId !== sprintId) patch.sprintId = sprintId;
-          if (existing.parentId !== parentId) patch.parentId = parentId;
-          if (existing.position !== position) patch.position = position;
-          if (item.status === 'DONE' && existing.status !== 'DONE' && existing.status !== 'CANCELLED') {
-            patch.status = 'DONE';
-            patch.completedAt = at;
-            this.log(tx, actor, 'task.status', id, sprintId, `${existing.status} → DONE (checked in ${source})`);
-          }
-          if (Object.keys(patch).length) {
-            patch.updatedAt = at;
-            this.repo.updateTask(tx, id, patch);
-            report.tasks.updated++;
-            changedTasks.push(id); changedTaskSet.add(id);
-          } else {
-            report.tasks.unchanged++;
-          }
-        }
-        keyToId.set(item.key, id);
-        // checkpoints
-        const current = existing ? (checkpointsByTask.get(id) ?? []) : [];
-        let checkpointsChanged = false;
-        item.checkpoints.forEach((c, i) => {
-          const cKey = prefix + c.key;
-          const found = checkpointBySourceKey.get(cKey);
-          if (!found) {
-            const checkpoint = { id: this.newId('C'), taskId: id, title: c.title, done: c.done, position: i, sourceKey: cKey };
-            flushTasks();
-            this.repo.insertCheckpoint(tx, checkpoint);
-            checkpointBySourceKey.set(cKey, checkpoint);
-            report.checkpoints.created++;
-            checkpointsChanged = true;
-          } else {
-            const done = found.done || c.done;
-            if (found.title !== c.title || found.done !== done || found.position !== i || found.taskId !== id) {
-              this.repo.updateCheckpoint(tx, found.id, { title: c.title, done, position: i, taskId: id });
-              report.checkpoints.updated++;
-              checkpointsChanged = true;
-            } else {
-              report.checkpoints.unchanged++;
-            }
-          }
-        });
-        if (checkpointsChanged || (existing && current.length)) {
-          const progress = progressFromCheckpoints(this.repo.listCheckpoints(id));
-          if (progress !== null && (!existing || existing.progress !== progress)) {
-            this.repo.updateTask(tx, id, { progress });
-            if (existing && !changedTaskSet.has(id)) { changedTaskSet.add(id); changedTasks.push(id); }
-          }
-        }
-        item.children.forEach((child, i) => upsertTask(child, sprintId, id, i));
-      };
+  /**
+   * The task list and graph as they are once `p` is published, built from the snapshot it was planned on
+   * (valid because nothing changed the plan since: see `generation`), so readers after a large import
+   * do not reload every task in one go. Same order as `PlanRepository.listTasks`.
+   */
+  private cacheAfterImport(p: PreparedImport & { snapshot: ImportSnapshot }, at: string): NonNullable<PlanService['cache']> {
+    const patches = new Map(p.taskUpdates);
+    const tasks = p.snapshot.allTasks.map(t => {
+      const patch = patches.get(t.id);
+      return patch ? { ...t, ...patch } : t;
+    });
+    for (const [, t] of p.newTasks) tasks.push({ ...t, updatedAt: at });
+    const sprintPos = new Map<string, number>(this.repo.listSprints().map(s => [s.id, s.position]));
+    for (const [, s] of p.newSprints) sprintPos.set(s.id, s.position);
+    // Sort keys computed once per task: backlog (or unknown sprint) last, sprint position, position, number.
+    const keys = tasks.map((t, i) => {
+      const sp = t.sprintId === null ? undefined : sprintPos.get(t.sprintId);
+      return { i, backlog: sp === undefined ? 1 : 0, sprint: sp ?? 0, position: t.position, num: taskNumber(t.id) };
+    });
+    keys.sort((a, b) => a.backlog - b.backlog || a.sprint - b.sprint || a.position - b.position || a.num - b.num);
+    const sorted = keys.map(k => tasks[k.i]);
+    tasks.length = 0;
+    for (const t of sorted) tasks.push(t);
+    const dependencies = [...p.snapshot.dependencies, ...p.dependencies];
+    return { tasks, graph: new TaskGraph(tasks, dependencies), dependencies };
+  }
 
-      const upsertSprint = (name: string, goal: string, key: string): string => {
-        const sourceKey = prefix + key;
-        const existing = this.repo.findSprintBySourceKey(sourceKey);
-        if (!existing) {
-          const id = `S-${sprintNum}`;
-          this.repo.insertSprint(tx, sprintNum++, {
-            id, name: name.slice(0, MAX_TITLE), goal, startDate: null, endDate: null, state: 'planned', position: sprintPosition++,
-            sourceKey, createdAt: at, updatedAt: at,
-          });
-          report.sprints.created++;
-          changedSprints.push(id);
-          return id;
-        }
-        if (existing.name !== name || existing.goal !== goal) {
-          this.repo.updateSprint(tx, existing.id, { name: name.slice(0, MAX_TITLE), goal, updatedAt: at });
-          report.sprints.updated++;
-          changedSprints.push(existing.id);
-        } else {
-          report.sprints.unchanged++;
-        }
-        return existing.id;
-      };
-
-      for (const s of plan.sprints) {
-        const sprintId = upsertSprint(s.name, s.goal, s.key);
-        s.tasks.forEach((t, i) => upsertTask(t, sprintId, null, i));
-      }
-      const backlogStart = this.repo.nextTaskPosition(null);
-      plan.backlog.forEach((t, i) => {
-        const existing = bySourceKey.get(prefix + t.key);
-        upsertTask(t, null, null, existing?.sprintId === null ? existing.position : backlogStart + i);
-      });
-
-      flushTasks();
-      // dependencies, after every task exists: one graph, one batch (linear unless the batch closes a cycle)
-      const wanted: { item: ImportedTask; depKey: string; edge: Dependency }[] = [];
-      const collect = (root: ImportedTask) => {
-        const stack = [root];
-        while (stack.length) {
-          const item = stack.pop()!;
-          const id = keyToId.get(item.key)!;
-          for (const depKey of item.dependsOn) {
-            const depId = keyToId.get(depKey);
-            if (!depId) {
-              report.skipped.push({ line: item.line ?? null, text: `${item.title} → ${depKey}`, reason: 'dependency on a task not in this plan' });
-              continue;
-            }
-            if (existingDeps.has(`${id}>${depId}`)) continue;
-            existingDeps.add(`${id}>${depId}`);
-            wanted.push({ item, depKey, edge: { taskId: id, dependsOnId: depId } });
-          }
-          for (let i = item.children.length - 1; i >= 0; i--) stack.push(item.children[i]);
-        }
-      };
-      for (const s of plan.sprints) s.tasks.forEach(collect);
-      plan.backlog.forEach(collect);
-      if (wanted.length) {
-        const accepted: Dependency[] = [];
-        const graph = new TaskGraph([...before.tasks, ...created], before.dependencies);
-        const refused = new Map(graph.addEdges(wanted.map(w => w.edge)).map(r => [r.edge, r.cycle]));
-        for (const w of wanted) {
-          const cycle = refused.get(w.edge);
-          if (cycle) {
-            report.skipped.push({ line: w.item.line ?? null, text: `${w.item.title} → ${w.depKey}`, reason: `dependency would close a cycle (${cycle.join(' → ')})` });
-            continue;
-          }
-          accepted.push(w.edge);
-          report.dependencies.created++;
-        }
-        this.repo.insertDependencies(tx, accepted);
-      }
-
-      for (const t of bySourceKey.values()) {
-        if (!seenTasks.has(t.sourceKey!)) report.noLongerInSource.push({ id: t.id, title: t.title, status: t.status });
-      }
-      this.repo.upsertImport(tx, source, plan.format, createHash('sha256').update(content).digest('hex'), at);
+  /**
+   * The import's final transaction: publishes the staged rows (`PlanRepository.publishStaged`), applies
+   * the sprint, task and checkpoint updates, puts the new baselines in force and logs the import, then
+   * tells listeners. The staged copies are cleared afterwards (`cleanUpImports`): publishing only reads
+   * the rows of this import's id, so leftovers are never published twice. `before`/`after` run inside the same transaction (the synchronous path stages there).
+   * Nothing in it depends on the input being valid: everything was planned and checked before.
+   */
+  private publishImport(
+    p: PreparedImport, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor,
+    before?: (tx: SqlWriter) => void, after?: (tx: SqlWriter) => void, nextCache?: PlanService['cache'],
+  ): ImportReport {
+    const report: ImportReport = { source, format: plan.format, ...p.report };
+    this.repo.deferredTransaction(tx => {
+      before?.(tx);
+      for (const [num, sprint] of p.newSprints) this.repo.insertSprint(tx, num, sprint);
+      for (const [id, patch] of p.sprintUpdates) this.repo.updateSprint(tx, id, patch);
+      this.repo.publishStaged(tx, importId, at);
+      for (const [id, patch] of p.taskUpdates) this.repo.updateTask(tx, id, patch);
+      for (const [id, patch] of p.checkpointUpdates) this.repo.updateCheckpoint(tx, id, patch);
+      for (const e of p.statusLog) this.log(tx, actor, 'task.status', e.taskId, e.sprintId, e.detail);
+      this.repo.upsertImport(tx, source, plan.format, p.contentSha256, at, importId);
       const r = report;
       this.log(tx, actor, 'plan.imported', null, null,
         `imported ${source}: sprints +${r.sprints.created}/~${r.sprints.updated}, tasks +${r.tasks.created}/~${r.tasks.updated}, ` +
-        `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped`);
+        `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped` +
+        (r.conflicts.length ? `, ${r.conflicts.length} conflicts kept Baton's value` : ''));
+      after?.(tx);
     });
-    this.changed(changedTasks, changedSprints, true);
+    this.changed(p.changedTasks, p.changedSprints, true, false, nextCache);
     return report;
+  }
+
+  /**
+   * The staging writes of a prepared import (new tasks, checkpoints, dependency edges, baselines) as
+   * transactions of at most `rows` rows each, in the order they must run (parents before subtasks).
+   */
+  private stagingChunks(p: PreparedImport, rows: number): ((tx: SqlWriter, importId: string) => void)[] {
+    const out: ((tx: SqlWriter, importId: string) => void)[] = [];
+    const split = <T>(list: readonly T[], write: (tx: SqlWriter, importId: string, part: readonly T[]) => void) => {
+      for (let i = 0; i < list.length; i += rows) {
+        const part = list.slice(i, i + rows);
+        out.push((tx, importId) => write(tx, importId, part));
+      }
+    };
+    split(p.newTasks, (tx, id, part) => this.repo.stageTasks(tx, id, part));
+    split(p.newCheckpoints, (tx, id, part) => this.repo.stageCheckpoints(tx, id, part));
+    split(p.dependencies, (tx, id, part) => this.repo.stageDependencies(tx, id, part));
+    split(p.baselines, (tx, id, part) => this.repo.insertBaselines(tx, id, part));
+    return out;
   }
 
   /**
@@ -935,8 +1055,11 @@ export class PlanService {
    * (`all`, or `structural`: tasks added, moved or deleted, dependencies or sprints changed), else
    * refreshes just the changed tasks in place, then tells listeners.
    */
-  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false): void {
-    if (all || structural || !this.cache) {
+  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false, nextCache?: PlanService['cache']): void {
+    this.generation++;
+    if (nextCache) {
+      this.cache = nextCache;
+    } else if (all || structural || !this.cache) {
       this.cache = undefined;
     } else if (taskIds.length) {
       const fresh = new Map<string, Task>();
@@ -1006,6 +1129,10 @@ export class PlanService {
 function oneLine(text: string, max = 120): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function taskNumber(id: string): number {

@@ -12,6 +12,15 @@ import type {
   TaskStatus,
 } from '../core/model';
 
+/**
+ * One imported row's values as its plan had them at the last import (`import_baselines`), for
+ * three-way re-imports (services/planImport.ts). Descriptions are kept as hashes.
+ */
+export type Baseline =
+  | { kind: 'task'; title: string; description: string; priority: TaskPriority; estimate: number | null; estimateUnit: EstimateUnit; sprintId: string | null; parentId: string | null; position: number; status: TaskStatus }
+  | { kind: 'sprint'; name: string; goal: string }
+  | { kind: 'checkpoint'; title: string; done: boolean };
+
 /** A SQL parameter as sql.js binds it. */
 export type SqlValue = string | number | null | Uint8Array;
 
@@ -20,6 +29,10 @@ export interface SqlStore {
   all<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): T[];
   get<T = Record<string, unknown>>(sql: string, params?: SqlValue[]): T | undefined;
   transaction<T>(fn: (tx: SqlWriter) => T): T;
+  /** Group commit (DurableDatabase): transactions run inside skip their own fdatasync until `durable()`. */
+  groupCommit?<T>(fn: () => T): T;
+  /** Resolves once every committed transaction is on disk. */
+  durable?(): Promise<void>;
 }
 export interface SqlWriter {
   run(sql: string, params?: SqlValue[]): { changes: number };
@@ -68,6 +81,18 @@ export class PlanRepository {
 
   transaction<T>(fn: (tx: SqlWriter) => T): T {
     return this.db.transaction(fn);
+  }
+  /**
+   * A transaction whose fdatasync runs off the event loop when the store has group commit: committed on
+   * return but durable only once `durable()` resolves (callers await it before reporting success).
+   */
+  deferredTransaction<T>(fn: (tx: SqlWriter) => T): T {
+    const db = this.db;
+    return db.groupCommit ? db.groupCommit(() => db.transaction(fn)) : db.transaction(fn);
+  }
+  /** Resolves once every committed transaction is on disk (immediately for stores without group commit). */
+  durable(): Promise<void> {
+    return this.db.durable ? this.db.durable() : Promise.resolve();
   }
 
   // ---- sprints
@@ -263,21 +288,167 @@ export class PlanRepository {
     }));
   }
 
-  // ---- imports
-  getImport(source: string): { source: string; format: string; contentSha256: string; importedAt: string } | undefined {
-    const r = this.db.get<Record<string, string>>('SELECT * FROM imports WHERE source = ?', [source]);
-    return r && { source: r.source, format: r.format, contentSha256: r.content_sha256, importedAt: r.imported_at };
+
+  // ---- paged reads (for work done in slices): rows after `afterRowid` in rowid order, at most `limit`
+  /** A page of tasks in rowid order; `last` is the rowid to continue after (null when the page is empty). */
+  pageTasks(afterRowid: number, limit: number): { rows: Task[]; last: number | null } {
+    const rows = this.db.all<TaskRow & { _r: number }>('SELECT rowid AS _r, * FROM tasks WHERE rowid > ? ORDER BY rowid LIMIT ?', [afterRowid, limit]);
+    return { rows: rows.map(toTask), last: rows.length ? rows[rows.length - 1]._r : null };
   }
+  /** A page of dependency edges in rowid order (see `pageTasks`). */
+  pageDependencies(afterRowid: number, limit: number): { rows: Dependency[]; last: number | null } {
+    const rows = this.db.all<{ _r: number; task_id: string; depends_on_id: string }>(
+      'SELECT rowid AS _r, task_id, depends_on_id FROM dependencies WHERE rowid > ? ORDER BY rowid LIMIT ?', [afterRowid, limit]);
+    return { rows: rows.map(r => ({ taskId: r.task_id, dependsOnId: r.depends_on_id })), last: rows.length ? rows[rows.length - 1]._r : null };
+  }
+  /** A page of the checkpoints of tasks whose source key starts with `prefix` (imported or added in Baton). */
+  pageCheckpointsOfSourcePrefix(prefix: string, afterRowid: number, limit: number): { rows: Checkpoint[]; last: number | null } {
+    const rows = this.db.all<Record<string, SqlValue>>(
+      `SELECT c.rowid AS _r, c.* FROM checkpoints c JOIN tasks t ON t.id = c.task_id
+       WHERE substr(t.source_key, 1, length(?)) = ? AND c.rowid > ? ORDER BY c.rowid LIMIT ?`, [prefix, prefix, afterRowid, limit]);
+    return {
+      rows: rows.map(r => ({
+        id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
+        position: r.position as number, sourceKey: r.source_key as string | null,
+      })),
+      last: rows.length ? rows[rows.length - 1]._r as number : null,
+    };
+  }
+  /** A page of the baselines in force for `source` (the generation `imports.baseline_id` names), with their source keys. */
+  pageBaselines(source: string, afterRowid: number, limit: number): { rows: [string, Baseline][]; last: number | null } {
+    const rows = this.db.all<{ _r: number; source_key: string; kind: string; fields: string }>(
+      `SELECT b.rowid AS _r, b.source_key, b.kind, b.fields FROM import_baselines b JOIN imports i ON i.baseline_id = b.import_id
+       WHERE i.source = ? AND b.rowid > ? ORDER BY b.rowid LIMIT ?`, [source, afterRowid, limit]);
+    return {
+      rows: rows.map(r => [r.source_key, { ...JSON.parse(r.fields), kind: r.kind } as Baseline]),
+      last: rows.length ? rows[rows.length - 1]._r : null,
+    };
+  }
+
+  // ---- import baselines (the plan as last imported, per source key; see services/planImport.ts)
+  /** Writes baselines of generation `importId` (invisible until `upsertImport` names it), one statement per 200. */
+  insertBaselines(tx: SqlWriter, importId: string, rows: readonly (readonly [string, Baseline])[]): void {
+    for (let i = 0; i < rows.length; i += 200) {
+      const chunk = rows.slice(i, i + 200);
+      tx.run(
+        `INSERT OR REPLACE INTO import_baselines (import_id, source_key, kind, fields) VALUES ${chunk.map(() => '(?, ?, ?, ?)').join(', ')}`,
+        chunk.flatMap(([key, b]) => {
+          const { kind, ...fields } = b;
+          return [importId, key, kind, JSON.stringify(fields)];
+        }),
+      );
+    }
+  }
+  /**
+   * Generations of baselines no import has in force (replaced ones, and those of imports that never
+   * finished). Found by skipping through the primary key's index, one probe per generation.
+   */
+  staleBaselineGenerations(): string[] {
+    const inForce = new Set(this.db.all<{ id: string }>('SELECT baseline_id AS id FROM imports WHERE baseline_id IS NOT NULL').map(r => r.id));
+    const stale: string[] = [];
+    for (let after = ''; ;) {
+      const row = this.db.get<{ id: string }>('SELECT import_id AS id FROM import_baselines WHERE import_id > ? ORDER BY import_id LIMIT 1', [after]);
+      if (!row) return stale;
+      if (!inForce.has(row.id)) stale.push(row.id);
+      after = row.id;
+    }
+  }
+  /** Deletes up to `limit` baselines of generation `importId`; returns how many (call again until 0). */
+  deleteBaselineGeneration(tx: SqlWriter, importId: string, limit: number): number {
+    return tx.run(
+      'DELETE FROM import_baselines WHERE rowid IN (SELECT rowid FROM import_baselines WHERE import_id = ? LIMIT ?)', [importId, limit]).changes;
+  }
+
+  // ---- import staging: rows written ahead in slices, published by one INSERT … SELECT
+  /** Stages new tasks of import `importId` (one statement per 100). Parents before subtasks. */
+  stageTasks(tx: SqlWriter, importId: string, rows: readonly (readonly [number, Task])[]): void {
+    for (let i = 0; i < rows.length; i += 100) {
+      const chunk = rows.slice(i, i + 100);
+      tx.run(
+        `INSERT INTO import_stage_tasks (import_id, id, num, title, description, status, priority, estimate, estimate_unit,
+           sprint_id, parent_id, position, progress, source_key, created_at, completed_at)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flatMap(([num, t]) => [importId, t.id, num, t.title, t.description, t.status, t.priority, t.estimate, t.estimateUnit,
+          t.sprintId, t.parentId, t.position, t.progress, t.sourceKey, t.createdAt, t.completedAt]),
+      );
+    }
+  }
+  /** Stages new checkpoints of import `importId` (one statement per 150). */
+  stageCheckpoints(tx: SqlWriter, importId: string, rows: readonly Checkpoint[]): void {
+    for (let i = 0; i < rows.length; i += 150) {
+      const chunk = rows.slice(i, i + 150);
+      tx.run(
+        `INSERT INTO import_stage_checkpoints (import_id, id, task_id, title, done, position, source_key)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+        chunk.flatMap(c => [importId, c.id, c.taskId, c.title, c.done ? 1 : 0, c.position, c.sourceKey]),
+      );
+    }
+  }
+  /** Stages new dependency edges of import `importId` (one statement per 300). */
+  stageDependencies(tx: SqlWriter, importId: string, deps: readonly Dependency[]): void {
+    for (let i = 0; i < deps.length; i += 300) {
+      const chunk = deps.slice(i, i + 300);
+      tx.run(
+        `INSERT INTO import_stage_dependencies (import_id, task_id, depends_on_id) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}`,
+        chunk.flatMap(d => [importId, d.taskId, d.dependsOnId]),
+      );
+    }
+  }
+  /**
+   * Moves import `importId`'s staged rows into tasks, checkpoints and dependencies (three INSERT … SELECT,
+   * in staging order), stamping tasks `updatedAt`. Staged rows of other imports are ignored.
+   */
+  publishStaged(tx: SqlWriter, importId: string, updatedAt: string): void {
+    tx.run(
+      `INSERT INTO tasks (id, num, title, description, status, priority, estimate, estimate_unit, assignee, sprint_id, parent_id,
+         position, progress, context, summary, source_key, created_at, updated_at, completed_at)
+       SELECT id, num, title, description, status, priority, estimate, estimate_unit, NULL, sprint_id, parent_id,
+         position, progress, '', NULL, source_key, created_at, ?, completed_at
+       FROM import_stage_tasks WHERE import_id = ? ORDER BY rowid`, [updatedAt, importId]);
+    tx.run(
+      `INSERT INTO checkpoints (id, task_id, title, done, position, source_key)
+       SELECT id, task_id, title, done, position, source_key FROM import_stage_checkpoints WHERE import_id = ? ORDER BY rowid`, [importId]);
+    tx.run(
+      `INSERT OR IGNORE INTO dependencies (task_id, depends_on_id)
+       SELECT task_id, depends_on_id FROM import_stage_dependencies WHERE import_id = ? ORDER BY rowid`, [importId]);
+  }
+  /** Empties the staging tables (SQLite's truncate: cheap however many rows they hold). */
+  clearStaging(tx: SqlWriter): void {
+    tx.run('DELETE FROM import_stage_tasks');
+    tx.run('DELETE FROM import_stage_checkpoints');
+    tx.run('DELETE FROM import_stage_dependencies');
+  }
+  /** Deletes up to `limit` staged rows of each staging table; returns how many (call again until 0). */
+  clearSomeStaging(tx: SqlWriter, limit: number): number {
+    let n = 0;
+    for (const table of ['import_stage_tasks', 'import_stage_checkpoints', 'import_stage_dependencies']) {
+      n += tx.run(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} LIMIT ?)`, [limit]).changes;
+    }
+    return n;
+  }
+  /** True when the staging tables hold rows (an import that did not finish). */
+  hasStaging(): boolean {
+    return !!this.db.get(
+      'SELECT 1 AS x FROM import_stage_tasks UNION ALL SELECT 1 FROM import_stage_checkpoints UNION ALL SELECT 1 FROM import_stage_dependencies LIMIT 1');
+  }
+
+  // ---- imports
   /** Every imported document, oldest import first (`importedAt` is the last import's ISO time). */
   listImports(): { source: string; format: string; contentSha256: string; importedAt: string }[] {
     return this.db.all<Record<string, string>>('SELECT * FROM imports ORDER BY imported_at, source')
       .map(r => ({ source: r.source, format: r.format, contentSha256: r.content_sha256, importedAt: r.imported_at }));
   }
-  upsertImport(tx: SqlWriter, source: string, format: string, sha256: string, at: string): void {
+  getImport(source: string): { source: string; format: string; contentSha256: string; importedAt: string; baselineId: string | null } | undefined {
+    const r = this.db.get<Record<string, string>>('SELECT * FROM imports WHERE source = ?', [source]);
+    return r && { source: r.source, format: r.format, contentSha256: r.content_sha256, importedAt: r.imported_at, baselineId: r.baseline_id ?? null };
+  }
+  /** Records an import of `source`; `baselineId` puts that generation of baselines in force. */
+  upsertImport(tx: SqlWriter, source: string, format: string, sha256: string, at: string, baselineId: string): void {
     tx.run(
-      `INSERT INTO imports (source, format, content_sha256, imported_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT(source) DO UPDATE SET format = excluded.format, content_sha256 = excluded.content_sha256, imported_at = excluded.imported_at`,
-      [source, format, sha256, at],
+      `INSERT INTO imports (source, format, content_sha256, imported_at, baseline_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(source) DO UPDATE SET format = excluded.format, content_sha256 = excluded.content_sha256,
+         imported_at = excluded.imported_at, baseline_id = excluded.baseline_id`,
+      [source, format, sha256, at, baselineId],
     );
   }
 }

@@ -212,4 +212,56 @@ CREATE INDEX terminal_sessions_state ON terminal_sessions(state, num);
 CREATE INDEX terminal_sessions_task ON terminal_sessions(task_id);
 `,
   },
+  {
+    version: 4,
+    description: 'import baselines (each imported row as last imported, for three-way re-imports) and import staging',
+    // import_baselines.fields: JSON of the row's values as the plan had them (descriptions as hashes),
+    // one generation per import (import_id); imports.baseline_id names the generation in force, so a new
+    // generation is written ahead, invisibly, and takes over with that one column. Rows imported before
+    // this migration have none; the importer infers theirs (services/planImport.ts).
+    // import_stage_*: rows an import writes ahead in slices, published into tasks / checkpoints /
+    // dependencies by one INSERT … SELECT in the import's final transaction (services/planService.ts).
+    sql: `
+CREATE TABLE import_baselines (
+  import_id TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  fields TEXT NOT NULL,
+  PRIMARY KEY (import_id, source_key)
+);
+ALTER TABLE imports ADD COLUMN baseline_id TEXT;
+CREATE TABLE import_stage_tasks (
+  import_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  num INTEGER NOT NULL,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL,
+  status TEXT NOT NULL,
+  priority TEXT NOT NULL,
+  estimate REAL,
+  estimate_unit TEXT NOT NULL,
+  sprint_id TEXT,
+  parent_id TEXT,
+  position INTEGER NOT NULL,
+  progress INTEGER NOT NULL,
+  source_key TEXT,
+  created_at TEXT NOT NULL,
+  completed_at TEXT
+);
+CREATE TABLE import_stage_checkpoints (
+  import_id TEXT NOT NULL,
+  id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  title TEXT NOT NULL,
+  done INTEGER NOT NULL,
+  position INTEGER NOT NULL,
+  source_key TEXT
+);
+CREATE TABLE import_stage_dependencies (
+  import_id TEXT NOT NULL,
+  task_id TEXT NOT NULL,
+  depends_on_id TEXT NOT NULL
+);
+`,
+  },
 ];

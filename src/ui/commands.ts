@@ -77,13 +77,23 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     if (!uri) return undefined;
     const content = new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
     const source = deps.workspaceFolder ? relativeSource(deps.workspaceFolder.fsPath, uri.fsPath) : uri.fsPath;
-    const report = plan.importDocument(content, source, user());
+    const report = await plan.importDocumentAsync(content, source, user());
     log.info(`[Import] ${summarizeImport(report)}`);
     for (const s of report.skipped) log.info(`[Import] skipped${s.line ? ` line ${s.line}` : ''}: ${s.text} — ${s.reason}`);
+    for (const c of report.conflicts) {
+      log.info(`[Import] conflict ${c.taskId ?? c.sprintId ?? ''} ${c.field}: kept Baton's ${JSON.stringify(c.baton)}, the plan has ${JSON.stringify(c.plan)}`);
+    }
+    const conflicts = report.conflicts.length
+      ? ' ' + vscode.l10n.t('{0} fields were changed both in Baton and in the plan: Baton\'s values were kept.', report.conflicts.length)
+      : '';
+    const actions = [
+      ...(report.conflicts.length ? [vscode.l10n.t('Show Conflicts')] : []),
+      ...(report.skipped.length ? [vscode.l10n.t('Show Skipped')] : []),
+    ];
     // Not awaited: the command finishes now; the notification's action runs whenever it is clicked.
-    void vscode.window.showInformationMessage(
-      vscode.l10n.t('Imported {0}: {1}', path.basename(source), summarizeImport(report)),
-      ...(report.skipped.length ? [vscode.l10n.t('Show Skipped')] : [])).then(action => action && log.show());
+    void (report.conflicts.length ? vscode.window.showWarningMessage : vscode.window.showInformationMessage)(
+      vscode.l10n.t('Imported {0}: {1}', path.basename(source), summarizeImport(report)) + conflicts,
+      ...actions).then(action => action && log.show());
     return report;
   });
 

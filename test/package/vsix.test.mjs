@@ -18,7 +18,7 @@ const files = () => {
 test('the VSIX holds the manifest, bundles, sql.js wasm and icon', () => {
   const have = new Set(files());
   const required = [
-    'extension/package.json', 'extension/dist/extension.js', 'extension/dist/cli.js',
+    'extension/package.json', 'extension/dist/extension.js', 'extension/dist/cli.js', 'extension/dist/importWorker.js',
     'extension/dist/sql-wasm.wasm', 'extension/media/baton.svg',
   ];
   assert.deepEqual(required.filter(f => !have.has(f)), [], 'required files missing from the VSIX');
