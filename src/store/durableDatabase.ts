@@ -790,6 +790,7 @@ export class DurableDatabase {
 
     try {
       db.run(`PRAGMA foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+      db.run(IN_MEMORY_PRAGMAS);
       db.run(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY, value)`);
 
       // 2. Journals.
