@@ -206,7 +206,7 @@ export class PlanService {
       waitingOn: graph.waitingOn(id).map(ref),
       ready: task.status === 'TODO' && graph.dependenciesSatisfied(id),
       subtasks: tasks.filter(t => t.parentId === id).map(t => ref(t.id)),
-      activity: this.repo.listActivity({ taskId: id, limit: activityLimit }),
+      activity: activityLimit > 0 ? this.repo.listActivity({ taskId: id, limit: activityLimit }) : [],
     };
   }
 
@@ -475,7 +475,7 @@ export class PlanService {
    */
   claimNextReadyTask(actor: Actor, options: { sprintId?: string } = {}): Task | null {
     if (options.sprintId !== undefined) this.getSprint(options.sprintId);
-    const next = this.readyTasks(options.sprintId)[0];
+    const next = this.mostUrgentReady(options.sprintId);
     if (!next) return null;
     this.repo.transaction(tx => {
       this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true });
@@ -878,14 +878,29 @@ export class PlanService {
   }
 
   private byUrgency(tasks: Task[]): Task[] {
+    return [...tasks].sort(this.urgencyOrder());
+  }
+
+  /** Most urgent first: priority, then sprint position (backlog last), task position, task number. */
+  private urgencyOrder(): (a: Task, b: Task) => number {
     const sprintPos = new Map(this.repo.listSprints().map(s => [s.id, s.position]));
-    return [...tasks].sort(
-      (a, b) =>
-        PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
-        (a.sprintId ? sprintPos.get(a.sprintId) ?? 1e9 : 1e9) - (b.sprintId ? sprintPos.get(b.sprintId) ?? 1e9 : 1e9) ||
-        a.position - b.position ||
-        taskNumber(a.id) - taskNumber(b.id),
-    );
+    return (a, b) =>
+      PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
+      (a.sprintId ? sprintPos.get(a.sprintId) ?? 1e9 : 1e9) - (b.sprintId ? sprintPos.get(b.sprintId) ?? 1e9 : 1e9) ||
+      a.position - b.position ||
+      taskNumber(a.id) - taskNumber(b.id);
+  }
+
+  /** `readyTasks(sprintId)[0]` without sorting the whole ready set (one pass), or undefined when none is ready. */
+  private mostUrgentReady(sprintId?: string): Task | undefined {
+    const { tasks, graph } = this.plan();
+    const ready = new Set(graph.readyTasks());
+    const order = this.urgencyOrder();
+    let best: Task | undefined;
+    for (const t of tasks) {
+      if (ready.has(t.id) && (sprintId === undefined || t.sprintId === sprintId) && (!best || order(t, best) < 0)) best = t;
+    }
+    return best;
   }
 
   private checkTransition(task: Task, to: TaskStatus): void {
@@ -949,8 +964,10 @@ export class PlanService {
         fresh.set(id, task);
       }
       if (this.cache) {
+        const { graph, dependencies } = this.cache;
         const tasks = this.cache.tasks.map(t => fresh.get(t.id) ?? t);
-        this.cache = { tasks, graph: new TaskGraph(tasks, this.cache.dependencies), dependencies: this.cache.dependencies };
+        for (const task of fresh.values()) graph.updateTask(task); // same edges: only statuses/estimates move
+        this.cache = { tasks, graph, dependencies };
       }
     }
     this._onDidChangePlan.fire({ taskIds, sprintIds, all });
