@@ -125,7 +125,8 @@ export class PlanService {
   /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
   readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
 
-  private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[] } | undefined;
+  /** See `plan()`; `byId` is built on first use (`taskMap()`). */
+  private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task> } | undefined;
 
   /**
    * @param sanitize applied to every free text taken from outside (descriptions, notes, context,
@@ -190,7 +191,7 @@ export class PlanService {
   getTaskDetails(id: string, activityLimit = 50): TaskDetails {
     const task = this.getTask(id);
     const tasks = this.plan().tasks;
-    const byId = new Map(tasks.map(t => [t.id, t]));
+    const byId = this.taskMap();
     const graph = this.plan().graph;
     const ref = (tid: string): TaskRef => {
       const t = byId.get(tid)!;
@@ -868,13 +869,20 @@ export class PlanService {
    * (`changed()` drops it). Every write goes through this service, so the cache cannot go stale;
    * callers must not mutate the returned objects.
    */
-  private plan(): { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[] } {
+  private plan(): { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task> } {
     if (!this.cache) {
       const tasks = this.repo.listTasks();
       const dependencies = this.repo.listDependencies();
       this.cache = { tasks, graph: new TaskGraph(tasks, dependencies), dependencies };
     }
     return this.cache;
+  }
+
+  /** The cached tasks by id (built once per cached plan; callers must not mutate it). */
+  private taskMap(): Map<string, Task> {
+    const plan = this.plan();
+    plan.byId ??= new Map(plan.tasks.map(t => [t.id, t]));
+    return plan.byId;
   }
 
   private byUrgency(tasks: Task[]): Task[] {
