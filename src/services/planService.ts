@@ -125,8 +125,8 @@ export class PlanService {
   /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
   readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
 
-  /** See `plan()`; `byId` is built on first use (`taskMap()`). */
-  private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task> } | undefined;
+  /** See `plan()`; `byId` and `sprints` are read on first use (`taskMap()`, `sprintList()`). */
+  private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task>; sprints?: Sprint[] } | undefined;
 
   /**
    * @param sanitize applied to every free text taken from outside (descriptions, notes, context,
@@ -145,7 +145,7 @@ export class PlanService {
   // ------------------------------------------------------------------ reads
 
   listSprints(): Sprint[] {
-    return this.repo.listSprints();
+    return this.sprintList().map(s => ({ ...s }));
   }
 
   getSprint(id: string): Sprint {
@@ -869,7 +869,7 @@ export class PlanService {
    * (`changed()` drops it). Every write goes through this service, so the cache cannot go stale;
    * callers must not mutate the returned objects.
    */
-  private plan(): { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task> } {
+  private plan(): { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task>; sprints?: Sprint[] } {
     if (!this.cache) {
       const tasks = this.repo.listTasks();
       const dependencies = this.repo.listDependencies();
@@ -885,13 +885,23 @@ export class PlanService {
     return plan.byId;
   }
 
+  /**
+   * The sprints in plan order, kept with the cached plan: every sprint write (create, update, import) drops
+   * the cache (`changed` with `structural` or `all`), task writes keep it. Callers must not mutate them.
+   */
+  private sprintList(): Sprint[] {
+    const plan = this.plan();
+    plan.sprints ??= this.repo.listSprints();
+    return plan.sprints;
+  }
+
   private byUrgency(tasks: Task[]): Task[] {
     return [...tasks].sort(this.urgencyOrder());
   }
 
   /** Most urgent first: priority, then sprint position (backlog last), task position, task number. */
   private urgencyOrder(): (a: Task, b: Task) => number {
-    const sprintPos = new Map(this.repo.listSprints().map(s => [s.id, s.position]));
+    const sprintPos = new Map(this.sprintList().map(s => [s.id, s.position]));
     return (a, b) =>
       PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
       (a.sprintId ? sprintPos.get(a.sprintId) ?? 1e9 : 1e9) - (b.sprintId ? sprintPos.get(b.sprintId) ?? 1e9 : 1e9) ||
@@ -972,10 +982,10 @@ export class PlanService {
         fresh.set(id, task);
       }
       if (this.cache) {
-        const { graph, dependencies } = this.cache;
+        const { graph, dependencies, sprints } = this.cache;
         const tasks = this.cache.tasks.map(t => fresh.get(t.id) ?? t);
         for (const task of fresh.values()) graph.updateTask(task); // same edges: only statuses/estimates move
-        this.cache = { tasks, graph, dependencies };
+        this.cache = { tasks, graph, dependencies, sprints }; // a task write leaves the sprints as they were
       }
     }
     this._onDidChangePlan.fire({ taskIds, sprintIds, all });
