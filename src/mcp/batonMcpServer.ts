@@ -221,9 +221,11 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
           // concurrent calls; the answer is sent once they are on disk.
           if (!commit) return afterTool(name, await cb(...a));
           const result = await commit.groupCommit(() => cb(...a));
-          const answer = commit.groupCommit(() => afterTool(name, result));
-          await commit.durable();
-          return answer;
+          try {
+            return commit.groupCommit(() => afterTool(name, result));
+          } finally {
+            await commit.durable(); // also when afterTool threw: the call's own writes still reach the disk
+          }
         }) as never);
         tools.set(name, handle);
         return handle;
