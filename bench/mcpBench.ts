@@ -91,7 +91,9 @@ class ServerProcess {
 
   static async spawn(role: 'baton' | 'bare'): Promise<ServerProcess> {
     const child = fork(path.join(__dirname, 'serverProcess.ts'), [role], {
-      execArgv: ['--import', 'tsx'],
+      // BENCH_CPU_PROF=<dir>: each server process writes V8 CPU profiles (`--cpu-prof`) to <dir>/<role>/.
+      execArgv: ['--import', 'tsx', ...(process.env.BENCH_CPU_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${path.join(process.env.BENCH_CPU_PROF, role)}`] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,7 @@
  *  3. Agent sessions (bench/sessionsBench.ts): output throughput through Baton's terminal capture vs raw
  *     node-pty (and through tmux), memory while a session streams 100 MiB, event-loop delay with 20 live sessions.
  *
- * Prints markdown tables and writes bench/results/latest.json. Environment knobs: BENCH_QUICK=1 for a
+ * Prints markdown tables and writes bench/results/latest.json. Environment knobs: BENCH_CPU_PROF=<dir> writes a CPU profile of each MCP server process there; BENCH_QUICK=1 for a
  * fast smoke run with small counts; BENCH_ONLY=sessions (or mcp, durable, import; comma-separated) runs only those
  * parts and writes bench/results/latest-<parts>.json instead.
  */

@@ -47,6 +47,15 @@ export class TaskGraph {
     }
   }
 
+  /**
+   * Replaces the graph's copy of a task it holds (same id; its status or estimate changed), in place:
+   * the edges stay, so this is O(1) instead of rebuilding the graph. A task the graph does not hold is
+   * ignored (adding tasks changes the structure: build a new graph).
+   */
+  updateTask(task: GraphTask): void {
+    if (this.tasks.has(task.id)) this.tasks.set(task.id, task);
+  }
+
   /** Ids `taskId` directly depends on. */
   dependenciesOf(taskId: string): string[] {
     return [...(this.prerequisites.get(taskId) ?? [])];

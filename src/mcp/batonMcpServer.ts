@@ -217,10 +217,15 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
         const annotations = TOOL_ANNOTATIONS[name];
         if (!annotations) throw new Error(`Tool ${name} has no entry in TOOL_ANNOTATIONS.`);
         const handle = target.registerTool(name, { ...config, annotations } as never, (async (...a: unknown[]) => {
-          // Group commit: the tool's writes share one fdatasync with concurrent calls; answer once on disk.
-          const result = commit ? await commit.groupCommit(() => cb(...a)) : await cb(...a);
-          if (commit) await commit.durable();
-          return afterTool(name, result);
+          // Group commit: the tool's writes (and the session bookkeeping after it) share one fdatasync with
+          // concurrent calls; the answer is sent once they are on disk.
+          if (!commit) return afterTool(name, await cb(...a));
+          const result = await commit.groupCommit(() => cb(...a));
+          try {
+            return commit.groupCommit(() => afterTool(name, result));
+          } finally {
+            await commit.durable(); // also when afterTool threw: the call's own writes still reach the disk
+          }
         }) as never);
         tools.set(name, handle);
         return handle;
@@ -397,13 +402,13 @@ function watchPlan(server: McpServer, { plan }: BatonServices): void {
     return {};
   }));
 
-  let counts = { tasks: plan.allTasks().length, sprints: plan.listSprints().length };
+  let counts = planShape(plan);
   let pending: { taskIds: Set<string>; sprints: boolean; all: boolean } | null = null;
   const flush = () => {
     const change = pending!;
     pending = null;
     if (!server.isConnected()) return;
-    const now = { tasks: plan.allTasks().length, sprints: plan.listSprints().length };
+    const now = planShape(plan);
     if (change.all || now.tasks !== counts.tasks || now.sprints !== counts.sprints) server.sendResourceListChanged();
     counts = now;
     const updated = new Set<string>();
@@ -428,6 +433,26 @@ function watchPlan(server: McpServer, { plan }: BatonServices): void {
     subscription.dispose();
     previousClose?.();
   };
+}
+
+/** Per plan: its task and sprint counts, computed once per change for all the sessions watching it. */
+const PLAN_SHAPES = new WeakMap<PlanService, { shape?: { tasks: number; sprints: number } }>();
+
+/**
+ * How many tasks and sprints `plan` has. Every session's `watchPlan` asks after each change (to send
+ * `list_changed` when the numbers moved); the answer is cached per PlanService and dropped on its next
+ * change, so a write costs one count, not one per connected session.
+ */
+function planShape(plan: PlanService): { tasks: number; sprints: number } {
+  let entry = PLAN_SHAPES.get(plan);
+  if (!entry) {
+    const fresh: { shape?: { tasks: number; sprints: number } } = {};
+    plan.onDidChangePlan(() => { fresh.shape = undefined; });
+    PLAN_SHAPES.set(plan, fresh);
+    entry = fresh;
+  }
+  entry.shape ??= { tasks: plan.allTasks().length, sprints: plan.listSprints().length };
+  return entry.shape;
 }
 
 function registerPrompts(server: McpServer): void {

@@ -147,7 +147,8 @@ export class PlanService {
   /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
   readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
 
-  private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[] } | undefined;
+  /** See `plan()`; `byId` and `sprints` are read on first use (`taskMap()`, `sprintList()`). */
+  private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task>; sprints?: Sprint[] } | undefined;
 
   /**
    * @param sanitize applied to every free text taken from outside (descriptions, notes, context,
@@ -175,7 +176,7 @@ export class PlanService {
   // ------------------------------------------------------------------ reads
 
   listSprints(): Sprint[] {
-    return this.repo.listSprints();
+    return this.sprintList().map(s => ({ ...s }));
   }
 
   getSprint(id: string): Sprint {
@@ -221,7 +222,7 @@ export class PlanService {
   getTaskDetails(id: string, activityLimit = 50): TaskDetails {
     const task = this.getTask(id);
     const tasks = this.plan().tasks;
-    const byId = new Map(tasks.map(t => [t.id, t]));
+    const byId = this.taskMap();
     const graph = this.plan().graph;
     const ref = (tid: string): TaskRef => {
       const t = byId.get(tid)!;
@@ -237,7 +238,7 @@ export class PlanService {
       waitingOn: graph.waitingOn(id).map(ref),
       ready: task.status === 'TODO' && graph.dependenciesSatisfied(id),
       subtasks: tasks.filter(t => t.parentId === id).map(t => ref(t.id)),
-      activity: this.repo.listActivity({ taskId: id, limit: activityLimit }),
+      activity: activityLimit > 0 ? this.repo.listActivity({ taskId: id, limit: activityLimit }) : [],
     };
   }
 
@@ -506,7 +507,7 @@ export class PlanService {
    */
   claimNextReadyTask(actor: Actor, options: { sprintId?: string } = {}): Task | null {
     if (options.sprintId !== undefined) this.getSprint(options.sprintId);
-    const next = this.readyTasks(options.sprintId)[0];
+    const next = this.mostUrgentReady(options.sprintId);
     if (!next) return null;
     this.repo.transaction(tx => {
       this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true });
@@ -988,7 +989,7 @@ export class PlanService {
    * (`changed()` drops it). Every write goes through this service, so the cache cannot go stale;
    * callers must not mutate the returned objects.
    */
-  private plan(): { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[] } {
+  private plan(): { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task>; sprints?: Sprint[] } {
     if (!this.cache) {
       const tasks = this.repo.listTasks();
       const dependencies = this.repo.listDependencies();
@@ -997,15 +998,47 @@ export class PlanService {
     return this.cache;
   }
 
+  /** The cached tasks by id (built once per cached plan; callers must not mutate it). */
+  private taskMap(): Map<string, Task> {
+    const plan = this.plan();
+    plan.byId ??= new Map(plan.tasks.map(t => [t.id, t]));
+    return plan.byId;
+  }
+
+  /**
+   * The sprints in plan order, kept with the cached plan: every sprint write (create, update, import) drops
+   * the cache (`changed` with `structural` or `all`), task writes keep it. Callers must not mutate them.
+   */
+  private sprintList(): Sprint[] {
+    const plan = this.plan();
+    plan.sprints ??= this.repo.listSprints();
+    return plan.sprints;
+  }
+
   private byUrgency(tasks: Task[]): Task[] {
-    const sprintPos = new Map(this.repo.listSprints().map(s => [s.id, s.position]));
-    return [...tasks].sort(
-      (a, b) =>
-        PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
-        (a.sprintId ? sprintPos.get(a.sprintId) ?? 1e9 : 1e9) - (b.sprintId ? sprintPos.get(b.sprintId) ?? 1e9 : 1e9) ||
-        a.position - b.position ||
-        taskNumber(a.id) - taskNumber(b.id),
-    );
+    return [...tasks].sort(this.urgencyOrder());
+  }
+
+  /** Most urgent first: priority, then sprint position (backlog last), task position, task number. */
+  private urgencyOrder(): (a: Task, b: Task) => number {
+    const sprintPos = new Map(this.sprintList().map(s => [s.id, s.position]));
+    return (a, b) =>
+      PRIORITY_RANK[a.priority] - PRIORITY_RANK[b.priority] ||
+      (a.sprintId ? sprintPos.get(a.sprintId) ?? 1e9 : 1e9) - (b.sprintId ? sprintPos.get(b.sprintId) ?? 1e9 : 1e9) ||
+      a.position - b.position ||
+      taskNumber(a.id) - taskNumber(b.id);
+  }
+
+  /** `readyTasks(sprintId)[0]` without sorting the whole ready set (one pass), or undefined when none is ready. */
+  private mostUrgentReady(sprintId?: string): Task | undefined {
+    const { tasks, graph } = this.plan();
+    const ready = new Set(graph.readyTasks());
+    const order = this.urgencyOrder();
+    let best: Task | undefined;
+    for (const t of tasks) {
+      if (ready.has(t.id) && (sprintId === undefined || t.sprintId === sprintId) && (!best || order(t, best) < 0)) best = t;
+    }
+    return best;
   }
 
   private checkTransition(task: Task, to: TaskStatus): void {
@@ -1072,8 +1105,10 @@ export class PlanService {
         fresh.set(id, task);
       }
       if (this.cache) {
+        const { graph, dependencies, sprints } = this.cache;
         const tasks = this.cache.tasks.map(t => fresh.get(t.id) ?? t);
-        this.cache = { tasks, graph: new TaskGraph(tasks, this.cache.dependencies), dependencies: this.cache.dependencies };
+        for (const task of fresh.values()) graph.updateTask(task); // same edges: only statuses/estimates move
+        this.cache = { tasks, graph, dependencies, sprints }; // a task write leaves the sprints as they were
       }
     }
     this._onDidChangePlan.fire({ taskIds, sprintIds, all });

@@ -94,7 +94,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { createHash } from 'crypto';
-import type { Database, SqlJsStatic } from 'sql.js';
+import type { Database, SqlJsStatic, Statement } from 'sql.js';
 import { loadSqlJs } from './sqlJsLoader';
 import { mkdirPrivate, PRIVATE_FILE_MODE, tightenStateFolder } from './fileModes';
 
@@ -668,6 +668,12 @@ export class DurableDatabase {
   private checksums: SnapshotChecksum[] = [];
   /** Checksum of the on-disk `state.db` when this process loaded or wrote it. */
   private dbFileChecksum: SnapshotChecksum | null = null;
+  /** Prepared statements by SQL text, least recently used first (see {@link statement}). */
+  private readonly statements = new Map<string, Statement>();
+  /** SQL texts run through `tx.run` that hold exactly one statement (so their prepared statement can be reused). */
+  private readonly singleStatements = new Set<string>();
+  /** Result column names of cached statements (sql.js's getAsObject reads and decodes them for every row). */
+  private readonly columnNames = new WeakMap<Statement, string[]>();
 
   private constructor(
     dir: string,
@@ -786,6 +792,7 @@ export class DurableDatabase {
 
     try {
       db.run(`PRAGMA foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+      db.run(IN_MEMORY_PRAGMAS);
       db.run(`CREATE TABLE IF NOT EXISTS ${META_TABLE} (key TEXT PRIMARY KEY, value)`);
 
       // 2. Journals.
@@ -1054,8 +1061,8 @@ export class DurableDatabase {
     this.inTransaction = true;
     let result: T;
     try {
-      this.db.run('PRAGMA query_only = OFF');
-      this.db.run('BEGIN');
+      this.runCached('PRAGMA query_only = OFF');
+      this.runCached('BEGIN');
       try {
         result = fn(tx);
         if (isThenable(result)) {
@@ -1064,9 +1071,9 @@ export class DurableDatabase {
         }
         if (failure) throw (failure as { error: unknown }).error;
         if (stmts.length === 0) {
-          this.db.run('COMMIT');
+          this.runCached('COMMIT');
         } else {
-          this.appendAndCommit({ seq: this._seq + 1, v: readUserVersion(this.db), stmts });
+          this.appendAndCommit({ seq: this._seq + 1, v: this.userVersion(), stmts });
         }
       } catch (err) {
         rollbackQuietly(this.db);
@@ -1128,14 +1135,14 @@ export class DurableDatabase {
   all<T = Record<string, unknown>>(sql: string, params?: SqlParams): T[] {
     this.assertOpen();
     checkParams(params);
-    const stmt = this.db.prepare(sql);
+    const stmt = this.statement(sql);
     try {
       if (params) stmt.bind(params);
       const rows: T[] = [];
-      while (stmt.step()) rows.push(stmt.getAsObject() as T);
+      while (stmt.step()) rows.push(this.rowObject(stmt) as T);
       return rows;
     } finally {
-      stmt.free();
+      stmt.reset();
     }
   }
 
@@ -1143,12 +1150,12 @@ export class DurableDatabase {
   get<T = Record<string, unknown>>(sql: string, params?: SqlParams): T | undefined {
     this.assertOpen();
     checkParams(params);
-    const stmt = this.db.prepare(sql);
+    const stmt = this.statement(sql);
     try {
       if (params) stmt.bind(params);
-      return stmt.step() ? (stmt.getAsObject() as T) : undefined;
+      return stmt.step() ? (this.rowObject(stmt) as T) : undefined;
     } finally {
-      stmt.free();
+      stmt.reset();
     }
   }
 
@@ -1214,7 +1221,77 @@ export class DurableDatabase {
       }
       this.ackedSeqFd = null;
     }
+    this.statements.clear(); // db.close() finalizes them
     this.db.close();
+  }
+
+  /**
+   * The prepared statement for `sql` (its first statement), prepared once and reused: sql.js's `prepare`
+   * costs as much as running a small query. Callers bind, step, and must `reset()` it when done (never
+   * `free()`); statements are not re-entrant, so no caller may run the same SQL while stepping it.
+   * At most {@link STATEMENT_CACHE_SIZE} are kept, the least recently used finalized first. SQLite
+   * re-prepares a cached statement by itself when the schema changed (sqlite3_prepare_v2).
+   */
+  private statement(sql: string): Statement {
+    let stmt = this.statements.get(sql);
+    if (stmt) {
+      this.statements.delete(sql); // re-inserted below: most recently used last
+    } else {
+      stmt = this.db.prepare(sql);
+      if (this.statements.size >= STATEMENT_CACHE_SIZE) {
+        const [oldest, old] = this.statements.entries().next().value as [string, Statement];
+        this.statements.delete(oldest);
+        old.free();
+      }
+    }
+    this.statements.set(sql, stmt);
+    return stmt;
+  }
+
+  /**
+   * The current row of `stmt` as an object keyed by column name, like sql.js's `getAsObject` (a later
+   * column of the same name wins) but with the names read once per prepared statement.
+   */
+  private rowObject(stmt: Statement): Record<string, unknown> {
+    const values = stmt.get();
+    let names = this.columnNames.get(stmt);
+    if (!names || names.length !== values.length) {
+      names = stmt.getColumnNames();
+      this.columnNames.set(stmt, names);
+    }
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < names.length; i++) row[names[i]] = values[i];
+    return row;
+  }
+
+  /** Finalizes every cached statement (before a migration changes the schema they were prepared for). */
+  private clearStatements(): void {
+    for (const stmt of this.statements.values()) stmt.free();
+    this.statements.clear();
+    this.singleStatements.clear();
+  }
+
+  /** Runs a parameterless statement through the cache (BEGIN, COMMIT, pragmas of the write path). */
+  private runCached(sql: string): void {
+    const stmt = this.statement(sql);
+    try {
+      while (stmt.step()) {
+        // no rows wanted
+      }
+    } finally {
+      stmt.reset();
+    }
+  }
+
+  /** `PRAGMA user_version`, through the statement cache. */
+  private userVersion(): number {
+    const stmt = this.statement('PRAGMA user_version');
+    try {
+      stmt.step();
+      return Number(stmt.get()[0]);
+    } finally {
+      stmt.reset();
+    }
   }
 
   private assertOpen(): void {
@@ -1230,7 +1307,7 @@ export class DurableDatabase {
 
   private restoreQueryOnly(): void {
     try {
-      this.db.run('PRAGMA query_only = ON');
+      this.runCached('PRAGMA query_only = ON');
     } catch {
       // only fails if the connection is unusable; later calls will report it
     }
@@ -1238,7 +1315,30 @@ export class DurableDatabase {
 
   /** Executes possibly several statements (params only for a single one). */
   private execute(sql: string, params: SqlParams | undefined, userTx: boolean): RunResult {
-    return executeOn(this.db, sql, params, userTx);
+    if (!this.singleStatements.has(sql)) {
+      const result = executeOn(this.db, sql, params, userTx);
+      if (this.singleStatements.size >= 4 * STATEMENT_CACHE_SIZE) this.singleStatements.clear(); // SQL built per call
+      if (countStatements(this.db, sql) === 1) this.singleStatements.add(sql);
+      return result;
+    }
+    // A single statement run before (and so already checked against FORBIDDEN_IN_TX): reuse its prepared form.
+    const stmt = this.statement(sql);
+    try {
+      if (params) stmt.bind(params);
+      while (stmt.step()) {
+        // results of a statement run for its side effects are ignored
+      }
+    } finally {
+      stmt.reset();
+    }
+    const changes = this.db.getRowsModified();
+    const rowid = this.statement('SELECT last_insert_rowid()');
+    try {
+      rowid.step();
+      return { changes, lastInsertRowid: Number(rowid.get()[0]) };
+    } finally {
+      rowid.reset();
+    }
   }
 
   private openJournal(): void {
@@ -1276,6 +1376,7 @@ export class DurableDatabase {
     this.assertWritable();
     this.ensureJournal();
     const all: EncodedStmt[] = [...stmts, [`PRAGMA user_version = ${migrationVersion}`, null]];
+    this.clearStatements(); // prepared for the old schema (SQLite would re-prepare them, but column lists may change)
     this.inTransaction = true;
     try {
       this.db.run('PRAGMA query_only = OFF');
@@ -1315,7 +1416,7 @@ export class DurableDatabase {
     try {
       writeAll(fd, line);
       if (!deferred) fs.fdatasyncSync(fd);
-      this.db.run('COMMIT');
+      this.runCached('COMMIT');
     } catch (err) {
       try {
         fs.ftruncateSync(fd, before);
@@ -1466,6 +1567,29 @@ export class DurableDatabase {
 // ---------------------------------------------------------------------------------------------------------
 // shared helpers operating on a sql.js Database
 // ---------------------------------------------------------------------------------------------------------
+
+/**
+ * Connection settings for sql.js's database, which lives in an emulated in-memory file system (MEMFS): every
+ * statement outside a transaction would otherwise take and drop a file lock and re-read the file header,
+ * every write would create, write and delete a `-journal` file, and sorts would spill to temp files there,
+ * all through that emulation (most of a small query's cost). Exclusive locking keeps the one connection's
+ * lock; the rollback journal kept in memory still gives ROLLBACK; temp tables and sorts stay in memory.
+ * Durability does not depend on any of them: it is Baton's own journal (see the module docs).
+ */
+const IN_MEMORY_PRAGMAS = 'PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = MEMORY; PRAGMA temp_store = MEMORY;';
+
+/** Most prepared statements a DurableDatabase keeps (see `statement`); Baton's code uses about a hundred distinct queries. */
+const STATEMENT_CACHE_SIZE = 256;
+
+/** How many statements `sql` holds (prepares each, runs none). */
+function countStatements(db: Database, sql: string): number {
+  let count = 0;
+  for (const stmt of db.iterateStatements(sql)) {
+    count++;
+    stmt.free();
+  }
+  return count;
+}
 
 function readUserVersion(db: Database): number {
   return Number(db.exec('PRAGMA user_version')[0].values[0][0]);
