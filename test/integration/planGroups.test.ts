@@ -89,7 +89,7 @@ suite('Baton plans grouped in the Sprints & Tasks tree', () => {
 
     const mainSprints = items(baton.tasksTree.getChildren(plans[0])).map(labelOf);
     const roadmapSprints = items(baton.tasksTree.getChildren(plans[1])).map(labelOf);
-    assert.equal(mainSprints.length, 9);
+    assert.equal(mainSprints.length, 5);
     assert.equal(mainSprints[0], 'Phase 1: MCP Server Implementation');
     assert.deepEqual(roadmapSprints, ['Phase 1: Discovery', 'Phase 2: Build']);
     const topLabels = items(top).map(labelOf);
