@@ -189,7 +189,8 @@ export class InboxTreeProvider extends Disposable implements vscode.TreeDataProv
     const actions = r.kind === 'approval'
       ? [link(vscode.l10n.t('Approve'), COMMANDS.approveRequest, r.id), link(vscode.l10n.t('Reject'), COMMANDS.rejectRequest, r.id), answer]
       : [answer];
-    this.notices.show(`request:${r.id}`, `${what} ${actions.join(' · ')}`);
+    // The links first: a collapsed notification cuts its text after one line, and the actions must stay visible.
+    this.notices.show(`request:${r.id}`, `${actions.join(' · ')} — ${what}`);
   }
 
   private notifyMessage(m: Message): void {
@@ -200,7 +201,7 @@ export class InboxTreeProvider extends Disposable implements vscode.TreeDataProv
       link(vscode.l10n.t('Open'), COMMANDS.openMessage, m.id),
       link(vscode.l10n.t('Mark Read'), COMMANDS.markMessageRead, m.id),
     ];
-    this.notices.show(`message:${m.id}`, `${vscode.l10n.t('{0} sent you a message: {1}', plain(senderOf(received)), headline)} ${actions.join(' · ')}`);
+    this.notices.show(`message:${m.id}`, `${actions.join(' · ')} — ${vscode.l10n.t('{0} sent you a message: {1}', plain(senderOf(received)), headline)}`);
   }
 }
 
