@@ -66,7 +66,7 @@ export interface AutopilotSettings {
   maxParallel: number;
   /** Stop starting sessions after this many sessions in a row fail (integer ≥ 1); null: never. */
   maxConsecutiveFailures: number | null;
-  /** How many times a task may be started again after a failed or lapsed session (integer ≥ 0); null: no limit. */
+  /** How many times a task may be started again after a session that did not finish it (failed, lapsed, or ended leaving it TODO); integer ≥ 0; null: no limit. */
   retryLimit: number | null;
   /** Limits over the whole run (since the scheduler was created or `startRun()`). */
   runBudget: Budget;
@@ -130,7 +130,7 @@ export interface AutopilotState {
   tasks: AutopilotTask[];
   dependencies: Dependency[];
   running: RunningSession[];
-  /** Failed or lapsed sessions per task id (counts against `retryLimit`). */
+  /** Sessions per task id that did not finish it (failed, lapsed, or ended with it TODO); counts against `retryLimit`. */
   failures: Record<string, number>;
   consecutiveFailures: number;
   paused: boolean;
@@ -355,9 +355,11 @@ interface ChainEntry { id: string; chain: number; version: number }
  *
  * Incremental cost, n tasks, e edges, d(t) = degree of t:
  *  - a completion event (`setTaskStatus(t, 'DONE')` + `sessionEnded`) is O(d(t) · log n) plus re-ranking
- *    the unfinished prerequisites of t (none in a plan run in dependency order);
+ *    the unfinished prerequisites of t (none in a plan run in dependency order), plus, in the next
+ *    `decide()`, the in-degree of each dependent of t to word what it still waits for;
  *  - `decide()` is O((k + s) · log n) for k tasks started and s stale heap entries skipped (amortized
- *    O(log n) each), plus O(1) per task touched since the last call for the per-task reasons;
+ *    O(log n) each), plus O(degree) per task touched since the last call for the per-task reasons, plus
+ *    O(number of sprints) for the sprint-budget notes;
  *  - an estimate change or a new edge re-ranks only the unfinished ancestors whose chain changes;
  *  - adding an edge checks for a cycle by a breadth-first search (O(n + e) worst case);
  *  - changing the workspace agent, a sprint or the settings re-checks the tasks concerned (O(n) worst).
@@ -584,8 +586,9 @@ export class AutopilotScheduler {
   }
 
   /**
-   * A session on `taskId` ended. `ok` resets the failure streak; `failed` adds to it and to the task's
-   * failures (counted against `retryLimit`). Usage, if given, is recorded. When `sessionId` is given and
+   * A session on `taskId` ended. `ok` resets the failure streak; `failed` adds to it. A failed session, or
+   * one that ends with its task still TODO (it gave the task back unfinished), counts against the task's
+   * `retryLimit` — so deliver the task's status change (e.g. DONE) before its session's end. Usage, if given, is recorded. When `sessionId` is given and
    * differs from the running session's (a late exit of an older session), only the usage counts.
    * Returns whether a running session was ended.
    */
@@ -597,12 +600,10 @@ export class AutopilotScheduler {
     const r = this.running.get(taskId);
     if (!r || (end.sessionId !== undefined && r.sessionId !== null && r.sessionId !== end.sessionId)) return false;
     this.running.delete(taskId);
-    if (end.outcome === 'failed') {
-      this.failures.set(taskId, (this.failures.get(taskId) ?? 0) + 1);
-      this.consecutiveFailures++;
-    } else {
-      this.consecutiveFailures = 0;
-    }
+    const node = this.nodes.get(taskId)!;
+    if (end.outcome === 'failed' || node.task.status === 'TODO') this.failures.set(taskId, (this.failures.get(taskId) ?? 0) + 1);
+    if (end.outcome === 'failed') this.consecutiveFailures++;
+    else this.consecutiveFailures = 0;
     this.refresh(taskId);
     this.dirty.add(taskId);
     return true;
@@ -672,8 +673,9 @@ export class AutopilotScheduler {
     else this.reported.delete('*stop');
     if (!stop && this.startableCount > 0) {
       const max = this.settings.maxParallel;
+      // Said when autopilot becomes full with ready tasks left over, not again at every event while it stays so.
       this.note(out, '*capacity', { kind: 'hold', taskId: null, sprintId: null, cause: 'capacity',
-        reason: `not started ${this.startableCount} ready task(s): ${this.running.size} of ${max} sessions running (baton.sessions.maxParallel)` });
+        reason: `not started ${this.startableCount} ready task(s): ${this.running.size} of ${max} sessions running (baton.sessions.maxParallel)` }, 'full');
     } else {
       this.reported.delete('*capacity');
     }
@@ -885,7 +887,7 @@ export class AutopilotScheduler {
     }
     const failed = this.failures.get(id) ?? 0;
     const limit = this.settings.retryLimit;
-    if (limit !== null && failed > limit) return hold('retry-limit', `not started ${id}: retry limit reached (${failed} failed session(s); ${limit} retr${limit === 1 ? 'y' : 'ies'} allowed)`);
+    if (limit !== null && failed > limit) return hold('retry-limit', `not started ${id}: retry limit reached (${failed} session(s) did not finish it; ${limit} retr${limit === 1 ? 'y' : 'ies'} allowed)`);
     if (!this.agentFor(node.task)) return hold('no-agent', `not started ${id}: no agent — set one on the task, its sprint or the workspace`);
     return null;
   }
@@ -991,9 +993,10 @@ export class AutopilotScheduler {
     }
   }
 
-  private note(out: Decision[], key: string, d: HoldDecision): void {
-    if (this.reported.get(key) === d.reason) return;
-    this.reported.set(key, d.reason);
+  /** Emits `d` unless the same thing (`same`, default its reason) was the last said about `key`. */
+  private note(out: Decision[], key: string, d: HoldDecision, same: string = d.reason): void {
+    if (this.reported.get(key) === same) return;
+    this.reported.set(key, same);
     out.push(d);
   }
 }

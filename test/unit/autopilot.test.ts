@@ -209,7 +209,16 @@ test('a lapsed claim frees the task and autopilot starts it again, up to the ret
   s.claimLapsed('A', 'sess-2');
   const ds = s.decide();
   assert.deepEqual(starts(ds), ['B']);
-  assert.ok(reasons(ds).includes('not started A: retry limit reached (2 failed session(s); 1 retry allowed)'), reasons(ds).join(' | '));
+  assert.ok(reasons(ds).includes('not started A: retry limit reached (2 session(s) did not finish it; 1 retry allowed)'), reasons(ds).join(' | '));
+});
+
+test('a session that ends "ok" but leaves its task To Do counts against the retry limit, so autopilot does not loop on it', () => {
+  const s = new AutopilotScheduler(plan([task('A', { estimate: 3 }), task('B')]), settings({ maxParallel: 1, retryLimit: 0, maxConsecutiveFailures: 1 }));
+  assert.deepEqual(starts(s.decide()), ['A']);
+  s.sessionEnded('A', { outcome: 'ok' });
+  const ds = s.decide();
+  assert.deepEqual(starts(ds), ['B'], 'not A again; and an ok end is no failure streak');
+  assert.ok(reasons(ds).includes('not started A: retry limit reached (1 session(s) did not finish it; 0 retries allowed)'), reasons(ds).join(' | '));
 });
 
 test('pause stops new starts (running sessions go on); resume starts again', () => {
@@ -230,7 +239,9 @@ test('maxParallel is never exceeded and the capacity note names how many ready t
   const ds = s.decide();
   assert.equal(starts(ds).length, 2);
   assert.ok(reasons(ds).includes('not started 2 ready task(s): 2 of 2 sessions running (baton.sessions.maxParallel)'));
-  assert.deepEqual(starts(s.decide()), [], 'asking again starts nothing: the started tasks are running');
+  assert.deepEqual(s.decide(), [], 'asking again starts nothing (the started tasks are running) and says nothing new');
+  s.addTask(task('E'));
+  assert.deepEqual(s.decide(), [], 'still full: the capacity note is not repeated at every event');
   s.setSettings(settings({ maxParallel: 3 }));
   assert.equal(starts(s.decide()).length, 1);
 });
