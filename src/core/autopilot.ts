@@ -311,7 +311,7 @@ class Heap<T> {
     }
     return top;
   }
-  /** Keeps only entries `keep` accepts and re-heapifies (O(n)). */
+  /** Keeps only entries `keep` accepts and rebuilds the heap (O(n log n)). */
   compact(keep: (x: T) => boolean): void {
     const kept = this.items.filter(keep);
     this.items = [];

@@ -6,7 +6,7 @@ import {
 } from '../../src/core/autopilot';
 import { BatonError } from '../../src/core/errors';
 import type { TaskPriority, TaskStatus } from '../../src/core/model';
-import { DependencyCycleError } from '../../src/core/taskGraph';
+import { DependencyCycleError, TaskGraph } from '../../src/core/taskGraph';
 import { rng } from './helpers/random';
 
 const claude: AgentRef = { profile: 'claude' };
@@ -377,5 +377,25 @@ test('incremental decisions equal a from-scratch recomputation on random plans a
       }
     }
     assert.ok(started.size > 0, `seed ${seed}: something started`);
+  }
+});
+
+test('the critical path length agrees with TaskGraph.criticalPath while nothing is finished, and after completing in dependency order', () => {
+  for (let seed = 100; seed < 110; seed++) {
+    const rand = rng(seed);
+    const p = randomPlan(rand, 60);
+    for (const t of p.tasks) t.status = 'TODO';
+    const s = new AutopilotScheduler(p, settings({ maxParallel: 3 }));
+    const graph = () => new TaskGraph(s.toJSON().tasks, s.toJSON().dependencies);
+    // Summed forwards there and backwards here: equal up to float rounding.
+    assert.equal(Math.round(s.criticalTotal() * 1e6), Math.round(graph().criticalPath().total * 1e6), `seed ${seed}`);
+    for (let i = 0; i < 20; i++) {
+      const [first] = s.runningSessions().length ? s.runningSessions() : [];
+      if (!first) { s.decide(); continue; }
+      complete(s, first.taskId);
+      s.decide();
+      // Completing only ready tasks never leaves a finished task between unfinished ones: both definitions agree.
+      assert.equal(Math.round(s.criticalTotal() * 1e6), Math.round(graph().criticalPath().total * 1e6), `seed ${seed} step ${i}`);
+    }
   }
 });
