@@ -8,14 +8,17 @@
  *     file per write, and the (amortized) snapshot cost.
  *  3. Agent sessions (bench/sessionsBench.ts): output throughput through Baton's terminal capture vs raw
  *     node-pty (and through tmux), memory while a session streams 100 MiB, event-loop delay with 20 live sessions.
+ *  4. Autopilot (bench/autopilotBench.ts): decision cost per completion event at 1k and 10k tasks, incremental
+ *     vs a from-scratch recomputation of the same decision.
  *
  * Prints markdown tables and writes bench/results/latest.json. Environment knobs: BENCH_CPU_PROF=<dir> writes a CPU profile of each MCP server process there; BENCH_QUICK=1 for a
- * fast smoke run with small counts; BENCH_ONLY=sessions (or mcp, durable, import; comma-separated) runs only those
+ * fast smoke run with small counts; BENCH_ONLY=sessions (or mcp, durable, import, autopilot; comma-separated) runs only those
  * parts and writes bench/results/latest-<parts>.json instead.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { autopilotTable, runAutopilotBench, type AutopilotBenchOptions, type AutopilotBenchResult } from './autopilotBench';
 import { runImportBench, type ImportBenchOptions, type ImportBenchResult } from './importBench';
 import { runDurableBench, type DurableBenchOptions, type DurableSizeResult } from './durableBench';
 import { runMcpBench, type McpBenchOptions, type McpBenchResult } from './mcpBench';
@@ -23,7 +26,7 @@ import { runSessionsBench, type SessionsBenchOptions, type SessionsBenchResult }
 import { int, markdownTable, mb, ms, nowMs, pct, ratio } from './stats';
 
 const quick = process.env.BENCH_QUICK === '1';
-const PARTS = ['mcp', 'durable', 'sessions', 'import'] as const;
+const PARTS = ['mcp', 'durable', 'sessions', 'import', 'autopilot'] as const;
 type Part = typeof PARTS[number];
 const only = (process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(Boolean);
 for (const p of only) if (!(PARTS as readonly string[]).includes(p)) throw new Error(`BENCH_ONLY: unknown part "${p}"; parts: ${PARTS.join(', ')}`);
@@ -268,6 +271,8 @@ const importOptions: ImportBenchOptions = quick
   ? { sizes: [1000, 10_000], baselineMaxTasks: 1000, log }
   : { sizes: [1000, 10_000, 100_000], baselineMaxTasks: 1000, log };
 
+const autopilotOptions: AutopilotBenchOptions = { sizes: [1000, 10_000], events: quick ? 200 : 1000, maxParallel: 8, log };
+
 function importTables(r: ImportBenchResult): string {
   const rows = r.sizes.map(s => [
     int(s.tasks), int(s.dependencies), `${(s.ms / 1000).toFixed(2)} s`, int(Math.round(s.tasksPerSecond)),
@@ -308,6 +313,11 @@ async function main(): Promise<void> {
     log('Plan import…');
     imports = await runImportBench(importOptions);
   }
+  let autopilot: AutopilotBenchResult | undefined;
+  if (runs('autopilot')) {
+    log('Autopilot decisions…');
+    autopilot = runAutopilotBench(autopilotOptions);
+  }
   loadAverages.end = os.loadavg()[0];
   const seconds = (nowMs() - t0) / 1000;
 
@@ -320,6 +330,7 @@ async function main(): Promise<void> {
     ...(durable ? [durableTables(durable), ''] : []),
     ...(sessions ? [sessionsTables(sessions), ''] : []),
     ...(imports ? [importTables(imports), ''] : []),
+    ...(autopilot ? [autopilotTable(autopilot), ''] : []),
   ].join('\n');
   process.stdout.write(report);
 
@@ -329,8 +340,8 @@ async function main(): Promise<void> {
   const file = path.join(resultsDir, `latest${suffix}.json`);
   fs.writeFileSync(file, JSON.stringify({
     date: new Date().toISOString(), quick, seconds, environment: env, loadAverages,
-    options: { mcp: { ...mcpOptions, log: undefined }, durable: { ...durableOptions, log: undefined }, sessions: { ...sessionsOptions, log: undefined }, import: { ...importOptions, log: undefined } },
-    ...(only.length ? { only } : {}), mcp, durable, sessions, imports,
+    options: { mcp: { ...mcpOptions, log: undefined }, durable: { ...durableOptions, log: undefined }, sessions: { ...sessionsOptions, log: undefined }, import: { ...importOptions, log: undefined }, autopilot: { ...autopilotOptions, log: undefined } },
+    ...(only.length ? { only } : {}), mcp, durable, sessions, imports, autopilot,
   }, null, 2) + '\n');
   log(`\nWrote ${path.relative(process.cwd(), file)} (${seconds.toFixed(0)} s).`);
 }
