@@ -70,8 +70,8 @@ export type AgentMention =
   | { kind: 'agent'; agent: AgentRef; written: string }
   | { kind: 'bad'; written: string; reason: string };
 
-/** `Agent: codex`, `**Agent:** claude:reviewer`, `Agent - @gemini` (the label starts the text). */
-const AGENT_LABEL_RE = /^\s*(?:[-*+]\s+)?agent\s*(?::|\s[-–—]\s)\s*(.*)$/i;
+/** `Agent: codex`, `**Agent:** claude:reviewer`, `- Agent: @gemini` (the label starts the text). */
+const AGENT_LABEL_RE = /^\s*(?:[-*+]\s+)?agent\s*:\s*(.*)$/i;
 /** A trailing (or leading) `@name` or `@name:role` on a task line (not inside a word or an e-mail). */
 const MENTION_RE = /(^|\s)@([A-Za-z0-9._-]{1,64})(?::([A-Za-z0-9._-]{1,64}))?(?=\s*$)|^\s*@([A-Za-z0-9._-]{1,64})(?::([A-Za-z0-9._-]{1,64}))?(?=\s)/;
 
