@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { extractAgentMention, parseAgentRef, readAgentLine } from '../../src/core/agent';
 import { importMarkdownPlan } from '../../src/core/import/markdownPlan';
 import type { Actor } from '../../src/core/model';
+import { agentLine } from '../../src/ui/labels';
 import { connectAgent } from './helpers/agent';
 import { openTestOwner } from './helpers/owner';
 
@@ -36,6 +37,12 @@ test('profile[:role] parsing: names of letters, digits, - _ . up to 64; bad valu
   assert.deepEqual(extractAgentMention('Ask @alice'), { text: 'Ask @alice', agent: null }, 'an unknown name is text');
   assert.deepEqual(extractAgentMention('mail bob@codex'), { text: 'mail bob@codex', agent: null }, 'not inside a word');
   assert.deepEqual(extractAgentMention('Ask @alice', ['alice']).agent, { profile: 'alice', role: null });
+});
+
+test('the tree\'s tooltip line says the task\'s agent, else the sprint\'s default, else nothing', () => {
+  assert.equal(agentLine({ profile: 'codex', role: 'reviewer' }, { profile: 'claude', role: null }), 'Agent: codex:reviewer');
+  assert.equal(agentLine(null, { profile: 'claude', role: null }), 'Agent: claude (the sprint\'s default)');
+  assert.equal(agentLine(null, null), null);
 });
 
 test('a task\'s agent is created, changed and cleared, each change in the activity; a sprint gives the default', () => {

@@ -620,6 +620,7 @@ class MarkdownPlanBuilder {
 
   /** A task line's `@claude:reviewer` mention (known profiles only), and the line without it. */
   private mention(text: string): { text: string; agent: AgentRef | null } {
+    if (!text.includes('@')) return { text, agent: null };
     const first = extractAgentMention(text, this.agentProfiles);
     if (first.agent) return first;
     // `Title @codex (3h)`: the mention before a trailing estimate or dependency parenthetical.
