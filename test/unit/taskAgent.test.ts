@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { extractAgentMention, parseAgentRef, readAgentLine } from '../../src/core/agent';
+import { BUILTIN_AGENT_PROFILES, extractAgentMention, parseAgentRef, readAgentLine } from '../../src/core/agent';
+import { BUILTIN_PROFILES } from '../../src/sessions/profiles';
 import { importMarkdownPlan } from '../../src/core/import/markdownPlan';
 import type { Actor } from '../../src/core/model';
 import { agentLine } from '../../src/ui/labels';
@@ -37,6 +38,10 @@ test('profile[:role] parsing: names of letters, digits, - _ . up to 64; bad valu
   assert.deepEqual(extractAgentMention('Ask @alice'), { text: 'Ask @alice', agent: null }, 'an unknown name is text');
   assert.deepEqual(extractAgentMention('mail bob@codex'), { text: 'mail bob@codex', agent: null }, 'not inside a word');
   assert.deepEqual(extractAgentMention('Ask @alice', ['alice']).agent, { profile: 'alice', role: null });
+});
+
+test('the core\'s list of built-in agent CLIs is the session profiles\' (without the plain shell)', () => {
+  assert.deepEqual([...BUILTIN_AGENT_PROFILES].sort(), BUILTIN_PROFILES.map(p => p.id).filter(id => id !== 'shell').sort());
 });
 
 test('the tree\'s tooltip line says the task\'s agent, else the sprint\'s default, else nothing', () => {
