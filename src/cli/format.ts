@@ -4,17 +4,21 @@ import type { ImportReport } from '../services/planService';
 export interface TaskRow {
   id: string; title: string; status: string; priority: string; estimate: string | null;
   assignee: string | null; sprint_id: string | null; parent_id: string | null; progress: number;
+  /** `profile[:role]`, or null when the task names no agent (older owners leave it out). */
+  agent?: string | null;
 }
 /** A sprint as the `list_sprints` tool returns it. */
 export interface SprintRow {
   id: string; name: string; goal: string; state: string; tasks_done: number; tasks_total: number; percent_done: number;
+  /** The sprint's default agent (`profile[:role]`), or null. */
+  agent?: string | null;
 }
 
 const STATUS_MARK: Record<string, string> = {
   TODO: '[ ]', IN_PROGRESS: '[~]', IN_REVIEW: '[?]', DONE: '[x]', BLOCKED: '[!]', CANCELLED: '[-]',
 };
 
-/** Tasks grouped by sprint, one line each: mark, id, title, estimate, assignee, progress. */
+/** Tasks grouped by sprint, one line each: mark, id, title, estimate, assignee, agent (`→ codex`), progress. */
 export function formatTasks(tasks: TaskRow[], sprints: SprintRow[]): string {
   if (!tasks.length) return 'No tasks.\n';
   const lines: string[] = [];
@@ -23,10 +27,10 @@ export function formatTasks(tasks: TaskRow[], sprints: SprintRow[]): string {
   const order = [...sprints.map(s => s.id), null].filter(id => groups.has(id));
   for (const id of order) {
     const sprint = sprints.find(s => s.id === id);
-    lines.push(sprint ? `${sprint.id}  ${sprint.name}` : 'Backlog');
+    lines.push(sprint ? `${sprint.id}  ${sprint.name}${sprint.agent ? `  (agent ${sprint.agent})` : ''}` : 'Backlog');
     for (const t of groups.get(id)!) {
       const depth = t.parent_id ? '    ' : '  ';
-      const extras = [t.estimate, t.assignee && `@${t.assignee}`, t.progress ? `${t.progress}%` : null].filter(Boolean).join('  ');
+      const extras = [t.estimate, t.assignee && `@${t.assignee}`, t.agent && `→ ${t.agent}`, t.progress ? `${t.progress}%` : null].filter(Boolean).join('  ');
       lines.push(`${depth}${STATUS_MARK[t.status] ?? '[ ]'} ${t.id.padEnd(6)} ${t.title}${extras ? `  (${extras})` : ''}`);
     }
   }
@@ -36,7 +40,7 @@ export function formatTasks(tasks: TaskRow[], sprints: SprintRow[]): string {
 export function formatSprints(sprints: SprintRow[]): string {
   if (!sprints.length) return 'No sprints.\n';
   return sprints
-    .map(s => `${s.id.padEnd(5)} ${s.name}  —  ${s.tasks_done}/${s.tasks_total} done (${s.percent_done}%)  [${s.state}]`)
+    .map(s => `${s.id.padEnd(5)} ${s.name}  —  ${s.tasks_done}/${s.tasks_total} done (${s.percent_done}%)  [${s.state}]${s.agent ? `  agent ${s.agent}` : ''}`)
     .join('\n') + '\n';
 }
 
@@ -97,7 +101,7 @@ export function formatActivity(e: ActivityRow): string {
 /** A task as the `get_task` tool returns it (the whole task). */
 export interface TaskDetailsRow extends TaskRow {
   description: string; context: string; summary: string | null; ready: boolean;
-  sprint: { id: string; name: string } | null;
+  sprint: { id: string; name: string; agent?: string | null } | null;
   checkpoints: { n: number; title: string; done: boolean }[];
   depends_on: { id: string; title: string; status: string }[]; waiting_on: string[]; dependents: string[];
   subtasks: { id: string; title: string; status: string }[] | string[];
@@ -109,8 +113,8 @@ const indent = (text: string, pad = '  ') => text.replace(/\n/g, `\n${pad}`);
 const when = (iso: string) => iso.replace('T', ' ').slice(0, 16);
 
 /**
- * A task whole, for `baton show`: header (id, title, status, priority, estimate, assignee, sprint,
- * progress), then description, dependencies (which are unfinished), checkpoints, context, summary,
+ * A task whole, for `baton show`: header (id, title, status, priority, estimate, assignee, progress,
+ * agent, sprint), then description, dependencies (which are unfinished), checkpoints, context, summary,
  * notes and recent activity; empty sections are left out.
  */
 export function formatTaskDetails(t: TaskDetailsRow): string {
@@ -118,6 +122,9 @@ export function formatTaskDetails(t: TaskDetailsRow): string {
   const facts = [`status ${t.status}`, `priority ${t.priority}`, t.estimate && `estimate ${t.estimate}`,
     t.assignee && `assignee ${t.assignee}`, `progress ${t.progress}%`, t.ready ? 'ready' : null].filter(Boolean);
   out.push(`  ${facts.join(' · ')}`);
+  const agent = t.agent ?? null;
+  const fallback = t.sprint?.agent ?? null;
+  out.push(`  agent: ${agent ?? (fallback ? `${fallback} (the sprint's default)` : 'not set (the workspace default)')}`);
   out.push(`  sprint: ${t.sprint ? `${t.sprint.id} ${t.sprint.name}` : 'backlog'}${t.parent_id ? ` · subtask of ${t.parent_id}` : ''}`);
   if (t.description.trim()) out.push('', 'Description', `  ${indent(t.description.trim())}`);
   out.push('', 'Dependencies');

@@ -269,6 +269,28 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('agent')
+    .description('say which agent does a task (or a sprint\'s tasks by default): a profile and optional role, e.g. codex or claude:reviewer')
+    .argument('<target>', 'task id (T-5) or sprint id (S-1)')
+    .argument('[agent]', 'profile[:role], e.g. codex, claude:reviewer')
+    .option('--clear', 'remove the agent (the task then follows its sprint\'s or the workspace\'s default)')
+    .addOption(ws).addOption(verbose)
+    .action(async (target: string, agent: string | undefined, opts) => {
+      if (opts.clear && agent) throw new InvalidArgumentError(`Give an agent or --clear, not both (got "${agent}" and --clear).`);
+      if (!opts.clear && !agent) throw new InvalidArgumentError('Give the agent (e.g. codex or claude:reviewer), or --clear to remove it.');
+      const value = opts.clear ? null : agent!.trim();
+      await withConnection(opts, async conn => {
+        const sprint = /^s-\d+$/i.exec(target.trim());
+        if (sprint) {
+          const s = await conn.call<SprintRow>('update_sprint', { sprint_id: target.trim().toUpperCase(), agent: value });
+          process.stdout.write(s.agent ? `${s.id}: tasks default to agent ${s.agent}\n` : `${s.id}: no default agent\n`);
+        } else {
+          const t = await conn.call<TaskRow>('update_task', { task_id: target, agent: value });
+          process.stdout.write(t.agent ? `${t.id}: agent ${t.agent}\n` : `${t.id}: no agent (the sprint's or workspace's default)\n`);
+        }
+      });
+    });
+
   program.command('done')
     .description('complete a task (DONE) with a summary of what was done')
     .argument('<task>', 'task id, e.g. T-3')

@@ -3,6 +3,8 @@
  * Pure types and constants; no I/O, no `vscode`.
  */
 
+import type { AgentRef } from './agent';
+
 /** Workflow states of a task. The allowed moves between them live in `statusRules.ts`. */
 export const TASK_STATUSES = ['TODO', 'IN_PROGRESS', 'IN_REVIEW', 'DONE', 'BLOCKED', 'CANCELLED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
@@ -37,6 +39,8 @@ export interface Sprint {
   position: number;
   /** Where this sprint came from when imported (`file#key`), used to make re-import idempotent. */
   sourceKey: string | null;
+  /** The agent (profile and optional role) this sprint's tasks get when they name none; null = the workspace's. */
+  agent: AgentRef | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -64,6 +68,8 @@ export interface Task {
   /** Summary given when the task was completed. */
   summary: string | null;
   sourceKey: string | null;
+  /** Which agent does this task (profile and optional role); null = the sprint's or the workspace's default. */
+  agent: AgentRef | null;
   createdAt: string;
   updatedAt: string;
   completedAt: string | null;

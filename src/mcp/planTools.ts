@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { ESTIMATE_UNITS, TASK_PRIORITIES, TASK_STATUSES, type Actor, type Sprint, type Task } from '../core/model';
+import { formatAgentRef, parseAgentRef } from '../core/agent';
+import { ESTIMATE_UNITS, SPRINT_STATES, TASK_PRIORITIES, TASK_STATUSES, type Actor, type Sprint, type Task } from '../core/model';
 import type { PlanService } from '../services/planService';
 import { runTool } from './toolResult';
 
@@ -10,6 +11,10 @@ export type ActorResolver = (extra: { sessionId?: string }) => Actor;
 const taskId = z.string().min(1).max(100).describe('Task id, e.g. "T-12" (or just 12)');
 const sprintId = z.string().min(1).max(100).describe('Sprint id, e.g. "S-2"');
 const status = z.enum(TASK_STATUSES);
+/** `profile` or `profile:role` (a leading `@` is allowed); names are letters, digits, `-`, `_`, `.` (1–64). */
+const agentRef = z.string().max(130)
+  .regex(/^@?[A-Za-z0-9._-]{1,64}(?::[A-Za-z0-9._-]{1,64})?$/,
+    'agent must be "profile" or "profile:role" (e.g. "codex", "claude:reviewer"), names of letters, digits, "-", "_" or "." up to 64 characters');
 
 /** The compact task shape tool results use (short keys cost agents fewer tokens). */
 export function taskSummary(t: Task) {
@@ -17,12 +22,16 @@ export function taskSummary(t: Task) {
     id: t.id, title: t.title, status: t.status, priority: t.priority,
     estimate: t.estimate === null ? null : `${t.estimate} ${t.estimateUnit}`,
     assignee: t.assignee, sprint_id: t.sprintId, parent_id: t.parentId, progress: t.progress,
+    agent: t.agent ? formatAgentRef(t.agent) : null,
   };
 }
 
 function sprintSummary(s: Sprint, plan: PlanService) {
   const p = plan.sprintProgress(s.id);
-  return { id: s.id, name: s.name, goal: s.goal, state: s.state, start_date: s.startDate, end_date: s.endDate, tasks_done: p.done, tasks_total: p.total, percent_done: p.percent };
+  return {
+    id: s.id, name: s.name, goal: s.goal, state: s.state, start_date: s.startDate, end_date: s.endDate,
+    agent: s.agent ? formatAgentRef(s.agent) : null, tasks_done: p.done, tasks_total: p.total, percent_done: p.percent,
+  };
 }
 
 /**
@@ -48,6 +57,21 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     const sprint = plan.getSprint(sprint_id);
     return { ...sprintSummary(sprint, plan), tasks: plan.listTasks({ sprintId: sprint.id }, { limit: 500 }).items.map(taskSummary) };
   }));
+
+  server.registerTool('update_sprint', {
+    title: 'Update a sprint',
+    description: 'Changes a sprint\'s name, goal, state or default agent (the agent its tasks get when they name none; null clears it).',
+    inputSchema: z.object({
+      sprint_id: sprintId,
+      name: z.string().min(1).max(500).optional(),
+      goal: z.string().max(200_000).optional(),
+      state: z.enum(SPRINT_STATES).optional(),
+      agent: agentRef.nullable().optional().describe('Default agent of the sprint\'s tasks: "claude", "codex:reviewer"; null clears it'),
+    }).strict(),
+  }, (args, extra) => runTool(() => sprintSummary(plan.updateSprint(args.sprint_id, {
+    name: args.name, goal: args.goal, state: args.state,
+    agent: args.agent === undefined ? undefined : args.agent === null ? null : parseAgentRef(args.agent),
+  }, actorOf(extra)), plan)));
 
   server.registerTool('list_tasks', {
     title: 'List tasks',
@@ -77,7 +101,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     const d = plan.getTaskDetails(resolve(task_id), 20);
     return {
       ...taskSummary(d.task), description: d.task.description, context: d.task.context, summary: d.task.summary,
-      sprint: d.sprint && { id: d.sprint.id, name: d.sprint.name }, ready: d.ready,
+      sprint: d.sprint && { id: d.sprint.id, name: d.sprint.name, agent: d.sprint.agent ? formatAgentRef(d.sprint.agent) : null }, ready: d.ready,
       checkpoints: d.checkpoints.map((c, i) => ({ n: i + 1, title: c.title, done: c.done })),
       depends_on: d.dependsOn, waiting_on: d.waitingOn.map(t => t.id), dependents: d.dependents.map(t => t.id),
       subtasks: d.subtasks, notes: d.notes.map(n => ({ at: n.createdAt, by: n.author.name, text: n.text })),
@@ -98,8 +122,10 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       estimate_unit: z.enum(ESTIMATE_UNITS).optional().describe('hours (default) or story points'),
       depends_on: z.array(taskId).max(100).optional().describe('Tasks that must be done first'),
       checkpoints: z.array(z.string().min(1).max(500)).max(100).optional(),
+      agent: agentRef.nullable().optional().describe('Which agent does it: "codex" or "claude:reviewer" (profile[:role]); omitted = the sprint\'s default'),
     }).strict(),
   }, (args, extra) => runTool(() => taskSummary(plan.createTask({
+    agent: args.agent ? parseAgentRef(args.agent) : null,
     title: args.title, description: args.description, sprintId: args.sprint_id ?? null,
     parentId: args.parent_id ? resolve(args.parent_id) : null, priority: args.priority, estimate: args.estimate ?? null,
     estimateUnit: args.estimate_unit, dependsOn: args.depends_on?.map(resolve), checkpoints: args.checkpoints,
@@ -119,6 +145,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       sprint_id: sprintId.nullable().optional().describe('null moves the task to the backlog'),
       status: status.optional(),
       note: z.string().max(200_000).optional().describe('A note recorded with the status change'),
+      agent: agentRef.nullable().optional().describe('Which agent does it: "codex" or "claude:reviewer" (profile[:role]); null clears it'),
     }).strict(),
   }, (args, extra) => runTool(() => {
     const id = resolve(args.task_id);
@@ -127,6 +154,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     plan.updateTask(id, {
       title: args.title, description: args.description, priority: args.priority, estimate: args.estimate,
       estimateUnit: args.estimate_unit, assignee: args.assignee, sprintId: args.sprint_id,
+      agent: args.agent === undefined ? undefined : args.agent === null ? null : parseAgentRef(args.agent),
     }, actor);
     const task = args.status !== undefined ? plan.setStatus(id, args.status, actor, { note: args.note }) : plan.getTask(id);
     return taskSummary(task);

@@ -10,8 +10,9 @@
  *  - plan unchanged since the baseline → Baton's value stays;
  *  - Baton unchanged since the baseline → the plan's value is taken;
  *  - both changed to different values → Baton's value stays and the field is reported as a conflict.
- * Fields: task title, description, priority, estimate (with its unit), sprint, parent, position (merged
- * silently); sprint name and goal; checkpoint title. Completion follows the existing rules: a task the
+ * Fields: task title, description, priority, estimate (with its unit), agent, sprint, parent, position
+ * (merged silently); sprint name, goal and default agent; checkpoint title. A baseline from before
+ * agents were imported has none: its agent counts as none. Completion follows the existing rules: a task the
  * plan newly marks done becomes DONE unless Baton has it DONE or CANCELLED (CANCELLED is reported), a
  * re-import never reopens a task nor unchecks a checkpoint, and a checkpoint the plan newly checks is
  * checked.
@@ -25,6 +26,7 @@
  * Baton's value and is reported as a conflict.
  */
 import { createHash } from 'node:crypto';
+import { formatAgentRef, type AgentRef } from '../core/agent';
 import type { ImportedPlan, ImportedTask } from '../core/import/importedPlan';
 import type { Checkpoint, Dependency, EstimateUnit, Sprint, Task, TaskPriority, TaskStatus } from '../core/model';
 import { progressFromCheckpoints } from '../core/statusRules';
@@ -39,7 +41,7 @@ export interface ImportConflict {
   taskId: string | null;
   /** The sprint, for `sprint.name` / `sprint.goal` conflicts. */
   sprintId?: string;
-  /** `title`, `description`, `priority`, `estimate`, `sprint`, `parent`, `status`, `checkpoint`, `sprint.name`, `sprint.goal`. */
+  /** `title`, `description`, `priority`, `estimate`, `agent`, `sprint`, `parent`, `status`, `checkpoint`, `sprint.name`, `sprint.goal`, `sprint.agent`. */
   field: string;
   /** Baton's value, which was kept (descriptions and goals shortened to 200 characters). */
   baton: string | number | null;
@@ -111,6 +113,11 @@ function short(text: string): string {
 
 const estimateText = (estimate: number | null, unit: EstimateUnit): string | null => (estimate === null ? null : `${estimate} ${unit}`);
 
+/** An agent as text for merging and conflicts (`claude:reviewer`), null when none (or a baseline from before agents). */
+function agentText(agent: AgentRef | null | undefined): string | null {
+  return agent ? formatAgentRef(agent) : null;
+}
+
 /**
  * Which side a field takes in a three-way merge: 'same' (plan and Baton agree), 'baton' (only Baton
  * changed it), 'plan' (only the plan changed it) or 'conflict' (both changed it, or the baseline is
@@ -169,15 +176,16 @@ export function* prepareImport(
   const conflict = (c: ImportConflict) => report.conflicts.push(c);
   const markTask = (id: string) => { if (!changedTaskSet.has(id)) { changedTaskSet.add(id); out.changedTasks.push(id); } };
 
-  const upsertSprint = (name: string, goal: string, key: string): string => {
+  const upsertSprint = (name: string, goal: string, key: string, agent: AgentRef | null): string => {
     const sourceKey = prefix + key;
     name = name.slice(0, MAX_TITLE);
     const existing = snapshot.sprintsBySourceKey.get(sourceKey);
-    setBaseline(sourceKey, { kind: 'sprint', name, goal });
+    setBaseline(sourceKey, { kind: 'sprint', name, goal, agent });
     if (!existing) {
       const id = `S-${sprintNum}`;
       out.newSprints.push([sprintNum++, {
-        id, name, goal, startDate: null, endDate: null, state: 'planned', position: sprintPosition++, sourceKey, createdAt: at, updatedAt: at,
+        id, name, goal, startDate: null, endDate: null, state: 'planned', position: sprintPosition++, sourceKey, agent,
+        createdAt: at, updatedAt: at,
       }]);
       report.sprints.created++;
       out.changedSprints.push(id);
@@ -185,8 +193,8 @@ export function* prepareImport(
     }
     const stored = snapshot.baselines.get(sourceKey);
     const base = stored?.kind === 'sprint' ? stored
-      : unchangedDocument ? { name, goal }
-      : untouchedSinceImport(existing.updatedAt) ? { name: existing.name, goal: existing.goal } : null;
+      : unchangedDocument ? { name, goal, agent }
+      : untouchedSinceImport(existing.updatedAt) ? { name: existing.name, goal: existing.goal, agent: existing.agent } : null;
     const patch: Partial<Sprint> = {};
     const nameSide = mergeSide(base ? base.name : UNKNOWN, name, existing.name);
     if (nameSide === 'plan') patch.name = name;
@@ -194,6 +202,9 @@ export function* prepareImport(
     const goalSide = mergeSide(base ? base.goal : UNKNOWN, goal, existing.goal);
     if (goalSide === 'plan') patch.goal = goal;
     else if (goalSide === 'conflict') conflict({ taskId: null, sprintId: existing.id, field: 'sprint.goal', baton: short(existing.goal), plan: short(goal) });
+    const agentSide = mergeSide(base ? agentText(base.agent) : UNKNOWN, agentText(agent), agentText(existing.agent));
+    if (agentSide === 'plan') patch.agent = agent;
+    else if (agentSide === 'conflict') conflict({ taskId: null, sprintId: existing.id, field: 'sprint.agent', baton: agentText(existing.agent), plan: agentText(agent) });
     if (Object.keys(patch).length) {
       out.sprintUpdates.push([existing.id, { ...patch, updatedAt: at }]);
       report.sprints.updated++;
@@ -221,7 +232,7 @@ export function* prepareImport(
     const existing = snapshot.tasksBySourceKey.get(sourceKey);
     const planValues: Baseline & { kind: 'task' } = {
       kind: 'task', title, description: descriptionHash, priority: item.priority, estimate: item.estimate,
-      estimateUnit: item.estimateUnit, sprintId, parentId, position, status: item.status,
+      estimateUnit: item.estimateUnit, sprintId, parentId, position, status: item.status, agent: item.agent ?? null,
     };
     setBaseline(sourceKey, planValues);
     let id: string;
@@ -232,7 +243,7 @@ export function* prepareImport(
         id, title, description, status: item.status, priority: item.priority,
         estimate: item.estimate, estimateUnit: item.estimateUnit, assignee: null, sprintId, parentId, position,
         progress: progressFromCheckpoints(item.checkpoints) ?? (item.status === 'DONE' ? 100 : 0), context: '', summary: null,
-        sourceKey, createdAt: at, updatedAt: at, completedAt: item.status === 'DONE' ? at : null,
+        sourceKey, agent: item.agent ?? null, createdAt: at, updatedAt: at, completedAt: item.status === 'DONE' ? at : null,
       };
       out.newTasks.push([taskNum++, task]);
       created.push(task);
@@ -247,7 +258,8 @@ export function* prepareImport(
         : unchangedDocument ? planValues
         : untouchedSinceImport(existing.updatedAt)
           ? { kind: 'task', title: existing.title, description: textHash(existing.description), priority: existing.priority, estimate: existing.estimate,
-              estimateUnit: existing.estimateUnit, sprintId: existing.sprintId, parentId: existing.parentId, position: existing.position, status: existing.status }
+              estimateUnit: existing.estimateUnit, sprintId: existing.sprintId, parentId: existing.parentId, position: existing.position, status: existing.status,
+              agent: existing.agent }
           : null;
       checkpointBase = unchangedDocument ? 'plan' : 'baton';
       const b = <K extends keyof typeof planValues>(k: K) => (base ? base[k] : UNKNOWN);
@@ -262,6 +274,10 @@ export function* prepareImport(
       if (descSide === 'plan') patch.description = description;
       else if (descSide === 'conflict') conflict({ taskId: id, field: 'description', baton: short(existing.description), plan: short(description) });
       field('priority', item.priority);
+      const planAgent = item.agent ?? null;
+      const agentSide = mergeSide(base ? agentText(base.agent) : UNKNOWN, agentText(planAgent), agentText(existing.agent));
+      if (agentSide === 'plan') patch.agent = planAgent;
+      else if (agentSide === 'conflict') conflict({ taskId: id, field: 'agent', baton: agentText(existing.agent), plan: agentText(planAgent) });
       const estimateKey = (e: number | null, u: EstimateUnit) => `${e}|${u}`;
       const estSide = mergeSide(base ? estimateKey(base.estimate, base.estimateUnit) : UNKNOWN, estimateKey(item.estimate, item.estimateUnit), estimateKey(existing.estimate, existing.estimateUnit));
       if (estSide === 'plan') { patch.estimate = item.estimate; patch.estimateUnit = item.estimateUnit; }
@@ -351,7 +367,7 @@ export function* prepareImport(
     for (let i = 0; i < item.children.length; i++) yield* visit(item.children[i], sprintId, id, i);
   }
   for (const s of plan.sprints) {
-    const sprintId = upsertSprint(s.name, s.goal, s.key);
+    const sprintId = upsertSprint(s.name, s.goal, s.key, s.agent ?? null);
     for (let i = 0; i < s.tasks.length; i++) yield* visit(s.tasks[i], sprintId, null, i);
   }
   for (let i = 0; i < plan.backlog.length; i++) {

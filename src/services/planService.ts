@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { BatonError, invalid, notFound } from '../core/errors';
+import { checkAgentRef, formatAgentRef, type AgentRef } from '../core/agent';
 import { Emitter, type Event } from '../core/event';
 import { importPlan as parsePlan } from '../core/import/detect';
 import { sanitizeImportedPlan, type ImportedPlan } from '../core/import/importedPlan';
@@ -83,9 +84,12 @@ export interface NewTask {
   parentId?: string | null;
   dependsOn?: string[];
   checkpoints?: string[];
+  /** Which agent does it (`{ profile, role }`); null or absent = the sprint's or workspace's default. */
+  agent?: AgentRef | null;
 }
 
-export type TaskPatch = Partial<Pick<Task, 'title' | 'description' | 'priority' | 'estimate' | 'estimateUnit' | 'assignee' | 'sprintId' | 'parentId'>>;
+/** A task's changes; absent fields are left alone, `agent: null` clears the agent. */
+export type TaskPatch = Partial<Pick<Task, 'title' | 'description' | 'priority' | 'estimate' | 'estimateUnit' | 'assignee' | 'sprintId' | 'parentId' | 'agent'>>;
 
 export interface NewSprint {
   name: string;
@@ -93,6 +97,8 @@ export interface NewSprint {
   startDate?: string | null;
   endDate?: string | null;
   state?: SprintState;
+  /** The default agent of the sprint's tasks; null clears it. */
+  agent?: AgentRef | null;
 }
 
 export interface ImportReport {
@@ -316,7 +322,8 @@ export class PlanService {
     const num = this.repo.nextSprintNumber();
     const sprint: Sprint = {
       id: `S-${num}`, name, goal: input.goal ?? '', startDate: input.startDate ?? null, endDate: input.endDate ?? null,
-      state: input.state ?? 'planned', position: this.repo.listSprints().length, sourceKey: null, createdAt: at, updatedAt: at,
+      state: input.state ?? 'planned', position: this.repo.listSprints().length, sourceKey: null,
+      agent: this.checkAgent(input.agent), createdAt: at, updatedAt: at,
     };
     this.repo.transaction(tx => {
       this.repo.insertSprint(tx, num, sprint);
@@ -337,10 +344,12 @@ export class PlanService {
       if (!SPRINT_STATES.includes(patch.state)) throw invalid(`Sprint state must be one of ${SPRINT_STATES.join(', ')}, got "${patch.state}".`);
       next.state = patch.state;
     }
+    if (patch.agent !== undefined) next.agent = this.checkAgent(patch.agent);
     next.updatedAt = this.stamp();
+    const agentNote = next.agent !== undefined ? `, default agent ${next.agent ? formatAgentRef(next.agent) : 'none'}` : '';
     this.repo.transaction(tx => {
       this.repo.updateSprint(tx, id, next);
-      this.log(tx, actor, 'sprint.updated', null, id, `updated sprint "${sprint.name}"`);
+      this.log(tx, actor, 'sprint.updated', null, id, `updated sprint "${sprint.name}"${agentNote}`);
     });
     this.changed([], [id], false, true);
     return this.getSprint(id);
@@ -360,12 +369,13 @@ export class PlanService {
     if (parentId !== null) parentId = this.getTask(parentId).id;
     const dependsOn = (input.dependsOn ?? []).map(ref => this.getTask(ref).id);
     const checkpoints = (input.checkpoints ?? []).map(c => this.requireText('Checkpoint title', c, MAX_TITLE));
+    const agent = this.checkAgent(input.agent);
     const at = this.stamp();
     const num = this.repo.nextTaskNumber();
     const task: Task = {
       id: `T-${num}`, title, description, status: 'TODO', priority, estimate, estimateUnit,
       assignee: input.assignee?.trim() ? this.sanitize(input.assignee.trim()) : null, sprintId, parentId, position: this.repo.nextTaskPosition(sprintId),
-      progress: 0, context: '', summary: null, sourceKey: null, createdAt: at, updatedAt: at,
+      progress: 0, context: '', summary: null, sourceKey: null, agent, createdAt: at, updatedAt: at,
       completedAt: null,
     };
     this.repo.transaction(tx => {
@@ -374,7 +384,7 @@ export class PlanService {
       checkpoints.forEach((c, i) =>
         this.repo.insertCheckpoint(tx, { id: this.newId('C'), taskId: task.id, title: c, done: false, position: i, sourceKey: null }),
       );
-      this.log(tx, actor, 'task.created', task.id, sprintId, `created task "${title}"`);
+      this.log(tx, actor, 'task.created', task.id, sprintId, `created task "${title}"${agent ? ` for agent ${formatAgentRef(agent)}` : ''}`);
     });
     this.changed([task.id], sprintId ? [sprintId] : [], false, true);
     return task;
@@ -401,6 +411,7 @@ export class PlanService {
       next.parentId = patch.parentId;
       changes.push(`parent ${patch.parentId ?? 'none'}`);
     }
+    if (patch.agent !== undefined) { next.agent = this.checkAgent(patch.agent); changes.push(`agent ${next.agent ? formatAgentRef(next.agent) : 'none'}`); }
     if (!changes.length) return task;
     next.updatedAt = this.stamp();
     this.repo.transaction(tx => {
@@ -1135,6 +1146,18 @@ export class PlanService {
     if (typeof value !== 'string') throw invalid(`${what} must be text.`);
     if (value.length > MAX_TEXT) throw invalid(`${what} is ${value.length} characters; the limit is ${MAX_TEXT}.`);
     return value;
+  }
+
+  /** A validated, redacted copy of an agent (null when none); throws INVALID_ARGUMENT naming a bad name. */
+  private checkAgent(agent: AgentRef | null | undefined): AgentRef | null {
+    if (agent === undefined || agent === null) return null;
+    if (typeof agent !== 'object') throw invalid(`Agent must be { profile, role }, got ${JSON.stringify(agent)}.`);
+    const checked = checkAgentRef(agent);
+    // Names come from outside like any text; a name that redaction alters is refused, not stored altered.
+    const profile = this.sanitize(checked.profile);
+    const role = checked.role === null ? null : this.sanitize(checked.role);
+    if (profile !== checked.profile || role !== checked.role) throw invalid('Agent name looks like a secret; refused.');
+    return { profile, role };
   }
 
   private checkPriority(p: TaskPriority): TaskPriority {

@@ -11,14 +11,15 @@ import type {
   TaskPriority,
   TaskStatus,
 } from '../core/model';
+import type { AgentRef } from '../core/agent';
 
 /**
  * One imported row's values as its plan had them at the last import (`import_baselines`), for
  * three-way re-imports (services/planImport.ts). Descriptions are kept as hashes.
  */
 export type Baseline =
-  | { kind: 'task'; title: string; description: string; priority: TaskPriority; estimate: number | null; estimateUnit: EstimateUnit; sprintId: string | null; parentId: string | null; position: number; status: TaskStatus }
-  | { kind: 'sprint'; name: string; goal: string }
+  | { kind: 'task'; title: string; description: string; priority: TaskPriority; estimate: number | null; estimateUnit: EstimateUnit; sprintId: string | null; parentId: string | null; position: number; status: TaskStatus; agent?: AgentRef | null }
+  | { kind: 'sprint'; name: string; goal: string; agent?: AgentRef | null }
   | { kind: 'checkpoint'; title: string; done: boolean };
 
 /** A SQL parameter as sql.js binds it. */
@@ -41,32 +42,54 @@ export interface SqlWriter {
 interface SprintRow {
   id: string; name: string; goal: string; start_date: string | null; end_date: string | null; state: string;
   position: number; source_key: string | null; created_at: string; updated_at: string;
+  agent_profile: string | null; agent_role: string | null;
 }
 interface TaskRow {
   id: string; title: string; description: string; status: string; priority: string; estimate: number | null;
   estimate_unit: string; assignee: string | null; sprint_id: string | null; parent_id: string | null; position: number;
   progress: number; context: string; summary: string | null; source_key: string | null; created_at: string;
-  updated_at: string; completed_at: string | null;
+  updated_at: string; completed_at: string | null; agent_profile: string | null; agent_role: string | null;
 }
+
+/** The agent stored in `agent_profile` / `agent_role` (null when no profile). */
+const toAgent = (profile: string | null | undefined, role: string | null | undefined): AgentRef | null =>
+  profile ? { profile, role: role ?? null } : null;
 
 const toSprint = (r: SprintRow): Sprint => ({
   id: r.id, name: r.name, goal: r.goal, startDate: r.start_date, endDate: r.end_date, state: r.state as SprintState,
-  position: r.position, sourceKey: r.source_key, createdAt: r.created_at, updatedAt: r.updated_at,
+  position: r.position, sourceKey: r.source_key, agent: toAgent(r.agent_profile, r.agent_role), createdAt: r.created_at,
+  updatedAt: r.updated_at,
 });
 const toTask = (r: TaskRow): Task => ({
   id: r.id, title: r.title, description: r.description, status: r.status as TaskStatus, priority: r.priority as TaskPriority,
   estimate: r.estimate, estimateUnit: r.estimate_unit as EstimateUnit, assignee: r.assignee, sprintId: r.sprint_id,
   parentId: r.parent_id, position: r.position, progress: r.progress, context: r.context, summary: r.summary,
-  sourceKey: r.source_key, createdAt: r.created_at, updatedAt: r.updated_at, completedAt: r.completed_at,
+  sourceKey: r.source_key, agent: toAgent(r.agent_profile, r.agent_role), createdAt: r.created_at, updatedAt: r.updated_at,
+  completedAt: r.completed_at,
 });
 
-const TASK_COLUMNS: Record<keyof Omit<Task, 'id' | 'createdAt'>, string> = {
+/** A patch's entries as `[column, value]` pairs; `agent` becomes `agent_profile` and `agent_role`. */
+function patchColumns(patch: Record<string, unknown>, columns: Record<string, string>): [string, SqlValue][] {
+  const out: [string, SqlValue][] = [];
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    if (key === 'agent') {
+      const agent = value as AgentRef | null;
+      out.push(['agent_profile', agent?.profile ?? null], ['agent_role', agent?.role ?? null]);
+    } else {
+      out.push([columns[key], value as SqlValue]);
+    }
+  }
+  return out;
+}
+
+const TASK_COLUMNS: Record<keyof Omit<Task, 'id' | 'createdAt' | 'agent'>, string> = {
   title: 'title', description: 'description', status: 'status', priority: 'priority', estimate: 'estimate',
   estimateUnit: 'estimate_unit', assignee: 'assignee', sprintId: 'sprint_id', parentId: 'parent_id', position: 'position',
   progress: 'progress', context: 'context', summary: 'summary', sourceKey: 'source_key', updatedAt: 'updated_at',
   completedAt: 'completed_at',
 };
-const SPRINT_COLUMNS: Record<keyof Omit<Sprint, 'id' | 'createdAt'>, string> = {
+const SPRINT_COLUMNS: Record<keyof Omit<Sprint, 'id' | 'createdAt' | 'agent'>, string> = {
   name: 'name', goal: 'goal', startDate: 'start_date', endDate: 'end_date', state: 'state', position: 'position',
   sourceKey: 'source_key', updatedAt: 'updated_at',
 };
@@ -112,16 +135,18 @@ export class PlanRepository {
   }
   insertSprint(tx: SqlWriter, num: number, s: Sprint): void {
     tx.run(
-      `INSERT INTO sprints (id, num, name, goal, start_date, end_date, state, position, source_key, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [s.id, num, s.name, s.goal, s.startDate, s.endDate, s.state, s.position, s.sourceKey, s.createdAt, s.updatedAt],
+      `INSERT INTO sprints (id, num, name, goal, start_date, end_date, state, position, source_key, created_at, updated_at,
+         agent_profile, agent_role)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [s.id, num, s.name, s.goal, s.startDate, s.endDate, s.state, s.position, s.sourceKey, s.createdAt, s.updatedAt,
+        s.agent?.profile ?? null, s.agent?.role ?? null],
     );
   }
   updateSprint(tx: SqlWriter, id: string, patch: Partial<Omit<Sprint, 'id' | 'createdAt'>>): void {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [keyof typeof SPRINT_COLUMNS, SqlValue][];
+    const entries = patchColumns(patch, SPRINT_COLUMNS);
     if (!entries.length) return;
     tx.run(
-      `UPDATE sprints SET ${entries.map(([k]) => `${SPRINT_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`,
+      `UPDATE sprints SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`,
       [...entries.map(([, v]) => v), id],
     );
   }
@@ -158,10 +183,11 @@ export class PlanRepository {
   insertTask(tx: SqlWriter, num: number, t: Task): void {
     tx.run(
       `INSERT INTO tasks (id, num, title, description, status, priority, estimate, estimate_unit, assignee, sprint_id,
-         parent_id, position, progress, context, summary, source_key, created_at, updated_at, completed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         parent_id, position, progress, context, summary, source_key, created_at, updated_at, completed_at, agent_profile, agent_role)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [t.id, num, t.title, t.description, t.status, t.priority, t.estimate, t.estimateUnit, t.assignee, t.sprintId,
-        t.parentId, t.position, t.progress, t.context, t.summary, t.sourceKey, t.createdAt, t.updatedAt, t.completedAt],
+        t.parentId, t.position, t.progress, t.context, t.summary, t.sourceKey, t.createdAt, t.updatedAt, t.completedAt,
+        t.agent?.profile ?? null, t.agent?.role ?? null],
     );
   }
   /**
@@ -173,19 +199,19 @@ export class PlanRepository {
       const chunk = rows.slice(i, i + 50);
       tx.run(
         `INSERT INTO tasks (id, num, title, description, status, priority, estimate, estimate_unit, assignee, sprint_id,
-           parent_id, position, progress, context, summary, source_key, created_at, updated_at, completed_at)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+           parent_id, position, progress, context, summary, source_key, created_at, updated_at, completed_at, agent_profile, agent_role)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         chunk.flatMap(([num, t]) => [t.id, num, t.title, t.description, t.status, t.priority, t.estimate, t.estimateUnit,
           t.assignee, t.sprintId, t.parentId, t.position, t.progress, t.context, t.summary, t.sourceKey, t.createdAt,
-          t.updatedAt, t.completedAt]),
+          t.updatedAt, t.completedAt, t.agent?.profile ?? null, t.agent?.role ?? null]),
       );
     }
   }
   updateTask(tx: SqlWriter, id: string, patch: Partial<Omit<Task, 'id' | 'createdAt'>>): void {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [keyof typeof TASK_COLUMNS, SqlValue][];
+    const entries = patchColumns(patch, TASK_COLUMNS);
     if (!entries.length) return;
     tx.run(
-      `UPDATE tasks SET ${entries.map(([k]) => `${TASK_COLUMNS[k]} = ?`).join(', ')} WHERE id = ?`,
+      `UPDATE tasks SET ${entries.map(([k]) => `${k} = ?`).join(', ')} WHERE id = ?`,
       [...entries.map(([, v]) => v), id],
     );
   }
@@ -366,10 +392,11 @@ export class PlanRepository {
       const chunk = rows.slice(i, i + 100);
       tx.run(
         `INSERT INTO import_stage_tasks (import_id, id, num, title, description, status, priority, estimate, estimate_unit,
-           sprint_id, parent_id, position, progress, source_key, created_at, completed_at)
-         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+           sprint_id, parent_id, position, progress, source_key, created_at, completed_at, agent_profile, agent_role)
+         VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
         chunk.flatMap(([num, t]) => [importId, t.id, num, t.title, t.description, t.status, t.priority, t.estimate, t.estimateUnit,
-          t.sprintId, t.parentId, t.position, t.progress, t.sourceKey, t.createdAt, t.completedAt]),
+          t.sprintId, t.parentId, t.position, t.progress, t.sourceKey, t.createdAt, t.completedAt, t.agent?.profile ?? null,
+          t.agent?.role ?? null]),
       );
     }
   }
@@ -401,9 +428,9 @@ export class PlanRepository {
   publishStaged(tx: SqlWriter, importId: string, updatedAt: string): void {
     tx.run(
       `INSERT INTO tasks (id, num, title, description, status, priority, estimate, estimate_unit, assignee, sprint_id, parent_id,
-         position, progress, context, summary, source_key, created_at, updated_at, completed_at)
+         position, progress, context, summary, source_key, created_at, updated_at, completed_at, agent_profile, agent_role)
        SELECT id, num, title, description, status, priority, estimate, estimate_unit, NULL, sprint_id, parent_id,
-         position, progress, '', NULL, source_key, created_at, ?, completed_at
+         position, progress, '', NULL, source_key, created_at, ?, completed_at, agent_profile, agent_role
        FROM import_stage_tasks WHERE import_id = ? ORDER BY rowid`, [updatedAt, importId]);
     tx.run(
       `INSERT INTO checkpoints (id, task_id, title, done, position, source_key)

@@ -264,4 +264,16 @@ CREATE TABLE import_stage_dependencies (
 );
 `,
   },
+  {
+    version: 5,
+    description: "agents: a task's agent (profile and optional role) and a sprint's default agent",
+    sql: `
+ALTER TABLE tasks ADD COLUMN agent_profile TEXT;
+ALTER TABLE tasks ADD COLUMN agent_role TEXT;
+ALTER TABLE sprints ADD COLUMN agent_profile TEXT;
+ALTER TABLE sprints ADD COLUMN agent_role TEXT;
+ALTER TABLE import_stage_tasks ADD COLUMN agent_profile TEXT;
+ALTER TABLE import_stage_tasks ADD COLUMN agent_role TEXT;
+`,
+  },
 ];

@@ -46,6 +46,7 @@ export const COMMANDS = {
   deleteArtifact: 'baton.deleteArtifact',
   startSession: 'baton.startSession',
   startSessions: 'baton.startSessions',
+  setAgent: 'baton.setAgent',
   startReadyTasks: 'baton.startReadyTasks',
   sendToSession: 'baton.sendToSession',
   focusSession: 'baton.focusSession',

@@ -1,3 +1,4 @@
+import { formatAgentRef, type AgentRef } from '../core/agent';
 import type { EstimateUnit, TaskStatus } from '../core/model';
 
 // Pure wording for VS Code's pickers and views (no vscode import, so it is unit-tested).
@@ -25,4 +26,14 @@ export function estimateTotal(total: number, units: EstimateUnit[]): string {
   const distinct = new Set(units);
   if (distinct.size > 1) return `${n} (hours and points mixed)`;
   return distinct.has('points') ? plural(n, 'point', 'points') : plural(n, 'hour', 'hours');
+}
+
+/**
+ * Which agent does a task, as the tree's tooltip says it: "Agent: codex:reviewer", "Agent: claude (the
+ * sprint's default)", or null when neither the task nor its sprint names one (the workspace's default applies).
+ */
+export function agentLine(task: AgentRef | null, sprintDefault: AgentRef | null): string | null {
+  if (task) return `Agent: ${formatAgentRef(task)}`;
+  if (sprintDefault) return `Agent: ${formatAgentRef(sprintDefault)} (the sprint's default)`;
+  return null;
 }

@@ -4,9 +4,10 @@ import type { LiveSession, SessionManager } from '../sessions/sessionManager';
 import type { AgentProfile } from '../sessions/profiles';
 import { checkInstalled } from '../sessions/profiles';
 import type { AgentTerminals } from './agentTerminals';
-import { commandRegistrar } from './commandRegistry';
+import { commandRegistrar, currentUser } from './commandRegistry';
 import { COMMANDS, SETTINGS } from './constants';
-import { TaskNode } from './tasksTree';
+import { formatAgentRef, parseAgentRef, sameAgent, type AgentRef } from '../core/agent';
+import { SprintNode, TaskNode } from './tasksTree';
 import { AgentSessionNode, TerminalSessionNode } from './sessionsTree';
 
 type TaskArg = TaskNode | string | undefined;
@@ -87,6 +88,67 @@ export function registerSessionCommands(
     const session = await manager.start({ profileId: profile.id, taskId, role });
     terminals.show(session.record.id);
     return session.record;
+  });
+
+  /**
+   * Baton: Set Agent… on a task or a sprint (the default of its tasks). `arg`: a tree node, a task id
+   * or a sprint id (`S-2`); `value`: `profile[:role]` or null to clear (both asked for when absent).
+   * Returns the agent set (null when cleared), undefined when the person cancelled.
+   */
+  register(COMMANDS.setAgent, async (arg?: TaskNode | SprintNode | string, value?: string | null): Promise<AgentRef | null | undefined> => {
+    let target: { kind: 'task' | 'sprint'; id: string; current: AgentRef | null } | undefined;
+    if (arg && typeof arg === 'object' && (arg as SprintNode).kind === 'sprint') {
+      const sprint = plan.getSprint((arg as SprintNode).sprint.id);
+      target = { kind: 'sprint', id: sprint.id, current: sprint.agent };
+    } else if (typeof arg === 'string' && /^s-\d+$/i.test(arg.trim())) {
+      const sprint = plan.getSprint(arg.trim().toUpperCase());
+      target = { kind: 'sprint', id: sprint.id, current: sprint.agent };
+    } else {
+      const id = taskIdOf(arg as TaskArg);
+      if (id) {
+        const task = plan.getTask(id);
+        target = { kind: 'task', id: task.id, current: task.agent };
+      } else {
+        const open = plan.allTasks().filter(t => t.status !== 'DONE' && t.status !== 'CANCELLED');
+        const pick = await vscode.window.showQuickPick(
+          [...plan.listSprints().map(s => ({ label: `$(milestone) ${s.name}`, description: s.agent ? `${s.id} · ${formatAgentRef(s.agent)}` : s.id, on: 'sprint' as const, id: s.id, current: s.agent })),
+            ...open.map(t => ({ label: `$(circle-large-outline) ${t.title}`, description: t.agent ? `${t.id} · ${formatAgentRef(t.agent)}` : t.id, on: 'task' as const, id: t.id, current: t.agent }))],
+          { placeHolder: vscode.l10n.t('Set the agent of which task or sprint?'), matchOnDescription: true });
+        if (!pick) return undefined;
+        target = { kind: pick.on, id: pick.id, current: pick.current };
+      }
+    }
+    let agent: AgentRef | null;
+    if (value !== undefined) {
+      agent = value === null ? null : parseAgentRef(value);
+    } else {
+      const profiles = manager.profiles().filter(p => p.id !== 'shell');
+      const items: (vscode.QuickPickItem & { profile: string | null })[] = [
+        ...profiles.map(p => ({
+          label: `$(hubot) ${p.label}`, description: p.id + (target.current?.profile === p.id ? ` · ${vscode.l10n.t('current')}` : ''), profile: p.id as string | null,
+        })),
+      ];
+      if (target.current) items.push({ label: `$(circle-slash) ${vscode.l10n.t('Clear')}`, description: formatAgentRef(target.current), profile: null });
+      const pick = await vscode.window.showQuickPick(items, {
+        placeHolder: target.kind === 'sprint'
+          ? vscode.l10n.t('Which agent do the tasks of {0} get by default?', target.id)
+          : vscode.l10n.t('Which agent does {0}?', target.id),
+        matchOnDescription: true,
+      });
+      if (!pick) return undefined;
+      if (pick.profile === null) {
+        agent = null;
+      } else {
+        const role = await pickRole();
+        if (role === undefined) return undefined;
+        agent = { profile: pick.profile, role };
+      }
+    }
+    if (sameAgent(agent, target.current)) return agent;
+    const actor = currentUser(SETTINGS.userName);
+    if (target.kind === 'sprint') plan.updateSprint(target.id, { agent }, actor);
+    else plan.updateTask(target.id, { agent }, actor);
+    return agent;
   });
 
   register(COMMANDS.startSessions, async (profileId?: string, count?: number) => {

@@ -4,6 +4,7 @@ import type { PlanService } from '../services/planService';
 import type { BatonServices } from '../mcp/batonMcpServer';
 import type { ArtifactInfo } from '../services/artifactService';
 import type { HumanRequest } from '../store/coordinationRepository';
+import { agentLine } from './labels';
 import { Disposable } from './lifecycle';
 
 export const TASK_SCHEME = 'baton-task';
@@ -61,6 +62,8 @@ export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: Artifac
   lines.push(`**${t.id}** · ${t.status.replace('_', ' ')}${d.ready ? ' · ready to start' : ''} · priority ${t.priority}` +
     `${t.estimate !== null ? ` · ${t.estimate} ${t.estimateUnit}` : ''} · ${t.progress}% done` +
     `${t.assignee ? ` · assigned to ${t.assignee}` : ''}${d.sprint ? ` · sprint *${d.sprint.name}*` : ' · backlog'}`, '');
+  const agent = agentLine(t.agent, d.sprint?.agent ?? null);
+  if (agent) lines.push(agent, '');
   if (t.description) lines.push('## Description', '', t.description, '');
   if (t.summary) lines.push('## Summary', '', t.summary, '');
   if (d.checkpoints.length) {

@@ -7,6 +7,8 @@ import { Disposable } from './lifecycle';
 import { COMMANDS, SETTINGS, VIEWS } from './constants';
 import type { StateStore } from './expansionMemory';
 import { TreeExpansion } from './treeState';
+import { formatAgentRef } from '../core/agent';
+import { agentLine } from './labels';
 
 /** A snapshot of the plan taken once per refresh, so every node renders from the same state. */
 interface PlanSnapshot {
@@ -217,6 +219,7 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
       ready ? vscode.l10n.t('{0} ready', ready) : '',
       hours ? `${round(hours)}h` : '',
       points ? `${round(points)} pts` : '',
+      sprint.agent ? `→ ${formatAgentRef(sprint.agent)}` : '',
     ].filter(Boolean).join(' · ');
     item.iconPath = new vscode.ThemeIcon(
       done === tasks.length && tasks.length ? 'pass' : sprint.state === 'active' ? 'run' : 'milestone',
@@ -224,7 +227,8 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
     );
     item.tooltip = new vscode.MarkdownString(
       `**${escapeMd(sprint.name)}** (${sprint.id})\n\n${sprint.goal ? `${escapeMd(sprint.goal)}\n\n` : ''}` +
-      `${done} of ${tasks.length} tasks done, ${ready} ready${hours ? `, ${round(hours)} h estimated` : ''}${points ? `, ${round(points)} points` : ''}`,
+      `${done} of ${tasks.length} tasks done, ${ready} ready${hours ? `, ${round(hours)} h estimated` : ''}${points ? `, ${round(points)} points` : ''}` +
+      (sprint.agent ? `\n\nDefault agent of its tasks: ${escapeMd(formatAgentRef(sprint.agent))}` : ''),
     );
     item.contextValue = 'sprint';
     return item;
@@ -242,6 +246,7 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
     if (cps) parts.push(`${cps.done}/${cps.total} ✓`);
     if (task.progress && task.status !== 'DONE') parts.push(`${task.progress}%`);
     if (task.assignee && (task.status === 'IN_PROGRESS' || task.status === 'IN_REVIEW')) parts.push(`@${task.assignee}`);
+    if (task.agent) parts.push(`→ ${formatAgentRef(task.agent)}`);
     if (ready) parts.push(vscode.l10n.t('ready'));
     if (waiting.length && task.status !== 'DONE' && task.status !== 'CANCELLED') parts.push(vscode.l10n.t('after {0}', waiting.join(', ')));
     item.description = parts.join(' · ');
@@ -254,6 +259,8 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
     if (task.estimate !== null) tooltip.appendMarkdown(` · ${round(task.estimate)} ${task.estimateUnit}`);
     if (task.assignee) tooltip.appendMarkdown(` · ${escapeMd(task.assignee)}`);
     tooltip.appendMarkdown(` · ${task.progress}%\n\n`);
+    const agent = agentLine(task.agent, task.sprintId ? s.sprints.find(x => x.id === task.sprintId)?.agent ?? null : null);
+    if (agent) tooltip.appendMarkdown(`${escapeMd(agent)}\n\n`);
     if (deps.length) tooltip.appendMarkdown(`Depends on: ${deps.map(d => `${d.id} ${escapeMd(d.title)} (${STATUS_LABEL[d.status]})`).join(', ')}\n\n`);
     if (task.description) tooltip.appendMarkdown(escapeMd(task.description.slice(0, 400)) + (task.description.length > 400 ? '…' : ''));
     item.tooltip = tooltip;

@@ -93,6 +93,26 @@ suite('Baton plan in the extension host', () => {
     assert.ok(lines.some(l => l.includes(`${second.id} · after ${first.id}`)), 'the waiting task shows what it waits for');
   });
 
+  test('Baton: Set Agent… sets a task\'s agent and a sprint\'s default, shown in the tree, and clears them', async () => {
+    const task = baton.plan.readyTasks()[0];
+    const sprintId = task.sprintId!;
+    const set = await vscode.commands.executeCommand('baton.setAgent', task.id, 'codex:reviewer');
+    assert.deepEqual(set, { profile: 'codex', role: 'reviewer' });
+    assert.deepEqual(baton.plan.getTask(task.id).agent, { profile: 'codex', role: 'reviewer' });
+    await vscode.commands.executeCommand('baton.setAgent', sprintId, 'claude');
+    assert.deepEqual(baton.plan.getSprint(sprintId).agent, { profile: 'claude', role: null });
+    const lines = render(baton);
+    assert.ok(lines.some(l => l.includes(`${task.id} · `) && l.includes('→ codex:reviewer')), lines.slice(0, 6).join('\n'));
+    assert.ok(lines.some(l => l.startsWith(`${baton.plan.getSprint(sprintId).name} `) && l.includes('→ claude')), 'the sprint shows its default agent');
+    // A bad name is refused (the command reports it) and nothing changes.
+    assert.equal(await vscode.commands.executeCommand('baton.setAgent', task.id, 'claude code'), undefined);
+    assert.deepEqual(baton.plan.getTask(task.id).agent, { profile: 'codex', role: 'reviewer' });
+    assert.equal(await vscode.commands.executeCommand('baton.setAgent', task.id, null), null);
+    assert.equal(await vscode.commands.executeCommand('baton.setAgent', sprintId, null), null);
+    assert.equal(baton.plan.getTask(task.id).agent, null);
+    assert.equal(baton.plan.getSprint(sprintId).agent, null);
+  });
+
   test('the task details document shows the task', async () => {
     const task = baton.plan.allTasks().find(t => t.status === 'IN_PROGRESS')!;
     const uri = await vscode.commands.executeCommand<vscode.Uri>('baton.openTaskDetails', task.id);

@@ -103,7 +103,7 @@ test('rows staged by an import that never finished are never published, and the 
   const ghost = {
     id: 'T-999999', title: 'Staged by an import that stopped', description: '', status: 'TODO' as const, priority: 'medium' as const,
     estimate: null, estimateUnit: 'hours' as const, assignee: null, sprintId: null, parentId: null, position: 0, progress: 0,
-    context: '', summary: null, sourceKey: 'gone.md#ghost', createdAt: at, updatedAt: at, completedAt: null,
+    context: '', summary: null, sourceKey: 'gone.md#ghost', agent: null, createdAt: at, updatedAt: at, completedAt: null,
   };
   owner.db.transaction(tx => {
     repo.stageTasks(tx, 'crashed-import', [[999_999, ghost]]);

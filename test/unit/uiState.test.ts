@@ -48,7 +48,7 @@ test('one imported plan keeps the flat layout; a second groups each plan\'s spri
 
 test('a source that prefixes another, and keys holding "#", find their own plan', () => {
   const sprint = (id: string, sourceKey: string | null, position: number): Sprint => ({
-    id, name: id, goal: '', startDate: null, endDate: null, state: 'planned', position, sourceKey, createdAt: '', updatedAt: '',
+    id, name: id, goal: '', startDate: null, endDate: null, state: 'planned', position, sourceKey, agent: null, createdAt: '', updatedAt: '',
   });
   const imports = [
     { source: 'plan.md', format: 'markdown', importedAt: '2026-01-01T00:00:00.000Z' },

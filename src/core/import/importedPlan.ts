@@ -7,6 +7,7 @@
  * or from a random id, so importing the same document again yields the same keys and the service
  * can update what it created before instead of creating duplicates.
  */
+import type { AgentRef } from '../agent';
 import type { EstimateUnit, TaskPriority, TaskStatus } from '../model';
 
 export interface ImportedCheckpoint {
@@ -33,6 +34,8 @@ export interface ImportedTask {
   checkpoints: ImportedCheckpoint[];
   /** Keys of other tasks in the same plan that this task waits for. */
   dependsOn: string[];
+  /** Which agent does it (`Agent: codex`, `@claude:reviewer`); absent or null when the plan names none. */
+  agent?: AgentRef | null;
   /** Subtasks (e.g. `#### A1.1` under `#### A1`, Task Master subtasks). */
   children: ImportedTask[];
   /** 1-based line of the source where the task is defined (markdown only). */
@@ -44,6 +47,8 @@ export interface ImportedSprint {
   key: string;
   name: string;
   goal: string;
+  /** The default agent of the sprint's tasks (an `Agent:` line under the sprint heading); absent or null when none. */
+  agent?: AgentRef | null;
   tasks: ImportedTask[];
   /** 1-based line of the sprint's first heading (markdown only). */
   line?: number;
@@ -111,13 +116,17 @@ export function allTasks(plan: ImportedPlan): ImportedTask[] {
 
 /**
  * The same plan with every text taken from the document passed through `clean` (secret redaction):
- * source, title, sprint names, goals and keys, task titles, descriptions, keys and dependency keys,
+ * source, title, sprint names, goals, keys and agents, task titles, descriptions, keys and dependency keys,
  * checkpoint titles and keys, and the skipped items' text. `clean` must be deterministic, so a
  * re-import of the same document finds the same keys.
  */
 export function sanitizeImportedPlan(plan: ImportedPlan, clean: (text: string) => string): ImportedPlan {
+  // Agent names are plain names; one that redaction would alter (it looked like a secret) is dropped.
+  const agent = (a: AgentRef | null | undefined): AgentRef | null | undefined =>
+    !a ? a : clean(a.profile) === a.profile && (a.role === null || clean(a.role) === a.role) ? a : null;
   const task = (t: ImportedTask): ImportedTask => ({
     ...t,
+    ...(t.agent !== undefined ? { agent: agent(t.agent) } : {}),
     key: clean(t.key), title: clean(t.title), description: clean(t.description),
     dependsOn: t.dependsOn.map(clean),
     checkpoints: t.checkpoints.map(c => ({ ...c, key: clean(c.key), title: clean(c.title) })),
@@ -127,7 +136,7 @@ export function sanitizeImportedPlan(plan: ImportedPlan, clean: (text: string) =
     ...plan,
     source: clean(plan.source),
     title: plan.title === null ? null : clean(plan.title),
-    sprints: plan.sprints.map(s => ({ ...s, key: clean(s.key), name: clean(s.name), goal: clean(s.goal), tasks: s.tasks.map(task) })),
+    sprints: plan.sprints.map(s => ({ ...s, ...(s.agent !== undefined ? { agent: agent(s.agent) } : {}), key: clean(s.key), name: clean(s.name), goal: clean(s.goal), tasks: s.tasks.map(task) })),
     backlog: plan.backlog.map(task),
     skipped: plan.skipped.map(s => ({ ...s, text: clean(s.text) })),
   };

@@ -56,6 +56,14 @@
  *   no task ("dependency on 9.9 not found in the plan"), an ambiguous one, a self-dependency, and an
  *   edge that would close a cycle (edges are added in document order; the closing one is dropped), so
  *   `dependsOn` is always acyclic.
+ * - Agents (`agent.ts`): an `Agent: codex` / `**Agent:** claude:reviewer` / `Agent: @gemini` line (a
+ *   paragraph line, a bullet, an item's further line) under a task says which agent does it (profile and
+ *   optional role; the first one wins) and leaves the description; under a sprint heading, outside any
+ *   task, it sets the sprint's default agent. An `Agent` table column does the same per row. A task
+ *   heading's, item's or bold line's trailing (or leading) `@claude` / `@codex:reviewer` mention does
+ *   too and leaves the title, but only for a known profile (`agentProfiles`, default the built-in CLIs
+ *   claude, codex, gemini, qwen, aider), so `@alice` stays text. A value that is not `profile[:role]`
+ *   (names of letters, digits, `-`, `_`, `.`) is reported in `skipped`.
  * - Bold task lines: a paragraph that starts with a bold span holding a task identifier,
  *   `**Task 1.1: Oneiric MCP Server** (20 hours)`, is a task (in the current sprint, else the
  *   backlog); the rest of its first line gives the estimate; the next lines are its description.
@@ -93,6 +101,7 @@
  */
 import type * as Marked from 'marked' with { 'resolution-mode': 'import' };
 import type { Token, Tokens } from 'marked' with { 'resolution-mode': 'import' };
+import { BUILTIN_AGENT_PROFILES, extractAgentMention, readAgentLine, type AgentRef } from '../agent';
 import type { EstimateUnit, TaskPriority, TaskStatus } from '../model';
 import { looksMisencoded, repairMojibake } from '../encoding';
 import { TaskGraph, type GraphTask } from '../taskGraph';
@@ -350,6 +359,7 @@ const PRIORITY_COLUMN_RE = /^(priority|prio)\b/i;
 const ID_COLUMN_RE = /^(id|#|key|ref|no\.?)$/i;
 /** A heading or label that introduces a list of the tasks this one waits for. */
 const DEPS_LABEL_RE = /^\s*(depends\s+on|dependencies|dependency|prerequisites?|blocked\s+by|requires|waits\s+for)\s*:?\s*$/i;
+const AGENT_COLUMN_RE = /^agents?$/i;
 const DEPENDS_COLUMN_RE = /^(depends?\s+on|dependencies|deps|blocked\s+by|prerequisites?|requires|after)\b/i;
 
 function headerUnit(header: string): AmountUnit | 'auto' {
@@ -400,6 +410,8 @@ interface TaskDraft {
   checkpoints: ImportedCheckpoint[];
   checkpointKeys: Set<string>;
   children: TaskDraft[];
+  /** From an `Agent:` line or an `@claude` mention; the first one wins. */
+  agent: AgentRef | null;
   line: number;
 }
 
@@ -412,6 +424,8 @@ interface SprintDraft {
   tasks: TaskDraft[];
   /** Identified tasks of this sprint (`a1`, `a1.1`), for merging and parent lookup. */
   byId: Map<string, TaskDraft>;
+  /** The sprint's default agent (an `Agent:` line under its heading, outside tasks). */
+  agent: AgentRef | null;
   line: number;
 }
 
@@ -461,6 +475,8 @@ class MarkdownPlanBuilder {
   constructor(
     private readonly source: string,
     private readonly keepRestated: ReadonlySet<number> | null = new Set(),
+    /** Profile ids a bare `@name` mention on a task line is read as (lower case). */
+    private readonly agentProfiles: readonly string[] = BUILTIN_AGENT_PROFILES,
   ) {}
 
   // --- outline ---------------------------------------------------------------------------------
@@ -515,6 +531,7 @@ class MarkdownPlanBuilder {
       checkpoints: [],
       checkpointKeys: new Set(),
       children: [],
+      agent: null,
       line,
     };
   }
@@ -530,6 +547,7 @@ class MarkdownPlanBuilder {
         headingText,
         tasks: [],
         byId: new Map(),
+        agent: null,
         line,
       };
       this.sprints.set(heading.key, sprint);
@@ -547,12 +565,15 @@ class MarkdownPlanBuilder {
   ): TaskDraft {
     const byId = sprint ? sprint.byId : this.backlogById;
     const existing = byId.get(heading.id);
+    const mention = this.mention(heading.title);
     if (existing) {
       this.readDeps(existing, heading.title, line);
+      existing.agent ??= mention.agent;
       return existing;
     }
-    const { title, estimate } = splitEstimate(stripDependencyParenthetical(heading.title));
+    const { title, estimate } = this.splitTitle(mention.text);
     const task = this.newTask(`${sprint ? sprint.key : BACKLOG_KEY}/${heading.id}`, title, line, estimate, heading.id, byId);
+    task.agent = mention.agent;
     this.readDeps(task, heading.title, line);
     byId.set(heading.id, task);
     let parent: TaskDraft | null = null;
@@ -574,9 +595,11 @@ class MarkdownPlanBuilder {
     parent: TaskDraft | null,
     line: number,
   ): TaskDraft {
-    const { title, estimate } = splitEstimate(stripDependencyParenthetical(stripLeadingEmoji(rawTitle)));
+    const mention = this.mention(stripLeadingEmoji(rawTitle));
+    const { title, estimate } = this.splitTitle(mention.text);
     const scope = sprint ? sprint.byId : this.backlogById;
     const task = this.newTask(`${sprint ? sprint.key : BACKLOG_KEY}/${slugify(title)}`, title, line, estimate, null, scope);
+    task.agent = mention.agent;
     this.readDeps(task, rawTitle, line);
     if (parent) parent.children.push(task);
     else if (sprint) sprint.tasks.push(task);
@@ -593,6 +616,45 @@ class MarkdownPlanBuilder {
     task.checkpointKeys.add(key);
     task.checkpoints.push({ key, title, done });
     this.created++;
+  }
+
+  /** A task line's `@claude:reviewer` mention (known profiles only), and the line without it. */
+  private mention(text: string): { text: string; agent: AgentRef | null } {
+    if (!text.includes('@')) return { text, agent: null };
+    const first = extractAgentMention(text, this.agentProfiles);
+    if (first.agent) return first;
+    // `Title @codex (3h)`: the mention before a trailing estimate or dependency parenthetical.
+    const { title, estimate } = splitEstimate(stripDependencyParenthetical(text));
+    const inner = extractAgentMention(title, this.agentProfiles);
+    if (!inner.agent) return first;
+    return { text: estimate ? text.replace(title, inner.text) : inner.text, agent: inner.agent };
+  }
+
+  /** A title without its dependency parenthetical, and its trailing estimate. */
+  private splitTitle(text: string): { title: string; estimate: Estimate | null } {
+    return splitEstimate(stripDependencyParenthetical(text));
+  }
+
+  /**
+   * Reads the `Agent:` lines of `text` (one block's text, markdown or plain): the first valid one sets
+   * `target`'s agent when it has none; bad values are reported. Returns the text without those lines
+   * (unchanged when it has none).
+   */
+  private readAgentLines(target: { agent: AgentRef | null }, text: string, line: number, report = true): string {
+    if (!/agent/i.test(text)) return text;
+    const lines = text.split('\n');
+    const kept = lines.filter((l, i) => {
+      const found = readAgentLine(l);
+      if (found === null) return !/^\s*(?:[-*+]\s+)?[*_`]*agents?[*_`]*\s*:[*_`]*\s*(?:none|n\/?a|-+|—|tbd)?\s*$/i.test(l);
+      // A bad value is reported and stays in the text (it may be prose that starts with "Agent:").
+      if (found.kind === 'bad') {
+        if (report) this.skip(line + i, l, `agent "${found.written}" not read: ${found.reason}`);
+        return true;
+      }
+      target.agent ??= found.agent;
+      return false;
+    });
+    return kept.length === lines.length ? text : kept.join('\n').trim();
   }
 
   /** Records the dependency phrases of `text` (markdown or plain) for `task`; resolved in `build`. */
@@ -642,7 +704,7 @@ class MarkdownPlanBuilder {
   }
 
   private startCapture(kind: string, depth: number, text: string, line: number, sprint: SprintDraft | null): void {
-    const sub = new MarkdownPlanBuilder(this.source, null);
+    const sub = new MarkdownPlanBuilder(this.source, null, this.agentProfiles);
     // Under a sprint, the section's lists are read as the sprint's would be.
     if (sprint) sub.frames.push({ kind: 'sprint', depth: depth - 0.5, sprint: sub.sprintFor({ key: sprint.key, name: sprint.name, note: null }, text, line) });
     this.capture = { depth, kind, scope: sprint ? 'sprint' : 'plan', text, line, sub };
@@ -778,10 +840,13 @@ class MarkdownPlanBuilder {
           task.estimateUnit = estimate.unit;
           if (estimate.note) task.description.push(`Estimate: ${estimate.note}`);
         }
-        const lead = leftover.replace(/^[\s:–—-]+/, '');
+        const leadMention = this.mention(leftover.replace(/^[\s:–—-]+/, ''));
+        const lead = this.readAgentLines(task, leadMention.text, line);
+        task.agent ??= leadMention.agent;
+        const body = this.readAgentLines(task, bodyRest, line + 1);
         this.readDeps(task, rest, line);
         if (lead && !isDependencyStatement(lead)) task.description.push(lead);
-        if (bodyRest && !isDependencyStatement(bodyRest)) task.description.push(bodyRest);
+        if (body && !isDependencyStatement(body)) task.description.push(body);
         this.frames.push({ kind: 'task', depth: Infinity, task, sprint: ctx.sprint });
         return;
       }
@@ -794,12 +859,21 @@ class MarkdownPlanBuilder {
       ctx.sprint.goal ??= collapse(goal[1]);
       return;
     }
+    // `Agent: codex` directly under a sprint: the default agent of its tasks.
+    if (ctx.sprint && !ctx.task) {
+      this.readAgentLines(ctx.sprint, token.text, line);
+      return;
+    }
     if (ctx.task) {
+      // `Agent: codex` lines say which agent does the task and leave the description.
+      const text = this.readAgentLines(ctx.task, token.text.trim(), line);
+      if (!text) return;
+      const plainText = text === token.text.trim() ? plain : this.readAgentLines({ agent: null }, plain, line, false);
       // `Depends on: A1, A2` becomes dependencies; a paragraph that says only that leaves the description.
-      this.readDeps(ctx.task, plain, line);
-      const isLabel = token.tokens.length <= 2 && first?.type === 'strong' && /:\s*$/.test(plain);
-      if (isLabel && DEPS_LABEL_RE.test(plain.replace(/:\s*$/, ''))) this.depsLabel = true;
-      if (!isLabel && !isDependencyStatement(plain)) ctx.task.description.push(token.text.trim());
+      this.readDeps(ctx.task, plainText, line);
+      const isLabel = token.tokens.length <= 2 && first?.type === 'strong' && /:\s*$/.test(plainText);
+      if (isLabel && DEPS_LABEL_RE.test(plainText.replace(/:\s*$/, ''))) this.depsLabel = true;
+      if (!isLabel && !isDependencyStatement(plainText)) ctx.task.description.push(text);
     }
   }
 
@@ -836,6 +910,8 @@ class MarkdownPlanBuilder {
         }
         // Numbered lists outside sprints are prose (principles, steps taken): ignored.
       } else if (ctx.task) {
+        // `- Agent: codex` under a task: its agent (the item leaves the description).
+        if (!this.readAgentLines(ctx.task, item.text, itemLine)) return;
         // `- Depends on: A1` under a task: dependencies (the item leaves the description).
         this.readDeps(ctx.task, depsList ? `Depends on: ${item.text}` : item.text, itemLine);
         if (depsList && isDependencyStatement(`Depends on: ${item.text.replace(/[*_`]/g, '')}`)) return;
@@ -848,6 +924,7 @@ class MarkdownPlanBuilder {
 
   /** Item text after its first line and nested lists become the description; nested checklists the checkpoints. */
   private fillFromItem(task: TaskDraft, rest: string, nested: readonly Token[], line: number): void {
+    rest = this.readAgentLines(task, rest, line + 1);
     if (rest) {
       this.readDeps(task, rest, line);
       if (!isDependencyStatement(rest.replace(/[*_`]/g, ''))) task.description.push(rest);
@@ -859,14 +936,15 @@ class MarkdownPlanBuilder {
         for (const item of list.items) {
           if (item.task) {
             this.addCheckpoint(task, splitItem(item).title, item.checked === true);
-          } else {
+          } else if (this.readAgentLines(task, item.text, line)) {
             this.readDeps(task, item.text, line);
             if (!isDependencyStatement(item.text.replace(/[*_`]/g, ''))) plain.push(item.raw.trimEnd());
           }
         }
         if (plain.length > 0) task.description.push(plain.join('\n'));
       } else if (token.type === 'paragraph' || token.type === 'text') {
-        const text = (token as Tokens.Paragraph).text.trim();
+        const text = this.readAgentLines(task, (token as Tokens.Paragraph).text.trim(), line);
+        if (!text) continue;
         this.readDeps(task, text, line);
         if (!isDependencyStatement(text.replace(/[*_`]/g, ''))) task.description.push(text);
       }
@@ -895,6 +973,7 @@ class MarkdownPlanBuilder {
     const priorityCol = find(PRIORITY_COLUMN_RE, [phaseCol, estimateCol, taskCol]);
     const idCol = find(ID_COLUMN_RE, [phaseCol, estimateCol, taskCol]);
     const depsCol = find(DEPENDS_COLUMN_RE, [phaseCol, estimateCol, taskCol, idCol]);
+    const agentCol = find(AGENT_COLUMN_RE, [phaseCol, estimateCol, taskCol, idCol, depsCol]);
     const unit = headerUnit(headers[estimateCol]);
     const ctx = this.context();
 
@@ -927,7 +1006,9 @@ class MarkdownPlanBuilder {
       if (priorityCol !== -1 && cells[priorityCol]) task.priority = priorityFromWord(cells[priorityCol]);
       // A Depends on / Dependencies / Blocked by cell lists identifiers: explicit, like `Depends on: …`.
       if (depsCol !== -1 && cells[depsCol]) this.readDeps(task, `Depends on: ${cells[depsCol]}`, rowLine);
-      const used = new Set([phaseCol, estimateCol, taskCol, statusCol, priorityCol, idCol, depsCol]);
+      // An Agent cell reads like an `Agent:` line (`codex`, `claude:reviewer`).
+      if (agentCol !== -1 && cells[agentCol]) this.readAgentLines(task, `Agent: ${cells[agentCol]}`, rowLine);
+      const used = new Set([phaseCol, estimateCol, taskCol, statusCol, priorityCol, idCol, depsCol, agentCol]);
       cells.forEach((cell, i) => {
         if (!used.has(i) && cell && headers[i]) task.description.push(`${headers[i]}: ${cell}`);
       });
@@ -1056,7 +1137,7 @@ class MarkdownPlanBuilder {
         continue;
       }
       const goal = [sprint.goal, sprint.note ? `(${sprint.note})` : null].filter(Boolean).join(' ');
-      sprints.push({ key: sprint.key, name: sprint.name, goal, tasks: sprint.tasks.map(freeze), line: sprint.line });
+      sprints.push({ key: sprint.key, name: sprint.name, goal, ...(sprint.agent ? { agent: sprint.agent } : {}), tasks: sprint.tasks.map(freeze), line: sprint.line });
     }
     this.skipped.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
     const plan: ImportedPlan = {
@@ -1083,6 +1164,7 @@ function freezeTask(task: TaskDraft, dependsOn: ReadonlyMap<TaskDraft, string[]>
     estimateUnit: task.estimateUnit,
     checkpoints: task.checkpoints,
     dependsOn: dependsOn.get(task) ?? [],
+    ...(task.agent ? { agent: task.agent } : {}),
     children: task.children.map(freeze),
     line: task.line,
   };
@@ -1152,14 +1234,19 @@ function restatedSectionsToKeep(headings: readonly OutlineHeading[]): Set<number
  * Imports a markdown plan. `source` names where the text came from (kept in the result).
  * See the module documentation for the rules. `options.chunkChars` sets the size of the chunks the
  * document is lexed in (default {@link CHUNK_CHARS}); the plan does not depend on it except for
- * lists longer than a chunk, read as consecutive lists of the same items. Never throws on any text.
+ * lists longer than a chunk, read as consecutive lists of the same items. `options.agentProfiles` lists the
+ * profile ids a bare `@name` mention on a task line is read as (default {@link BUILTIN_AGENT_PROFILES};
+ * the `Agent:` label takes any name). Never throws on any text.
  */
-export function importMarkdownPlan(text: string, source: string, options: { chunkChars?: number } = {}): ImportedPlan {
+export function importMarkdownPlan(
+  text: string, source: string, options: { chunkChars?: number; agentProfiles?: readonly string[] } = {},
+): ImportedPlan {
   const encodingRepaired = looksMisencoded(text);
   const repaired = encodingRepaired ? repairMojibake(text) : text;
   const src = repaired.replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
   const prepared = prepareDocument(src, options.chunkChars ?? CHUNK_CHARS);
-  const builder = new MarkdownPlanBuilder(source, restatedSectionsToKeep(prepared.headings));
+  const profiles = options.agentProfiles?.map(p => p.toLowerCase()) ?? BUILTIN_AGENT_PROFILES;
+  const builder = new MarkdownPlanBuilder(source, restatedSectionsToKeep(prepared.headings), profiles);
   builder.reportFlattened(prepared.flattened);
   for (const chunk of prepared.chunks) {
     const lexer = new Lexer({ gfm: true });
