@@ -61,14 +61,14 @@ export function benchPlan(n: number, seed = 42): AutopilotPlan {
     tasks.push({
       id: `T-${i + 1}`, status: 'TODO', priority: PRIORITIES[Math.floor(rand() * 4)],
       sprintId: `S-${Math.floor(i / perSprint) + 1}`, position: i % perSprint,
-      estimate: 0.5 + Math.round(rand() * 15) / 2, agent: rand() < 0.2 ? { profile: 'codex' } : null,
+      estimate: 0.5 + Math.round(rand() * 15) / 2, agent: rand() < 0.2 ? { profile: 'codex', role: null } : null,
     });
     const deps = new Set<number>();
     for (let k = 0; k < 3 && i > 0; k++) if (rand() < 0.6) deps.add(i - 1 - Math.floor(rand() * Math.min(i, 50)));
     for (const d of deps) dependencies.push({ taskId: `T-${i + 1}`, dependsOnId: `T-${d + 1}` });
   }
   const sprints = Array.from({ length: sprintCount }, (_, i) => ({ id: `S-${i + 1}`, position: i + 1, agent: null }));
-  return { tasks, dependencies, sprints, workspaceAgent: { profile: 'claude' } };
+  return { tasks, dependencies, sprints, workspaceAgent: { profile: 'claude', role: null } };
 }
 
 function runSize(n: number, events: number, maxParallel: number): AutopilotSizeResult {
@@ -104,7 +104,7 @@ function runSize(n: number, events: number, maxParallel: number): AutopilotSizeR
   // 2. From scratch, replaying the same events on the plain state for the first `measured` events.
   const state = initial;
   const index = new Map(state.tasks.map((t, i) => [t.id, i]));
-  for (const id of first) state.running.push({ taskId: id, agent: { profile: 'claude' }, sessionId: null });
+  for (const id of first) state.running.push({ taskId: id, agent: { profile: 'claude', role: null }, sessionId: null });
   const fromScratch: number[] = [];
   for (let e = 0; e < measured; e++) {
     const id = completed[e];

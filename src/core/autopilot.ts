@@ -10,11 +10,10 @@ import { invalid, notFound } from './errors';
 import { TASK_PRIORITIES, TASK_STATUSES, type Dependency, type TaskPriority, type TaskStatus } from './model';
 import { DependencyCycleError, satisfiesDependency } from './taskGraph';
 
-/** Which agent does a task: a session profile (e.g. `claude`, `codex`) and an optional role (e.g. `reviewer`). */
-export interface AgentRef {
-  profile: string;
-  role?: string;
-}
+import type { AgentRef } from './agent';
+
+/** Which agent does a task: the task's and sprint's `agent` field (`src/core/agent.ts`); `role` null = none. */
+export type { AgentRef };
 
 /** What the scheduler needs to know about a task. */
 export interface AutopilotTask {
@@ -147,14 +146,14 @@ const EPSILON = 1e-9;
 
 function validAgent(agent: unknown, what: string): AgentRef | null {
   if (agent === null || agent === undefined) return null;
-  const a = agent as AgentRef;
+  const a = agent as { profile?: unknown; role?: unknown };
   if (typeof a !== 'object' || typeof a.profile !== 'string' || a.profile.trim() === '') {
-    throw invalid(`${what}: agent must be null or { profile: non-empty string, role?: string }`);
+    throw invalid(`${what}: agent must be null or { profile: non-empty string, role: string | null }`);
   }
-  if (a.role !== undefined && (typeof a.role !== 'string' || a.role.trim() === '')) {
-    throw invalid(`${what}: agent role must be a non-empty string when given`);
+  if (a.role !== undefined && a.role !== null && (typeof a.role !== 'string' || a.role.trim() === '')) {
+    throw invalid(`${what}: agent role must be a non-empty string or null`);
   }
-  return a.role === undefined ? { profile: a.profile } : { profile: a.profile, role: a.role };
+  return { profile: a.profile, role: typeof a.role === 'string' ? a.role : null };
 }
 
 function validTask(t: AutopilotTask): AutopilotTask {

@@ -9,8 +9,8 @@ import type { TaskPriority, TaskStatus } from '../../src/core/model';
 import { DependencyCycleError, TaskGraph } from '../../src/core/taskGraph';
 import { rng } from './helpers/random';
 
-const claude: AgentRef = { profile: 'claude' };
-const codex: AgentRef = { profile: 'codex' };
+const claude: AgentRef = { profile: 'claude', role: null };
+const codex: AgentRef = { profile: 'codex', role: null };
 
 function task(id: string, over: Partial<AutopilotTask> = {}): AutopilotTask {
   return { id, status: 'TODO', priority: 'medium', sprintId: null, position: 0, estimate: 1, agent: null, ...over };
