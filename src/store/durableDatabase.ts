@@ -993,6 +993,14 @@ export class DurableDatabase {
     return this._seq;
   }
 
+  /**
+   * True while a write transaction (or a migration) runs: reads then see its uncommitted changes, which a
+   * rollback may still undo, so in-memory caches of rows must not keep what they read meanwhile.
+   */
+  get writing(): boolean {
+    return this.inTransaction;
+  }
+
   /** Current schema version (`PRAGMA user_version`) = version of the last applied migration. */
   get schemaVersion(): number {
     this.assertOpen();
