@@ -287,3 +287,19 @@ test('only the coordination repository writes agent sessions and message recipie
   walk(root);
   assert.deepEqual(writers, [], 'these files write the tables outside CoordinationRepository: drop its cached rows there too');
 });
+
+test('a claim and the claiming session\'s current task are one write (one journal record), and listeners hear of the session', async () => {
+  const { sprint, tasks: [task] } = sprintWith('One record', 'Claim atomically');
+  const agent = await connectAgent(url, token, 'claude-code');
+  const me = (await agent.call('agent_init', {})).session.id as string;
+  let heard = 0;
+  const listening = owner.services.sessions.onDidChangeSessions(e => { if (e.sessionId === me) heard++; });
+  const before = owner.db.seq;
+  const claimed = (await agent.call('claim_next_task', { sprint_id: sprint.id })).task;
+  assert.equal(claimed.id, task.id);
+  assert.equal(owner.db.seq, before + 1, 'the claim and the session update share one record');
+  assert.equal(owner.services.sessions.get(me).taskId, task.id);
+  assert.equal(heard, 1, 'the session change is announced once');
+  listening.dispose();
+  await agent.close();
+});
