@@ -20,6 +20,11 @@ export interface McpBenchOptions {
   durationMs: number;
   /** Ready tasks put in the claim pool before each batch of claims (the plan grows by at most this much). */
   claimPool: number;
+  /**
+   * Baton and bare take turns in this many slices per phase (sequential calls and the closed loop are each
+   * split into `rounds` parts, the order flipping every round), so load changes on a shared machine hit both.
+   */
+  rounds: number;
   log: (line: string) => void;
 }
 
@@ -168,12 +173,15 @@ interface Hooks {
   after?(): Promise<void>;
 }
 
-/** One client, one call at a time; `batch` calls between hooks (server CPU is only counted inside batches). */
-async function sequential(target: Target, tool: ToolName, n: number, argsFn: ArgsFn, counter: { i: number }, batch: number, hooks: Hooks) {
-  const samples: number[] = [];
-  let errors = 0;
-  let dry = 0;
-  let cpu = 0;
+/** What the sequential phase of one server has measured so far (it runs in slices, alternating servers). */
+interface SequentialAcc { samples: number[]; errors: number; dry: number; cpu: number; calls: number }
+const sequentialAcc = (): SequentialAcc => ({ samples: [], errors: 0, dry: 0, cpu: 0, calls: 0 });
+
+/**
+ * One client, one call at a time: `n` more calls into `acc`, `batch` calls between hooks (server CPU is only
+ * counted inside batches).
+ */
+async function sequential(target: Target, tool: ToolName, n: number, argsFn: ArgsFn, counter: { i: number }, batch: number, hooks: Hooks, acc: SequentialAcc) {
   for (let done = 0; done < n; done += batch) {
     const size = Math.min(batch, n - done);
     await hooks.before?.(size);
@@ -182,33 +190,33 @@ async function sequential(target: Target, tool: ToolName, n: number, argsFn: Arg
       const args = argsFn(counter.i++);
       const t0 = nowMs();
       const r = await callTool(target.seqClient, tool, args);
-      samples.push(nowMs() - t0);
-      if (r.isError) errors++;
-      if (isDry(tool, r.text)) dry++;
+      acc.samples.push(nowMs() - t0);
+      if (r.isError) acc.errors++;
+      if (isDry(tool, r.text)) acc.dry++;
     }
-    cpu += (await target.proc.cpuMs()) - cpu0;
+    acc.cpu += (await target.proc.cpuMs()) - cpu0;
+    acc.calls += size;
     await hooks.after?.();
   }
-  return { stats: { ...summarize(samples), serverCpuMsPerCall: cpu / n }, errors, dry };
 }
+
+const sequentialStats = (acc: SequentialAcc) => ({ ...summarize(acc.samples), serverCpuMsPerCall: acc.cpu / acc.calls });
+
+/** What the closed-loop phase of one server has measured so far (it runs in slices, alternating servers). */
+interface LoopAcc { samples: number[]; errors: number; dry: number; windows: number; elapsed: number; serverCpu: number; clientCpu: number; exhausted: boolean }
+const loopAcc = (): LoopAcc => ({ samples: [], errors: 0, dry: 0, windows: 0, elapsed: 0, serverCpu: 0, clientCpu: 0, exhausted: false });
 
 /**
  * Every load client calls in a closed loop (next call as soon as the previous answer arrives) for
- * `durationMs` in total. With `pool` hooks (claims), the time is split into windows: before each the pool is
- * topped up (untimed), and a window ends early when a claim finds the pool empty (that call is not counted),
- * so the plan never grows far beyond its seeded size and no cheap "nothing to claim" answers are counted.
+ * `durationMs` more, into `acc`. With `pool` hooks (claims), the time is split into windows: before each the
+ * pool is topped up (untimed), and a window ends early when a claim finds the pool empty (that call is not
+ * counted), so the plan never grows far beyond its seeded size and no cheap "nothing to claim" answers are counted.
  */
-async function closedLoop(target: Target, tool: ToolName, durationMs: number, argsFn: ArgsFn, counter: { i: number }, pool?: { size: number; hooks: Hooks }) {
-  const samples: number[] = [];
-  let errors = 0;
-  let dry = 0;
-  let windows = 0;
+async function closedLoop(target: Target, tool: ToolName, durationMs: number, argsFn: ArgsFn, counter: { i: number }, acc: LoopAcc, pool?: { size: number; hooks: Hooks }) {
   let elapsed = 0;
-  let serverCpu = 0;
-  let clientCpu = 0;
-  while (elapsed < durationMs) {
+  while (elapsed < durationMs && !acc.exhausted) {
     await pool?.hooks.before?.(pool.size);
-    windows++;
+    acc.windows++;
     const cpu0 = await target.proc.cpuMs();
     const client0 = process.cpuUsage();
     const start = nowMs();
@@ -221,33 +229,37 @@ async function closedLoop(target: Target, tool: ToolName, durationMs: number, ar
         const r = await callTool(client, tool, args);
         const took = nowMs() - t0;
         if (isDry(tool, r.text)) {
-          if (!pool) dry++;
+          if (!pool) acc.dry++;
           exhausted = true;
           continue;
         }
-        samples.push(took);
-        if (r.isError) errors++;
+        acc.samples.push(took);
+        if (r.isError) acc.errors++;
       }
     }));
-    elapsed += nowMs() - start;
+    const took = nowMs() - start;
+    elapsed += took;
+    acc.elapsed += took;
     const c = process.cpuUsage(client0);
-    clientCpu += (c.user + c.system) / 1000;
-    serverCpu += (await target.proc.cpuMs()) - cpu0;
+    acc.clientCpu += (c.user + c.system) / 1000;
+    acc.serverCpu += (await target.proc.cpuMs()) - cpu0;
     await pool?.hooks.after?.();
-    if (exhausted && !pool) break;
+    if (exhausted && !pool) acc.exhausted = true;
   }
-  const throughput: PhaseThroughput = {
+}
+
+function loopThroughput(target: Target, acc: LoopAcc): PhaseThroughput {
+  return {
     clients: target.loadClients.length,
-    durationMs: elapsed,
-    windows,
-    calls: samples.length,
-    callsPerSec: samples.length / (elapsed / 1000),
-    latency: summarize(samples),
-    serverCpuMsPerCall: serverCpu / samples.length,
-    serverCpuUtil: serverCpu / elapsed,
-    clientCpuUtil: clientCpu / elapsed,
+    durationMs: acc.elapsed,
+    windows: acc.windows,
+    calls: acc.samples.length,
+    callsPerSec: acc.samples.length / (acc.elapsed / 1000),
+    latency: summarize(acc.samples),
+    serverCpuMsPerCall: acc.serverCpu / acc.samples.length,
+    serverCpuUtil: acc.serverCpu / acc.elapsed,
+    clientCpuUtil: acc.clientCpu / acc.elapsed,
   };
-  return { throughput, errors, dry };
 }
 
 async function warmup(target: Target, tool: ToolName, n: number, argsFn: ArgsFn, counter: { i: number }): Promise<void> {
@@ -307,45 +319,70 @@ export async function runMcpBench(o: McpBenchOptions): Promise<McpBenchResult> {
     ];
     for (const { tool, kind } of plan) {
       const n = kind === 'read' ? o.readCalls : o.writeCalls;
-      const results = {} as Record<'baton' | 'bare', ServerToolResult>;
-      for (const target of targets) {
-        const counter = { i: 0 };
+      const t0 = nowMs();
+      // Claims need ready tasks: a pool is topped up before and deleted after each batch (untimed), so the
+      // plan stays near its seeded size instead of growing by every task ever claimed.
+      const tasksNow = async () => (await batonProc.call<{ tasks: number }>('state')).tasks;
+      const seeded = await tasksNow();
+      const state = new Map(targets.map(target => {
         const isBaton = target.name === 'baton';
         const claims = isBaton && tool === 'claim_next_task';
-        const t0 = nowMs();
-        // Claims need ready tasks: a pool is topped up before and deleted after each batch (untimed), so the
-        // plan stays near its seeded size instead of growing by every task ever claimed.
-        const tasksNow = async () => (await batonProc.call<{ tasks: number }>('state')).tasks;
-        let tasksInPlan = isBaton ? await tasksNow() : undefined;
-        let tasksInPlanThroughput = tasksInPlan;
-        const poolHooks = (extra: number, record?: (tasks: number) => void): Hooks => claims ? {
-          before: async calls => {
-            await batonProc.call('topup', calls + extra);
-            record?.(await tasksNow());
-          },
-          after: async () => { await batonProc.call('clearPool'); },
-        } : {};
-        const warm = poolHooks(5 * o.clients + 10);
-        await warm.before?.(o.warmupCalls);
-        await warmup(target, tool, o.warmupCalls, argsOf[tool], counter);
-        await warm.after?.();
-        const seq = await sequential(target, tool, n, argsOf[tool], counter, claims ? o.claimPool : n, poolHooks(0, k => { tasksInPlan = Math.max(tasksInPlan ?? 0, k); }));
-        let inProcess: ServerToolResult['inProcess'];
-        if (isBaton) {
-          inProcess = await batonProc.call('serviceTiming', { tool, n: Math.min(n, 200), batch: o.claimPool, getTaskId: info.getTaskId, noteTargets: info.noteTargets });
-        }
-        const load = await closedLoop(target, tool, o.durationMs, argsOf[tool], counter, claims ? { size: o.claimPool, hooks: poolHooks(0, k => { tasksInPlanThroughput = Math.max(tasksInPlanThroughput ?? 0, k); }) } : undefined);
-        results[target.name] = {
-          sequential: seq.stats,
-          throughput: load.throughput,
-          errors: seq.errors + load.errors,
-          dryClaims: seq.dry + load.dry,
-          tasksInPlan,
-          tasksInPlanThroughput,
-          inProcess,
+        const st = {
+          isBaton, claims, counter: { i: 0 }, seq: sequentialAcc(), load: loopAcc(),
+          tasksInPlan: isBaton ? seeded : undefined, tasksInPlanThroughput: isBaton ? seeded : undefined,
+          inProcess: undefined as ServerToolResult['inProcess'],
+          poolHooks: (extra: number, record?: (tasks: number) => void): Hooks => claims ? {
+            before: async calls => {
+              await batonProc.call('topup', calls + extra);
+              record?.(await tasksNow());
+            },
+            after: async () => { await batonProc.call('clearPool'); },
+          } : {},
         };
-        o.log(`  ${tool.padEnd(16)} ${target.name.padEnd(5)} p50 ${seq.stats.p50.toFixed(3)} ms, ${load.throughput.callsPerSec.toFixed(0)} calls/s (${((nowMs() - t0) / 1000).toFixed(1)} s)`);
+        return [target.name, st] as const;
+      }));
+      for (const target of targets) {
+        const st = state.get(target.name)!;
+        const warm = st.poolHooks(5 * o.clients + 10);
+        await warm.before?.(o.warmupCalls);
+        await warmup(target, tool, o.warmupCalls, argsOf[tool], st.counter);
+        await warm.after?.();
       }
+      // Interleaved: both servers take turns in `rounds` short slices (the order flips every round), so a
+      // change in the machine's load shifts both sides alike and the ratios stay meaningful.
+      const rounds = Math.max(1, o.rounds);
+      const orderOf = (r: number) => (r % 2 === 0 ? targets : [...targets].reverse());
+      for (let r = 0; r < rounds; r++) {
+        const calls = Math.floor(n * (r + 1) / rounds) - Math.floor(n * r / rounds);
+        for (const target of orderOf(r)) {
+          const st = state.get(target.name)!;
+          await sequential(target, tool, calls, argsOf[tool], st.counter, st.claims ? o.claimPool : calls, st.poolHooks(0, k => { st.tasksInPlan = Math.max(st.tasksInPlan ?? 0, k); }), st.seq);
+        }
+      }
+      const baton = state.get('baton')!;
+      baton.inProcess = await batonProc.call('serviceTiming', { tool, n: Math.min(n, 200), batch: o.claimPool, getTaskId: info.getTaskId, noteTargets: info.noteTargets });
+      for (let r = 0; r < rounds; r++) {
+        for (const target of orderOf(r)) {
+          const st = state.get(target.name)!;
+          await closedLoop(target, tool, o.durationMs / rounds, argsOf[tool], st.counter, st.load,
+            st.claims ? { size: o.claimPool, hooks: st.poolHooks(0, k => { st.tasksInPlanThroughput = Math.max(st.tasksInPlanThroughput ?? 0, k); }) } : undefined);
+        }
+      }
+      const results = {} as Record<'baton' | 'bare', ServerToolResult>;
+      for (const target of targets) {
+        const st = state.get(target.name)!;
+        results[target.name] = {
+          sequential: sequentialStats(st.seq),
+          throughput: loopThroughput(target, st.load),
+          errors: st.seq.errors + st.load.errors,
+          dryClaims: st.seq.dry + st.load.dry,
+          tasksInPlan: st.tasksInPlan,
+          tasksInPlanThroughput: st.tasksInPlanThroughput,
+          inProcess: st.inProcess,
+        };
+        o.log(`  ${tool.padEnd(16)} ${target.name.padEnd(5)} p50 ${results[target.name].sequential.p50.toFixed(3)} ms, server CPU ${results[target.name].sequential.serverCpuMsPerCall.toFixed(3)} ms/call, ${results[target.name].throughput.callsPerSec.toFixed(0)} calls/s`);
+      }
+      o.log(`  ${tool.padEnd(16)} Baton/bare: p50 ${(results.baton.sequential.p50 / results.bare.sequential.p50).toFixed(2)}×, server CPU ${(results.baton.sequential.serverCpuMsPerCall / results.bare.sequential.serverCpuMsPerCall).toFixed(2)}×, throughput ${(100 * results.baton.throughput.callsPerSec / results.bare.throughput.callsPerSec).toFixed(0)} % (${rounds} interleaved rounds, ${((nowMs() - t0) / 1000).toFixed(1)} s)`);
       tools.push({
         tool, kind, args: JSON.stringify(argsOf[tool](0)).replace(info.noteTargets[0], 'T-…'),
         responseBytes: Buffer.byteLength(payloads[tool]), baton: results.baton, bare: results.bare,

@@ -12,7 +12,8 @@
  *     vs a from-scratch recomputation of the same decision.
  *
  * Prints markdown tables and writes bench/results/latest.json. Environment knobs: BENCH_CPU_PROF=<dir> writes a CPU profile of each MCP server process there; BENCH_QUICK=1 for a
- * fast smoke run with small counts; BENCH_ONLY=sessions (or mcp, durable, import, autopilot; comma-separated) runs only those
+ * fast smoke run with small counts; BENCH_ROUNDS=<n>
+ * splits each MCP phase into n slices that alternate Baton and bare (default 6, quick 2); BENCH_ONLY=sessions (or mcp, durable, import, autopilot; comma-separated) runs only those
  * parts and writes bench/results/latest-<parts>.json instead.
  */
 import * as fs from 'node:fs';
@@ -34,9 +35,17 @@ const runs = (part: Part) => only.length === 0 || only.includes(part);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const loadAverages = { start: os.loadavg()[0], end: NaN };
 
+/** BENCH_ROUNDS=<n>: how many interleaved Baton/bare slices each MCP phase is split into. */
+function rounds(fallback: number): number {
+  const raw = process.env.BENCH_ROUNDS;
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_ROUNDS must be a whole number ≥ 1, got "${raw}"`);
+  return n;
+}
 const mcpOptions: McpBenchOptions = quick
-  ? { warmupCalls: 20, readCalls: 50, writeCalls: 30, clients: 8, durationMs: 500, claimPool: 30, log }
-  : { warmupCalls: 200, readCalls: 1000, writeCalls: 300, clients: 8, durationMs: 3000, claimPool: 100, log };
+  ? { warmupCalls: 20, readCalls: 50, writeCalls: 30, clients: 8, durationMs: 500, claimPool: 30, rounds: rounds(2), log }
+  : { warmupCalls: 200, readCalls: 1000, writeCalls: 300, clients: 8, durationMs: 3000, claimPool: 100, rounds: rounds(6), log };
 const durableOptions: DurableBenchOptions = quick
   ? { sizesMb: [1, 5], smallWrites: 50, wholeFileWrites: [10, 5], snapshots: 2, log }
   : { sizesMb: [1, 50], smallWrites: 300, wholeFileWrites: [100, 20], snapshots: 5, log };
@@ -76,6 +85,7 @@ function mcpTables(r: McpBenchResult): string {
     `get_task reads ${r.seed.getTaskId}. Each server runs in its own process; clients are SDK \`Client\` + ` +
     `\`StreamableHTTPClientTransport\` in the bench process. Sequential: 1 session, ${o.warmupCalls} warm-up calls, then ` +
     `${o.readCalls} calls per read tool / ${o.writeCalls} per write tool. Throughput: ${o.clients} sessions, closed loop for ${o.durationMs / 1000} s. ` +
+    `Baton and bare take turns: each phase runs in ${o.rounds} slices alternating the two servers (order flipped every round), so load changes on the machine hit both. ` +
     'Writes are durable on both sides: Baton acknowledges a write once its journal record is fdatasynced (group ' +
     'commit: concurrent writes share one fdatasync); the bare server appends each write to a file and fdatasyncs it ' +
     'before answering (one fdatasync per call). Reads touch no disk on either side.');

@@ -250,7 +250,9 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   };
 
   const actorOf = () => caller.actor();
-  registerPlanTools(wrapped, plan, actorOf);
+  // The claiming session's current task is written in the claim's own transaction (one journal record);
+  // afterTool's attachTask then finds it already set.
+  registerPlanTools(wrapped, plan, actorOf, { claimed: (tx, taskId) => { if (session) sessions.attachTaskIn(tx, session.id, taskId); } });
   registerImportTool(wrapped, plan, actorOf);
   registerCoordinationTools(wrapped, services, caller);
   registerArtifactTools(wrapped, services.artifacts, actorOf);

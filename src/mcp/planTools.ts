@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { formatAgentRef, parseAgentRef } from '../core/agent';
 import { ESTIMATE_UNITS, SPRINT_STATES, TASK_PRIORITIES, TASK_STATUSES, type Actor, type Sprint, type Task } from '../core/model';
 import type { PlanService } from '../services/planService';
+import type { SqlWriter } from '../store/planRepository';
 import { runTool } from './toolResult';
 
 /** Identifies who calls a tool, from the MCP session (client name + session id). */
@@ -40,7 +41,12 @@ function sprintSummary(s: Sprint, plan: PlanService) {
  * Every input schema is strict (unknown keys are refused), so a misspelt argument is an error, not a
  * silent no-op; each tool calls exactly one `PlanService` use case, which validates before changing anything.
  */
-export function registerPlanTools(server: McpServer, plan: PlanService, actorOf: ActorResolver): void {
+/** What the plan tools tell their host: `claimed` runs inside a claim's transaction (the session's bookkeeping). */
+export interface PlanToolHooks {
+  claimed?: (tx: SqlWriter, taskId: string) => void;
+}
+
+export function registerPlanTools(server: McpServer, plan: PlanService, actorOf: ActorResolver, hooks: PlanToolHooks = {}): void {
   const resolve = (ref: string) => plan.resolveTask(ref).id;
 
   server.registerTool('list_sprints', {
@@ -183,7 +189,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     description: 'Atomically takes the most urgent ready task (optionally within a sprint), marks it IN_PROGRESS and assigns it to you. No two agents get the same task. Returns the task with its details, or task: null when nothing is ready.',
     inputSchema: z.object({ sprint_id: sprintId.optional() }).strict(),
   }, (args, extra) => runTool(() => {
-    const task = plan.claimNextReadyTask(actorOf(extra), { sprintId: args.sprint_id });
+    const task = plan.claimNextReadyTask(actorOf(extra), { sprintId: args.sprint_id, within: hooks.claimed });
     if (!task) {
       const c = plan.statusCounts();
       return { task: null, reason: `No ready task: ${c.byStatus.TODO} TODO waiting on dependencies, ${c.byStatus.IN_PROGRESS} in progress, ${c.byStatus.BLOCKED} blocked.` };

@@ -515,13 +515,16 @@ export class PlanService {
    * Atomically claims the most urgent ready task for `actor` (an agent session or person): it becomes
    * IN_PROGRESS and assigned to `actor.name`. Two claimers never get the same task: the pick and the
    * update happen in one synchronous transaction on the single writer. Returns null when nothing is ready.
+   * `options.within` runs inside that transaction after the claim (same store, e.g. the claiming session's
+   * bookkeeping), so both are one atomic write; if it throws, the claim is rolled back too.
    */
-  claimNextReadyTask(actor: Actor, options: { sprintId?: string } = {}): Task | null {
+  claimNextReadyTask(actor: Actor, options: { sprintId?: string; within?: (tx: SqlWriter, taskId: string) => void } = {}): Task | null {
     if (options.sprintId !== undefined) this.getSprint(options.sprintId);
     const next = this.mostUrgentReady(options.sprintId);
     if (!next) return null;
     this.repo.transaction(tx => {
       this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true });
+      options.within?.(tx, next.id);
     });
     this.changed([next.id], next.sprintId ? [next.sprintId] : []);
     return this.getTask(next.id);

@@ -8,6 +8,7 @@ import { claimHolderOf } from '../core/lease';
 import type { Actor, Task } from '../core/model';
 import { frontMatterLines } from '../sessions/agentDefinitions';
 import type { AgentSession, CoordinationRepository, SavedContext } from '../store/coordinationRepository';
+import type { SqlWriter } from '../store/planRepository';
 import type { PlanService } from './planService';
 import type { WorkflowService } from './workflowService';
 
@@ -139,6 +140,18 @@ export class SessionService {
       for (const s of active) this.repo.updateSession(tx, s.id, { status: 'ended', endedAt: at, endReason: reason });
     });
     return active.length;
+  }
+
+  /**
+   * `attachTask` as part of a caller's write transaction `tx` on the same store (a claim: the task and the
+   * session's current task are one journal record). Listeners hear of it on a microtask, after `tx` commits.
+   * @throws BatonError (not found) when there is no such session, which rolls `tx` back.
+   */
+  attachTaskIn(tx: SqlWriter, sessionId: string, taskId: string | null): void {
+    const s = this.get(sessionId);
+    if (s.taskId === taskId) return;
+    this.repo.updateSession(tx, s.id, { taskId, lastSeenAt: this.stamp() });
+    queueMicrotask(() => this.fire(s.id));
   }
 
   /** Sets the task a session works on (after a claim, INIT or resume). */

@@ -102,7 +102,22 @@ const toMessage = (r: Row): ReceivedMessage => ({
  * Writes take the transaction's writer, like `PlanRepository`.
  */
 export class CoordinationRepository {
+  /**
+   * Committed session rows by id, and unread counts by mailbox (`kind:id`), read once and kept: every MCP
+   * tool call looks up its session and counts its unread messages. Only this class writes
+   * `agent_sessions` and `message_recipients` (no triggers, foreign keys do not cascade), and each of its
+   * writes drops the entries it touches; nothing is kept from a read made while a transaction runs (it may
+   * see uncommitted rows that a rollback undoes).
+   */
+  private readonly sessionCache = new Map<string, AgentSession>();
+  private readonly unreadCache = new Map<string, number>();
+
   constructor(private readonly db: SqlStore) {}
+
+  /** Whether a value read now is committed (no transaction running), so it may be kept. */
+  private get settled(): boolean {
+    return this.db.writing === false;
+  }
 
   transaction<T>(fn: (tx: SqlWriter) => T): T {
     return this.db.transaction(fn);
@@ -115,6 +130,7 @@ export class CoordinationRepository {
   // ---- sessions
   nextSessionNumber(): number { return this.nextNum('agent_sessions'); }
   insertSession(tx: SqlWriter, num: number, s: AgentSession): void {
+    this.sessionCache.delete(s.id);
     tx.run(
       `INSERT INTO agent_sessions (id, num, agent_name, profile, role, task_id, mcp_session_id, status, started_at, last_seen_at, ended_at, end_reason)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -128,12 +144,19 @@ export class CoordinationRepository {
     };
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (!entries.length) return;
+    this.sessionCache.delete(id);
     tx.run(`UPDATE agent_sessions SET ${entries.map(([k]) => `${columns[k]} = ?`).join(', ')} WHERE id = ?`,
       [...entries.map(([, v]) => v as SqlValue), id]);
   }
+  /** One session by id (a copy: changing it changes nothing stored or cached). */
   getSession(id: string): AgentSession | undefined {
+    const cached = this.sessionCache.get(id);
+    if (cached) return { ...cached };
     const r = this.db.get<Row>('SELECT * FROM agent_sessions WHERE id = ?', [id]);
-    return r && toSession(r);
+    if (!r) return undefined;
+    const session = toSession(r);
+    if (this.settled) this.sessionCache.set(id, { ...session });
+    return session;
   }
   /** Sessions newest first; `beforeNum` continues a page after the session numbered just above it. */
   listSessions(filter: { status?: AgentSessionStatus; taskId?: string; limit?: number; beforeNum?: number } = {}): AgentSession[] {
@@ -221,6 +244,7 @@ export class CoordinationRepository {
       [m.id, num, m.from.kind, m.from.id, m.from.name, m.taskId, m.sprintId, m.subject, m.body, m.createdAt],
     );
     for (const r of recipients) {
+      this.unreadCache.delete(`${r.kind}:${r.id}`);
       tx.run('INSERT OR IGNORE INTO message_recipients (message_id, recipient_kind, recipient_id, read_at) VALUES (?, ?, ?, NULL)', [m.id, r.kind, r.id]);
     }
   }
@@ -246,12 +270,18 @@ export class CoordinationRepository {
     return row && toMessage(row);
   }
   unreadCount(recipient: { kind: RecipientKind; id: string }): number {
-    return this.db.get<{ n: number }>(
+    const key = `${recipient.kind}:${recipient.id}`;
+    const cached = this.unreadCache.get(key);
+    if (cached !== undefined) return cached;
+    const n = this.db.get<{ n: number }>(
       'SELECT COUNT(*) AS n FROM message_recipients WHERE recipient_kind = ? AND recipient_id = ? AND read_at IS NULL',
       [recipient.kind, recipient.id],
     )!.n;
+    if (this.settled) this.unreadCache.set(key, n);
+    return n;
   }
   markRead(tx: SqlWriter, recipient: { kind: RecipientKind; id: string }, messageIds: string[], at: string): number {
+    this.unreadCache.delete(`${recipient.kind}:${recipient.id}`);
     let changed = 0;
     for (const id of messageIds) {
       changed += tx.run(

@@ -71,8 +71,9 @@
  * INSERT non-deterministic). The check is best-effort; the rule applies regardless.
  *
  * Other rules enforced:
- *  - Only {@link DurableDatabase.transaction} may write: outside it the connection is `PRAGMA query_only=ON`,
- *    so a write sneaked through {@link DurableDatabase.all} fails instead of silently bypassing the journal.
+ *  - Only {@link DurableDatabase.transaction} may write: {@link DurableDatabase.all} and `get` refuse a statement
+ *    whose compiled program writes (checked once per SQL text, see `assertReadOnly`), so a write sneaked
+ *    through them fails instead of silently bypassing the journal.
  *  - Transaction control (`BEGIN/COMMIT/ROLLBACK/SAVEPOINT/RELEASE/END`), `ATTACH/DETACH` and `VACUUM` are
  *    rejected inside `tx.run`.
  *  - If any `tx.run` throws, the whole transaction is rolled back and `transaction()` rethrows that error,
@@ -671,6 +672,8 @@ export class DurableDatabase {
   /** Prepared statements by SQL text, least recently used first (see {@link statement}). */
   private readonly statements = new Map<string, Statement>();
   /** SQL texts run through `tx.run` that hold exactly one statement (so their prepared statement can be reused). */
+  /** SQL texts `assertReadOnly` found read-only. */
+  private readonly readOnlySql = new Set<string>();
   private readonly singleStatements = new Set<string>();
   /** Result column names of cached statements (sql.js's getAsObject reads and decodes them for every row). */
   private readonly columnNames = new WeakMap<Statement, string[]>();
@@ -925,7 +928,6 @@ export class DurableDatabase {
       throw err;
     }
 
-    db.run('PRAGMA query_only = ON');
     const store = new DurableDatabase(dir, db, maxSeq, dbFileSeq, recovery, options);
     store.checksums = checksums.entries ?? [];
     store.dbFileChecksum = dbFileChecksum;
@@ -991,6 +993,14 @@ export class DurableDatabase {
   /** Number of the last committed journal record (0 for a new database). Increases by 1 per write transaction. */
   get seq(): number {
     return this._seq;
+  }
+
+  /**
+   * True while a write transaction (or a migration) runs: reads then see its uncommitted changes, which a
+   * rollback may still undo, so in-memory caches of rows must not keep what they read meanwhile.
+   */
+  get writing(): boolean {
+    return this.inTransaction;
   }
 
   /** Current schema version (`PRAGMA user_version`) = version of the last applied migration. */
@@ -1061,7 +1071,6 @@ export class DurableDatabase {
     this.inTransaction = true;
     let result: T;
     try {
-      this.runCached('PRAGMA query_only = OFF');
       this.runCached('BEGIN');
       try {
         result = fn(tx);
@@ -1082,7 +1091,6 @@ export class DurableDatabase {
     } finally {
       active = false;
       this.inTransaction = false;
-      this.restoreQueryOnly();
     }
     if (stmts.length > 0) {
       if (this.deferDepth > 0) this.snapshotWanted = true;
@@ -1135,6 +1143,7 @@ export class DurableDatabase {
   all<T = Record<string, unknown>>(sql: string, params?: SqlParams): T[] {
     this.assertOpen();
     checkParams(params);
+    this.assertReadOnly(sql);
     const stmt = this.statement(sql);
     try {
       if (params) stmt.bind(params);
@@ -1150,6 +1159,7 @@ export class DurableDatabase {
   get<T = Record<string, unknown>>(sql: string, params?: SqlParams): T | undefined {
     this.assertOpen();
     checkParams(params);
+    this.assertReadOnly(sql);
     const stmt = this.statement(sql);
     try {
       if (params) stmt.bind(params);
@@ -1305,12 +1315,34 @@ export class DurableDatabase {
     }
   }
 
-  private restoreQueryOnly(): void {
+  /**
+   * Refuses a read (`all`/`get`) whose statement would write. Its EXPLAIN program is checked once per SQL
+   * text (then remembered): a write transaction (`Transaction` with p2 ≠ 0, as sqlite3_stmt_readonly decides;
+   * sql.js does not export that) or an opcode that writes the file (`WRITING_OPCODES`) is refused, which is
+   * what `PRAGMA query_only` refused. This replaces `PRAGMA query_only`, whose every
+   * toggle (twice per transaction) expired all prepared statements, so each query after a write was
+   * compiled again. @throws Error "attempt to write a readonly database …" for a writing statement.
+   */
+  private assertReadOnly(sql: string): void {
+    if (this.readOnlySql.has(sql)) return;
+    let explained: Statement | undefined;
     try {
-      this.runCached('PRAGMA query_only = ON');
+      explained = this.db.prepare(`EXPLAIN ${sql}`);
     } catch {
-      // only fails if the connection is unusable; later calls will report it
+      return; // not explainable (a syntax error, or already an EXPLAIN): preparing it reports the real error
     }
+    try {
+      while (explained.step()) {
+        const [, opcode, , p2] = explained.get() as [number, string, number, number];
+        if ((opcode === 'Transaction' && p2 !== 0) || WRITING_OPCODES.has(opcode)) {
+          throw new Error(`attempt to write a readonly database: all() and get() only read; write through transaction() (${sql.trim().slice(0, 80)})`);
+        }
+      }
+    } finally {
+      explained.free();
+    }
+    if (this.readOnlySql.size >= 4 * STATEMENT_CACHE_SIZE) this.readOnlySql.clear(); // SQL built per call
+    this.readOnlySql.add(sql);
   }
 
   /** Executes possibly several statements (params only for a single one). */
@@ -1379,7 +1411,6 @@ export class DurableDatabase {
     this.clearStatements(); // prepared for the old schema (SQLite would re-prepare them, but column lists may change)
     this.inTransaction = true;
     try {
-      this.db.run('PRAGMA query_only = OFF');
       if (this.foreignKeys) this.db.run('PRAGMA foreign_keys = OFF');
       this.db.run('BEGIN');
       try {
@@ -1393,7 +1424,6 @@ export class DurableDatabase {
     } finally {
       this.inTransaction = false;
       if (this.foreignKeys) this.db.run('PRAGMA foreign_keys = ON');
-      this.restoreQueryOnly();
     }
   }
 
@@ -1493,12 +1523,7 @@ export class DurableDatabase {
     const dir = this.dir;
     const dbPath = path.join(dir, STORE_FILES.db);
     const tmpPath = path.join(dir, STORE_FILES.dbTmp);
-    this.db.run('PRAGMA query_only = OFF');
-    try {
-      this.db.run(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES ('seq', ?)`, [seq]);
-    } finally {
-      this.restoreQueryOnly();
-    }
+    this.db.run(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES ('seq', ?)`, [seq]);
     const bytes = this.db.export();
     const checksum: SnapshotChecksum = { seq, bytes: bytes.length, sha256: sha256Hex(bytes) };
     const dbIsKnownGood = this.dbFileSeq !== null && fs.existsSync(dbPath);
@@ -1580,6 +1605,14 @@ const IN_MEMORY_PRAGMAS = 'PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode 
 
 /** Most prepared statements a DurableDatabase keeps (see `statement`); Baton's code uses about a hundred distinct queries. */
 const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Opcodes a read may not contain besides a write `Transaction` (which every write to a table or the schema
+ * starts with): VACUUM, virtual-table writes and schema-cookie changes. Inserts into a sort's ephemeral
+ * tables are not writes (`Insert`/`IdxInsert` appear in plain SELECTs), and connection settings (flag
+ * pragmas, `Expire`) stay allowed, as they were under `PRAGMA query_only`.
+ */
+const WRITING_OPCODES = new Set(['Vacuum', 'VUpdate', 'SetCookie', 'ParseSchema', 'CreateBtree', 'Destroy']);
 
 /** How many statements `sql` holds (prepares each, runs none). */
 function countStatements(db: Database, sql: string): number {

@@ -34,6 +34,11 @@ export interface SqlStore {
   groupCommit?<T>(fn: () => T): T;
   /** Resolves once every committed transaction is on disk. */
   durable?(): Promise<void>;
+  /**
+   * True while a write transaction runs (DurableDatabase): what is read then may still be rolled back.
+   * A store without it is treated as always writing by the caches that ask (they then keep nothing).
+   */
+  readonly writing?: boolean;
 }
 export interface SqlWriter {
   run(sql: string, params?: SqlValue[]): { changes: number };

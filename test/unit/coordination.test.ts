@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Actor } from '../../src/core/model';
+import { HUMAN } from '../../src/services/messageService';
 import { connectAgent } from './helpers/agent';
 import { openTestOwner } from './helpers/owner';
 
@@ -234,4 +235,71 @@ test('the inbox survives a restart of the owner: the request stays open and answ
   } finally {
     await second.cleanup();
   }
+});
+
+test('every path that delivers or reads a message shows in the next call\'s unread notice (the count is kept in memory)', async () => {
+  const { sprint, tasks: [task] } = sprintWith('Mailbox paths', 'Deliver everywhere');
+  const agent = await connectAgent(url, token, 'claude-code');
+  const other = await connectAgent(url, token, 'codex');
+  const me = (await agent.call('agent_init', {})).session.id as string;
+  await other.call('agent_init', {});
+  await agent.call('claim_next_task', { sprint_id: sprint.id });
+  const unread = async () => Number(/You have (\d+) unread/.exec(await agent.raw('get_task', { task_id: task.id }))?.[1] ?? 0);
+  assert.equal(await unread(), 0);
+  const { messages, inbox } = owner.services;
+  const toHuman = await agent.call('send_message', { to: 'human', body: 'Which database?' });
+  const paths: [string, () => unknown][] = [
+    ['send_message from another agent', () => other.call('send_message', { to: me, body: 'I took the API part' })],
+    ['a message from the person', () => messages.send({ from: { kind: 'user', id: HUMAN.id, name: 'ada' }, to: me, body: 'Hello' })],
+    ['the person\'s reply', () => messages.reply(HUMAN, toHuman.message_id ?? toHuman.id, { kind: 'user', id: HUMAN.id, name: 'ada' }, 'Postgres')],
+    ['an intervention', () => inbox.intervene(task.id, 'Keep the old endpoint', ada)],
+    ['a pause', () => inbox.pauseTask(task.id, 'needs review', ada)],
+  ];
+  let expected = 0;
+  for (const [what, send] of paths) {
+    await send();
+    expected++;
+    assert.equal(await unread(), expected, `${what} is noticed on the next call`);
+  }
+  const [first] = messages.read({ kind: 'session', id: me }, { unreadOnly: true, markRead: false, limit: 1 });
+  messages.markRead({ kind: 'session', id: me }, [first.id]);
+  assert.equal(await unread(), expected - 1, 'a message marked read elsewhere is no longer counted');
+  await agent.call('check_messages', {});
+  assert.equal(await unread(), 0, 'check_messages reads them all');
+  await other.call('send_message', { to: me, body: 'One more' });
+  assert.equal(await unread(), 1, 'a message after check_messages is noticed');
+  await agent.close();
+  await other.close();
+});
+
+test('only the coordination repository writes agent sessions and message recipients (its in-memory copies depend on it)', () => {
+  const root = path.join(__dirname, '../../src');
+  const writers: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (/\.ts$/.test(entry.name) && !/coordinationRepository\.ts$|schema\.ts$/.test(file)) {
+        if (/(INSERT|UPDATE|DELETE|REPLACE)[\s\S]{0,80}\b(agent_sessions|message_recipients)\b/i.test(fs.readFileSync(file, 'utf8'))) writers.push(path.relative(root, file));
+      }
+    }
+  };
+  walk(root);
+  assert.deepEqual(writers, [], 'these files write the tables outside CoordinationRepository: drop its cached rows there too');
+});
+
+test('a claim and the claiming session\'s current task are one write (one journal record), and listeners hear of the session', async () => {
+  const { sprint, tasks: [task] } = sprintWith('One record', 'Claim atomically');
+  const agent = await connectAgent(url, token, 'claude-code');
+  const me = (await agent.call('agent_init', {})).session.id as string;
+  let heard = 0;
+  const listening = owner.services.sessions.onDidChangeSessions(e => { if (e.sessionId === me) heard++; });
+  const before = owner.db.seq;
+  const claimed = (await agent.call('claim_next_task', { sprint_id: sprint.id })).task;
+  assert.equal(claimed.id, task.id);
+  assert.equal(owner.db.seq, before + 1, 'the claim and the session update share one record');
+  assert.equal(owner.services.sessions.get(me).taskId, task.id);
+  assert.equal(heard, 1, 'the session change is announced once');
+  listening.dispose();
+  await agent.close();
 });

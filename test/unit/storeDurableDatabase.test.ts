@@ -199,6 +199,15 @@ test('transaction rollback: errors, swallowed errors, async callbacks; nothing j
   assert.throws(() => db.transaction(() => db.transaction(() => 1)), /nested/);
   // Writes outside transaction() are refused.
   assert.throws(() => db.all('INSERT INTO rows (n, payload) VALUES (7, ?)', ['x']), /readonly/);
+  for (const write of ['UPDATE rows SET payload = 1', 'DELETE FROM rows', 'REPLACE INTO rows (n, payload) VALUES (1, 2)',
+    'WITH gone AS (SELECT 1) DELETE FROM rows', 'CREATE TABLE sneaky (x)', 'DROP TABLE rows', 'CREATE INDEX rows_p ON rows(payload)',
+    'PRAGMA user_version = 99', 'VACUUM']) {
+    assert.throws(() => db.get(write), /readonly/, `${write} is refused outside transaction()`);
+  }
+  db.get('SELECT 1 AS one; DELETE FROM rows'); // a read runs its first statement only
+  // Reads that sort (ephemeral tables) or read settings are reads.
+  assert.deepEqual(db.all<{ n: number }>('SELECT n FROM rows ORDER BY payload DESC, n').map(r => r.n), [1]);
+  assert.equal(typeof db.get<{ user_version: number }>('PRAGMA user_version')!.user_version, 'number');
 
   assert.deepEqual(rowNumbers(db), [1]);
   assert.equal(db.journalSizeBytes, journalBefore);
