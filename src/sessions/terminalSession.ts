@@ -88,6 +88,13 @@ const DEFAULT_POLL_MS = 500;
 const PAUSE_PENDING_CHARS = 1024 * 1024;
 /** …and at or below which it is resumed. */
 const RESUME_PENDING_CHARS = 128 * 1024;
+/**
+ * Longest single pause (ms). node-pty waits for its socket to close before reporting an exit, and destroys a
+ * socket that stays open 200 ms after the program ended — with the unread output in it. A pause never
+ * outlasts that, so a program that ends while paused still delivers its last output; flow control
+ * then pauses again on the next chunk if the backlog is still large.
+ */
+const MAX_PAUSE_MS = 100;
 /** How long a dead pane may lack an exit status (tmux lost the SIGCHLD) before the exit is reported as unknown. */
 const DEAD_WITHOUT_STATUS_MS = 3_000;
 
@@ -137,6 +144,7 @@ export class TerminalSession {
   private applicationCursor = false;
   /** The pty is paused until the buffer has parsed its backlog (flow control). */
   private paused = false;
+  private pauseTimer: ReturnType<typeof setTimeout> | undefined;
   /** The exit is known and is reported once the buffer has parsed the last output. */
   private exiting = false;
   /** The tmux client has left its alternate screen (it is exiting): its notice follows. */
@@ -462,16 +470,23 @@ export class TerminalSession {
     this.buffer.append(forBuffer, () => {
       this.detector.feed(forBuffer);
       // Flow control: the program waits while the terminal parses a backlog (a flood of output).
-      if (this.paused && this.buffer.pendingChars <= RESUME_PENDING_CHARS) {
-        this.paused = false;
-        this.client?.resume();
-      }
+      if (this.paused && this.buffer.pendingChars <= RESUME_PENDING_CHARS) this.resumeClient();
     });
     if (!this.paused && client && this.buffer.pendingChars > PAUSE_PENDING_CHARS) {
       this.paused = true;
       client.pause();
+      this.pauseTimer = setTimeout(() => this.resumeClient(), MAX_PAUSE_MS);
     }
     this.dataEmitter.fire(chunk);
+  }
+
+  /** Ends a flow-control pause (the backlog was parsed, or the pause reached MAX_PAUSE_MS). */
+  private resumeClient(): void {
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+    if (!this.paused) return;
+    this.paused = false;
+    this.client?.resume();
   }
 
   private attachClient(): void {
