@@ -70,7 +70,8 @@ function runAndKill(dir: string, payloadBytes: number, killAfterSpawnMs?: number
       }
     });
     child.on('error', reject);
-    child.on('exit', (_code, signal) => {
+    // 'close', not 'exit': acks the child wrote just before the kill may still be in the pipe at 'exit'.
+    child.on('close', (_code, signal) => {
       clearTimeout(guard);
       if (killTimer) clearTimeout(killTimer);
       if (!readyRecovery && killAfterSpawnMs === undefined) return reject(new Error(`writer did not start: ${output}`));
