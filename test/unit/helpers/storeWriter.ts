@@ -28,7 +28,13 @@ function out(line: string): void {
 async function main(): Promise<void> {
   const [dir, payloadArg, minJournalArg] = process.argv.slice(2);
   const payloadBytes = Number(payloadArg);
-  const lock = OwnerLock.tryAcquire(dir, { kind: 'cli' });
+  // A predecessor killed while it was taking over a stale lock leaves `owner.lock.break` behind, which is
+  // respected while young (OwnerLock's grace period): wait it out as a restarting owner would.
+  let lock = OwnerLock.tryAcquire(dir, { kind: 'cli' });
+  for (const until = Date.now() + 12_000; !lock && Date.now() < until;) {
+    await new Promise((r) => setTimeout(r, 100));
+    lock = OwnerLock.tryAcquire(dir, { kind: 'cli' });
+  }
   if (!lock) {
     out(`locked ${JSON.stringify(OwnerLock.readOwner(dir))}`);
     process.exit(3);
