@@ -661,12 +661,18 @@ export class PlanService {
    * applies it with `importPlan`. `source` identifies the document across re-imports (a
    * workspace-relative path). Throws a BatonError naming the problem when the document cannot be read.
    */
-  importDocument(content: string, source: string, actor: Actor): ImportReport {
+  /** The source name of a document to import, after the checks both import paths share. @throws BatonError naming what is wrong. */
+  private checkDocument(content: string, source: string): string {
     const name = this.requireText('Source name', source, 1000);
     if (!content.trim()) throw invalid(`Cannot import ${name}: the document is empty; nothing was imported.`);
     if (content.includes('\u0000')) {
       throw invalid(`Cannot import ${name}: it is not text (it contains NUL characters: a binary file, or UTF-16 read without its byte-order mark); nothing was imported.`);
     }
+    return name;
+  }
+
+  importDocument(content: string, source: string, actor: Actor): ImportReport {
+    const name = this.checkDocument(content, source);
     let plan: ImportedPlan;
     try {
       plan = parsePlan(content, name);
@@ -700,11 +706,7 @@ export class PlanService {
   }
 
   private async runImportAsync(content: string, source: string, actor: Actor): Promise<ImportReport> {
-    const name = this.requireText('Source name', source, 1000);
-    if (!content.trim()) throw invalid(`Cannot import ${name}: the document is empty; nothing was imported.`);
-    if (content.includes('\u0000')) {
-      throw invalid(`Cannot import ${name}: it is not text (it contains NUL characters: a binary file, or UTF-16 read without its byte-order mark); nothing was imported.`);
-    }
+    const name = this.checkDocument(content, source);
     let parsed: ImportedPlan;
     try {
       parsed = await this.parseDocument(content, name);
