@@ -109,6 +109,27 @@ function initEvent(out: string): { mcp_servers: { name: string; status: string }
   throw new Error(`no init event in:\n${out.slice(0, 2000)}`);
 }
 
+/**
+ * Runs `codex exec` with the wired arguments against a dead model provider (it connects its MCP servers at
+ * startup, then waits for the network) until Baton's owner sees a new MCP session or `waitMs` passes.
+ */
+async function codexExecUntilConnected(wiredArgs: string[], env: NodeJS.ProcessEnv, cwd: string, waitMs: number): Promise<{ connected: string[]; ms: number; result: RunResult }> {
+  const before = sessionCount();
+  const exec = [
+    ...wiredArgs, 'exec', '--json', '--skip-git-repo-check',
+    '-c', 'model_providers.dead={name="dead",base_url="http://127.0.0.1:9/v1",env_key="DEAD_KEY",wire_api="responses"}',
+    '-c', 'model_provider="dead"', '-c', 'model="none"', 'say hi',
+  ];
+  const stop = new AbortController();
+  const child = run(bin('codex'), exec, { env: { ...env, DEAD_KEY: 'none' }, cwd, timeoutMs: waitMs + 15_000, stop: stop.signal });
+  const t0 = Date.now();
+  while (sessionCount() <= before && Date.now() - t0 < waitMs) await new Promise(r => setTimeout(r, 100));
+  const connected = owner.services.sessions.list().slice(0, sessionCount() - before).map(s => s.agentName);
+  const ms = Date.now() - t0;
+  stop.abort();
+  return { connected, ms, result: await child };
+}
+
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 const sessionCount = () => owner.services.sessions.list().length;
 
@@ -208,21 +229,9 @@ test('codex: `codex mcp list` with the wired -c overrides shows Baton\'s Streama
 
   // `codex mcp list` does not connect; `codex exec` does at startup (the model provider is a dead local
   // port, so it then waits for the network until stopped).
-  const before = sessionCount();
-  const exec = [
-    ...wired.args, 'exec', '--json', '--skip-git-repo-check',
-    '-c', 'model_providers.dead={name="dead",base_url="http://127.0.0.1:9/v1",env_key="DEAD_KEY",wire_api="responses"}',
-    '-c', 'model_provider="dead"', '-c', 'model="none"', 'say hi',
-  ];
-  const stop = new AbortController();
-  const child = run(bin('codex'), exec, { env: { ...env, DEAD_KEY: 'none' }, cwd: workspace, timeoutMs: 40_000, stop: stop.signal });
-  const t0 = Date.now();
-  while (sessionCount() <= before && Date.now() - t0 < 30_000) await new Promise(r => setTimeout(r, 100));
-  const connected = owner.services.sessions.list().slice(0, sessionCount() - before).map(s => s.agentName);
-  stop.abort();
-  await child;
-  t.diagnostic(`codex exec connected as ${JSON.stringify(connected)} after ${Date.now() - t0} ms`);
-  assert.ok(sessionCount() > before, 'codex opened an MCP session with Baton (bearer token from BATON_MCP_TOKEN)');
+  const started = await codexExecUntilConnected(wired.args, env, workspace, 30_000);
+  t.diagnostic(`codex exec connected as ${JSON.stringify(started.connected)} after ${started.ms} ms`);
+  assert.ok(started.connected.length > 0, 'codex opened an MCP session with Baton (bearer token from BATON_MCP_TOKEN)');
 });
 
 test('codex: wired through `baton mcp --storage` (stdio), it reaches the real state although Codex drops BATON_HOME from a stdio server\'s environment', { skip: missing('codex'), timeout: 120_000 }, async t => {
@@ -231,19 +240,8 @@ test('codex: wired through `baton mcp --storage` (stdio), it reaches the real st
   const wired = wireMcp({ ...profile('codex'), mcpTransport: 'stdio', env: { CODEX_HOME: path.join(home, '.codex') } }, { url, token, stdioFallback }, sessionDir, workspace);
   // BATON_HOME would point at another registry: Codex does not pass it on, and `baton mcp` must not need it.
   const env = cleanEnv(home, { ...wired.env, BATON_HOME: path.join(home, 'elsewhere') });
-  const before = sessionCount();
-  const exec = [
-    ...wired.args, 'exec', '--json', '--skip-git-repo-check',
-    '-c', 'model_providers.dead={name="dead",base_url="http://127.0.0.1:9/v1",env_key="DEAD_KEY",wire_api="responses"}',
-    '-c', 'model_provider="dead"', '-c', 'model="none"', 'say hi',
-  ];
-  const stop = new AbortController();
-  const child = run(bin('codex'), exec, { env: { ...env, DEAD_KEY: 'none' }, cwd: workspace, timeoutMs: 60_000, stop: stop.signal });
-  const t0 = Date.now();
-  while (sessionCount() <= before && Date.now() - t0 < 45_000) await new Promise(r => setTimeout(r, 100));
-  stop.abort();
-  const result = await child;
-  t.diagnostic(`${wired.description}; connected after ${Date.now() - t0} ms`);
-  assert.ok(sessionCount() > before, `codex reached Baton's state through the stdio proxy\n${result.stderr.slice(-2000)}`);
+  const started = await codexExecUntilConnected(wired.args, env, workspace, 45_000);
+  t.diagnostic(`${wired.description}; connected after ${started.ms} ms`);
+  assert.ok(started.connected.length > 0, `codex reached Baton's state through the stdio proxy\n${started.result.stderr.slice(-2000)}`);
   assert.equal(fs.existsSync(path.join(home, 'elsewhere', 'workspaces')), false, 'no second, empty state');
 });
