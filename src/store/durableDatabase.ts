@@ -189,6 +189,7 @@ export const STORE_FILES = {
   backup: 'state.db.bak',
   journal: 'state.journal',
   prevJournal: 'state.journal.prev',
+  journalTmp: 'state.journal.tmp',
   dbTmp: 'state.db.tmp',
   backupTmp: 'state.db.bak.tmp',
   checksums: 'state.db.sha256',
@@ -448,6 +449,17 @@ interface SnapshotChecksum {
   sha256: string;
 }
 
+/** SHA-256 (hex) of `data`, hashed 1 MiB at a time with a turn of the event loop between the pieces. */
+async function sha256HexInSlices(data: Uint8Array): Promise<string> {
+  const hash = createHash('sha256');
+  const piece = 1 << 20;
+  for (let off = 0; off < data.length; off += piece) {
+    hash.update(data.subarray(off, Math.min(off + piece, data.length)));
+    if (off + piece < data.length) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return hash.digest('hex');
+}
+
 function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -663,6 +675,12 @@ export class DurableDatabase {
   private flushing: Promise<void> | null = null;
   /** A deferred write may have made an automatic snapshot due. */
   private snapshotWanted = false;
+  /** The background snapshot being written, if any (see {@link startBackgroundSnapshot}). */
+  private backgroundSnapshot: Promise<void> | null = null;
+  /** Bumped by every snapshot; a background snapshot finishes only if no other started after it. */
+  private snapshotEpoch = 0;
+  /** Journal lines appended since a background snapshot's export (copied into the next journal at its rotation). */
+  private tailSinceExport: Buffer[] | null = null;
   /** fd of `state.seq` (last acknowledged record number), rewritten in place after each write. */
   private ackedSeqFd: number | null = null;
   /** Entries of `state.db.sha256` (newest first). */
@@ -922,6 +940,7 @@ export class DurableDatabase {
       removeIfExists(path.join(dir, STORE_FILES.dbTmp));
       removeIfExists(path.join(dir, STORE_FILES.backupTmp));
       removeIfExists(path.join(dir, STORE_FILES.checksumsTmp));
+      removeIfExists(path.join(dir, STORE_FILES.journalTmp));
       if (fileActions.length > 0) fsyncDir(dir);
     } catch (err) {
       db.close();
@@ -1458,6 +1477,7 @@ export class DurableDatabase {
       throw err;
     }
     this.journalBytes = before + line.length;
+    this.tailSinceExport?.push(line);
     this._seq = record.seq;
     if (!deferred) this.syncedSeq = record.seq; // fdatasync covered every earlier record too
     try {
@@ -1495,7 +1515,7 @@ export class DurableDatabase {
   private runWantedSnapshot(): void {
     if (this.closed || this.broken || this.inTransaction || !this.snapshotWanted) return;
     this.snapshotWanted = false;
-    this.maybeAutoSnapshot();
+    this.maybeAutoSnapshot(true);
   }
 
   /** Makes every appended record durable synchronously (before the journal fd is closed or replaced). */
@@ -1505,27 +1525,118 @@ export class DurableDatabase {
     this.journalGeneration++; // a flush still queued for the old fd must not count its failure (EBADF)
   }
 
-  private maybeAutoSnapshot(): void {
+  /**
+   * Takes the automatic snapshot when the journal has grown enough (see the module docs). `background`
+   * (group-commit callers, who do not wait for it): only the export and its checksum run in this turn; the
+   * file is written and fsynced by the thread pool and the renames run in a later turn (see
+   * {@link startBackgroundSnapshot}). Otherwise (plain {@link transaction} callers, who expect the journal
+   * bounded when it returns) the whole snapshot runs now.
+   */
+  private maybeAutoSnapshot(background = false): void {
+    if (this.backgroundSnapshot) return; // one at a time; the next write checks again once it is done
     if (this.journalBytes <= this.minJournalBytes || this.journalBytes < this.nextAutoSnapshotAt) return;
     const threshold = Math.max(this.minJournalBytes, this.sizeBytes() / 2);
     if (this.journalBytes <= threshold) return;
-    try {
-      this.writeSnapshot();
-      this.nextAutoSnapshotAt = 0;
-    } catch (err) {
+    const failed = (err: unknown) => {
       this.nextAutoSnapshotAt = this.journalBytes + threshold;
       this.log('error', `Automatic snapshot failed (changes stay safe in the journal): ${(err as Error).message}`);
+    };
+    try {
+      if (background) {
+        this.backgroundSnapshot = this.startBackgroundSnapshot().then(() => { this.nextAutoSnapshotAt = 0; }, failed)
+          .finally(() => { this.backgroundSnapshot = null; });
+      } else {
+        this.writeSnapshot();
+        this.nextAutoSnapshotAt = 0;
+      }
+    } catch (err) {
+      failed(err);
+    }
+  }
+
+  /**
+   * Resolves when no background snapshot is running (at once when none is). For tests and for callers
+   * that want the journal rotated before they go on; never rejects (a failed snapshot is logged).
+   */
+  snapshotSettled(): Promise<void> {
+    return this.backgroundSnapshot ?? Promise.resolve();
+  }
+
+  /**
+   * The first half of every snapshot: stamps the sequence number into the database and exports it, with
+   * its checksum. Synchronous (sql.js's export is), proportional to the database size.
+   */
+  private exportSnapshot(): { seq: number; bytes: Uint8Array } {
+    const seq = this._seq;
+    this.db.run(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES ('seq', ?)`, [seq]);
+    const bytes = this.db.export();
+    this.tailSinceExport = [];
+    return { seq, bytes };
+  }
+
+  /**
+   * A snapshot that does not hold the event loop while its file is written: the export runs now, then
+   * `state.db.tmp` is written and fsynced asynchronously (libuv's thread pool) while writes go on, then
+   * one later turn lists the checksum and renames (as {@link writeSnapshot} does). Writes made meanwhile
+   * stay in the journal, which becomes `state.journal.prev` at the rotation: open replays every journal
+   * record newer than the snapshot it loads, from either journal, so they are kept. A synchronous
+   * snapshot or close() meanwhile supersedes it (`snapshotEpoch`): it then renames nothing (its temp file
+   * was unlinked by the synchronous one, so their writes never mix).
+   * @throws (rejects) Error on I/O errors (the files stay in a recoverable state at every step).
+   */
+  private async startBackgroundSnapshot(): Promise<void> {
+    const epoch = ++this.snapshotEpoch;
+    const exported = this.exportSnapshot();
+    const tmpPath = path.join(this.dir, STORE_FILES.dbTmp);
+    removeIfExists(tmpPath);
+    try {
+      const snap = { ...exported, checksum: { seq: exported.seq, bytes: exported.bytes.length, sha256: await sha256HexInSlices(exported.bytes) } };
+      const handle = await fs.promises.open(tmpPath, 'w', PRIVATE_FILE_MODE);
+      try {
+        await handle.writeFile(snap.bytes);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      if (epoch !== this.snapshotEpoch || this.closed || this.broken) return; // superseded: see above
+      this.finishSnapshot(snap);
+    } catch (err) {
+      if (epoch === this.snapshotEpoch) {
+        this.tailSinceExport = null;
+        if (!this.closed) removeIfExists(tmpPath);
+      }
+      throw err;
     }
   }
 
   private writeSnapshot(): void {
-    const seq = this._seq;
+    this.snapshotEpoch++; // supersedes a background snapshot still writing its file
+    const tmpPath = path.join(this.dir, STORE_FILES.dbTmp);
+    const exported = this.exportSnapshot();
+    const snap = { ...exported, checksum: { seq: exported.seq, bytes: exported.bytes.length, sha256: sha256Hex(exported.bytes) } };
+    try {
+      removeIfExists(tmpPath); // a new file: a background snapshot's writes go to the unlinked one
+      writeFileDurable(tmpPath, snap.bytes);
+    } catch (err) {
+      try {
+        removeIfExists(tmpPath);
+      } catch {
+        // ignore; removed on next open
+      }
+      throw err;
+    }
+    this.finishSnapshot(snap);
+  }
+
+  /**
+   * The second half of every snapshot, once `state.db.tmp` holds `snap` on disk: lists its checksum, rotates
+   * `state.db` to `state.db.bak`, renames the temp file into place and rotates the journals (module docs).
+   */
+  private finishSnapshot(snap: { seq: number; bytes: Uint8Array; checksum: SnapshotChecksum }): void {
+    const { seq, checksum } = snap;
     const dir = this.dir;
     const dbPath = path.join(dir, STORE_FILES.db);
     const tmpPath = path.join(dir, STORE_FILES.dbTmp);
-    this.db.run(`INSERT OR REPLACE INTO ${META_TABLE} (key, value) VALUES ('seq', ?)`, [seq]);
-    const bytes = this.db.export();
-    const checksum: SnapshotChecksum = { seq, bytes: bytes.length, sha256: sha256Hex(bytes) };
     const dbIsKnownGood = this.dbFileSeq !== null && fs.existsSync(dbPath);
     // Listed before the rename: new snapshot, current state.db (the next state.db.bak), older entries
     // (the current state.db.bak until step 2).
@@ -1533,7 +1644,6 @@ export class DurableDatabase {
       .filter((e, i, all) => all.findIndex((o) => o.sha256 === e.sha256) === i)
       .slice(0, 4);
     try {
-      writeFileDurable(tmpPath, bytes);
       writeChecksums(dir, entries);
     } catch (err) {
       try {
@@ -1552,16 +1662,25 @@ export class DurableDatabase {
     this.dbFileChecksum = checksum;
     if (this.ackedSeqFd !== null) fs.fdatasyncSync(this.ackedSeqFd);
 
-    // Rotate journals: state.journal becomes state.journal.prev (replacing the older one).
+    // Rotate journals: state.journal becomes state.journal.prev (replacing the older one). Records written
+    // after the export (a background snapshot) are not in the new state.db: the new journal starts with a
+    // copy of them, so state.db.bak + state.journal.prev + state.journal still hold every record after the
+    // next rotation too (open drops the duplicates).
+    const tail = this.tailSinceExport;
+    this.tailSinceExport = null;
+    const tailBytes = tail && tail.length > 0 ? Buffer.concat(tail) : null;
     if (this.journalFd !== null) {
       this.syncJournalNow();
       fs.closeSync(this.journalFd);
       this.journalFd = null;
     }
     const journalPath = path.join(dir, STORE_FILES.journal);
+    const journalTmp = path.join(dir, STORE_FILES.journalTmp);
+    if (tailBytes) writeFileDurable(journalTmp, tailBytes);
     if (fs.existsSync(journalPath)) fs.renameSync(journalPath, path.join(dir, STORE_FILES.prevJournal));
+    if (tailBytes) fs.renameSync(journalTmp, journalPath);
     this.journalFd = fs.openSync(journalPath, 'a', PRIVATE_FILE_MODE);
-    this.journalBytes = 0;
+    this.journalBytes = tailBytes ? tailBytes.length : 0;
     fsyncDir(dir);
   }
 

@@ -33,9 +33,9 @@ interface RunResult {
  * Runs the writer and kills it `killAfterAckMs` after its first ack, or, when `killAfterSpawnMs` is given,
  * that long after spawning (which may land before, during or after open/recovery).
  */
-function runAndKill(dir: string, payloadBytes: number, killAfterSpawnMs?: number): Promise<RunResult> {
+function runAndKill(dir: string, payloadBytes: number, killAfterSpawnMs?: number, mode: 'sync' | 'group' = 'sync'): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(payloadBytes), String(SNAPSHOT_MIN_JOURNAL_BYTES)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', writer, dir, String(payloadBytes), String(SNAPSHOT_MIN_JOURNAL_BYTES), mode], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let buffered = '';
@@ -105,7 +105,7 @@ async function verify(dir: string, payloadBytes: number, mustHave: number): Prom
   }
 }
 
-test('acknowledged writes survive SIGKILL at random moments (30 kills, 3 payload sizes)', { timeout: 400_000 }, async () => {
+test('acknowledged writes survive SIGKILL at random moments (30 kills, 3 payload sizes, plain and group-commit writes)', { timeout: 400_000 }, async () => {
   const ROUNDS = 10;
   const lanes = [100, 2_000, 30_000].map((payloadBytes) => ({ payloadBytes, dir: tmpDir('baton-crash-') }));
   let kills = 0;
@@ -119,7 +119,8 @@ test('acknowledged writes survive SIGKILL at random moments (30 kills, 3 payload
     for (let round = 0; round < ROUNDS; round++) {
       // Every third round the kill is timed from spawn, so it may hit open/recovery/the recovery snapshot.
       const early = round % 3 === 2;
-      const r = await runAndKill(lane.dir, lane.payloadBytes, early ? 250 + Math.random() * 600 : undefined);
+      // Odd rounds write as the owner does (group commit), so the kill may hit a background snapshot.
+      const r = await runAndKill(lane.dir, lane.payloadBytes, early ? 250 + Math.random() * 600 : undefined, round % 2 === 1 ? 'group' : 'sync');
       assert.equal(r.signal, 'SIGKILL', `writer ended on its own: ${r.output}`);
       assert.ok(early || r.acks > 0, `writer acknowledged nothing: ${r.output}`);
       if (r.readyRecovery) {

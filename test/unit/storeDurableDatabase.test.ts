@@ -596,6 +596,7 @@ test('group commit: concurrent writes share one fdatasync, are on disk when dura
     assert.deepEqual(rowNumbers(crashed), range(1, 20));
     crashed.close();
     await new Promise((r) => setImmediate(r));
+    await db.snapshotSettled(); // it runs in the background: its file is written off the event loop
     assert.equal(db.journalSizeBytes, 0, 'the due snapshot ran after the acknowledgment');
     // Nothing pending: durable() resolves without a flush.
     await db.durable();
@@ -626,4 +627,87 @@ test('group commit: a snapshot taken while a flush is running neither fails the 
   assert.equal(crashed.recovery.lostRecords, false);
   crashed.close();
   db.close();
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Background snapshots (issue 7, items 8 and 14: a snapshot does not hold the event loop while it writes)
+// ---------------------------------------------------------------------------------------------------------
+
+/** Group-commit writes of rows `from..to` (each acknowledged), as the owner makes them. */
+async function groupRows(db: DurableDatabase, from: number, to: number, size = 2000): Promise<void> {
+  for (let n = from; n <= to; n++) {
+    db.groupCommit(() => insertRows(db, n, n, size));
+    await db.durable();
+  }
+}
+
+/** Opens a copy of `dir` (optionally without state.db, as if it were lost) and returns its rows and report. */
+async function reopenCopy(dir: string, dropDb: boolean): Promise<{ rows: number[]; lost: boolean }> {
+  const copy = copyDir(dir);
+  if (dropDb) fs.rmSync(path.join(copy, STORE_FILES.db));
+  const r = await DurableDatabase.open(copy, opts());
+  try {
+    return { rows: rowNumbers(r), lost: r.recovery.lostRecords };
+  } finally {
+    r.close();
+  }
+}
+
+test('background snapshot: writes made while its file is written are kept, also after state.db is lost, over several rotations', async () => {
+  const dir = tmpDir();
+  const db = await DurableDatabase.open(dir, opts({ snapshotMinJournalBytes: 4096 }));
+  let n = 0;
+  for (let round = 1; round <= 4; round++) {
+    // Write until a snapshot is due; it starts after the flush that acknowledges the write (setImmediate).
+    const seqBefore = fs.existsSync(path.join(dir, STORE_FILES.db)) ? fs.statSync(path.join(dir, STORE_FILES.db)).mtimeMs : 0;
+    while (db.journalSizeBytes <= Math.max(4096, db.sizeBytes() / 2)) await groupRows(db, ++n, n);
+    await new Promise((r) => setImmediate(r));
+    // While its file is being written, more acknowledged writes land (they stay in the journal).
+    const during = n;
+    await groupRows(db, n + 1, n + 3);
+    n += 3;
+    await db.snapshotSettled();
+    const after = fs.statSync(path.join(dir, STORE_FILES.db)).mtimeMs;
+    assert.notEqual(after, seqBefore, `round ${round}: a snapshot was written`);
+    assert.ok(db.journalSizeBytes > 0, `round ${round}: the writes after the export (${during + 1}..${n}) start the new journal`);
+    for (const dropDb of [false, true]) {
+      const r = await reopenCopy(dir, dropDb);
+      assert.deepEqual(r.rows, range(1, n), `round ${round}, state.db ${dropDb ? 'lost' : 'kept'}: every acknowledged row`);
+      assert.equal(r.lost, false);
+    }
+  }
+  db.close();
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temp file is left');
+  const reopened = await DurableDatabase.open(dir, opts());
+  assert.deepEqual(rowNumbers(reopened), range(1, n));
+  assert.equal(reopened.recovery.replayedRecords, 0, 'close() took the final snapshot');
+  reopened.close();
+});
+
+test('background snapshot: close() or a snapshot() while it writes supersedes it; nothing is lost or half-renamed', async () => {
+  for (const interrupt of ['close', 'snapshot'] as const) {
+    const dir = tmpDir();
+    const db = await DurableDatabase.open(dir, opts({ snapshotMinJournalBytes: 4096 }));
+    let n = 0;
+    while (db.journalSizeBytes <= Math.max(4096, db.sizeBytes() / 2)) await groupRows(db, ++n, n);
+    await new Promise((r) => setImmediate(r)); // the background snapshot has exported and is writing
+    insertRows(db, n + 1, n + 1);
+    n++;
+    if (interrupt === 'close') {
+      db.close();
+      await new Promise((r) => setTimeout(r, 50)); // let the superseded write finish
+    } else {
+      db.snapshot();
+      await db.snapshotSettled();
+      insertRows(db, n + 1, n + 1);
+      n++;
+      db.close();
+    }
+    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], `${interrupt}: no temp file is left`);
+    const r = await DurableDatabase.open(dir, opts());
+    assert.deepEqual(rowNumbers(r), range(1, n), interrupt);
+    assert.equal(r.recovery.replayedRecords, 0, `${interrupt}: the last snapshot holds everything`);
+    assert.equal(r.recovery.corruptFiles.length, 0);
+    r.close();
+  }
 });

@@ -1,11 +1,13 @@
 /**
  * Child process for the kill -9 durability test.
  *
- * Usage: node --import tsx storeWriter.ts <dir> <payloadBytes> <snapshotMinJournalBytes>
+ * Usage: node --import tsx storeWriter.ts <dir> <payloadBytes> <snapshotMinJournalBytes> [sync|group]
  *
  * Takes the owner lock of <dir> (taking over the stale lock of a killed predecessor), opens the database
  * (recovering whatever the previous kill left), prints `ready <max n> <recovery json>`, then inserts rows
- * n = max+1, max+2, ... one per transaction forever, printing `ack <n>` after each transaction() returns.
+ * n = max+1, max+2, ... one per transaction forever, printing `ack <n>` after each transaction() returns
+ * (`sync`, the default) or, with `group`, after each group-commit write's durable() resolved, as the owner
+ * acknowledges MCP writes; automatic snapshots then run in the background, between the writes.
  * The parent kills it with SIGKILL at a random moment.
  */
 import * as fs from 'node:fs';
@@ -26,7 +28,7 @@ function out(line: string): void {
 }
 
 async function main(): Promise<void> {
-  const [dir, payloadArg, minJournalArg] = process.argv.slice(2);
+  const [dir, payloadArg, minJournalArg, mode = 'sync'] = process.argv.slice(2);
   const payloadBytes = Number(payloadArg);
   // A predecessor killed while it was taking over a stale lock leaves `owner.lock.break` behind, which is
   // respected while young (OwnerLock's grace period): wait it out as a restarting owner would.
@@ -49,10 +51,16 @@ async function main(): Promise<void> {
   while (Date.now() < stopAt) {
     n++;
     const row = n;
-    db.transaction((tx) => {
+    const write = () => db.transaction((tx) => {
       tx.run('INSERT INTO rows (n, payload) VALUES (?, ?)', [row, payloadFor(row, payloadBytes)]);
       if (row % 7 === 0) tx.run('INSERT INTO notes (text, at) VALUES (?, ?)', [`note ${row}`, new Date(row * 1000).toISOString()]);
     });
+    if (mode === 'group') {
+      db.groupCommit(write);
+      await db.durable();
+    } else {
+      write();
+    }
     out(`ack ${row}`);
   }
   db.close();
