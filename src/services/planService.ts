@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { BatonError, invalid, notFound } from '../core/errors';
+import { BatonError, conflict, invalid, notFound } from '../core/errors';
 import { checkAgentRef, formatAgentRef, type AgentRef } from '../core/agent';
 import { Emitter, type Event } from '../core/event';
 import { importPlan as parsePlan } from '../core/import/detect';
@@ -138,6 +138,8 @@ const MAX_TITLE = 500;
 const SLICE_MS = 8;
 /** Rows per statement group while an asynchronous import stages its rows (a transaction takes groups until its slice is spent). */
 const STAGE_ROWS = 50;
+/** New tasks per transaction while an asynchronous import publishes them (hidden until its final transaction). */
+const PUBLISH_ROWS = 1000;
 const MAX_TEXT = 200_000;
 const PRIORITY_RANK: Record<TaskPriority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -167,7 +169,12 @@ export class PlanService {
     options: PlanServiceOptions = {},
   ) {
     this.parseDocument = options.parseDocument ?? (async (content, name) => parsePlan(content, name));
+    // An import stopped between publishing its batches and its final transaction left hidden rows: remove them.
+    if (repo.hasUnfinishedPublish()) repo.transaction(tx => repo.discardUnfinishedPublish(tx));
   }
+
+  /** True while an asynchronous import publishes its new tasks in batches (see `publishNewTasksInBatches`). */
+  private publishing = false;
 
   private readonly parseDocument: (content: string, name: string) => Promise<ImportedPlan>;
   /** Increases with every committed change (see `changed`): an import planned across event-loop turns checks it before writing. */
@@ -769,11 +776,64 @@ export class PlanService {
         await this.cleanUpImports(slicer);
         continue;
       }
-      const report = this.publishImport(prepared, plan, source, at, importId, actor, undefined, undefined, nextCache);
+      const report = prepared.newTasks.length === 0
+        ? this.publishImport(prepared, plan, source, at, importId, actor, undefined, undefined, nextCache)
+        : await this.publishNewTasksInBatches(prepared, importId, at, generation, slicer,
+          () => this.publishImport(prepared, plan, source, at, importId, actor, undefined, undefined, nextCache, true));
+      if (!report) {
+        await this.cleanUpImports(slicer);
+        continue;
+      }
       await this.repo.durable();
       await this.cleanUpImports(slicer);
       return report;
     }
+  }
+
+  /**
+   * Publishes the staged new tasks of an import in batches of `PUBLISH_ROWS` (each task with its
+   * checkpoints and the edges it starts), one transaction per batch, with a turn of the event loop
+   * between batches when the slice is spent, while the repository hides them from every reader
+   * (`PlanRepository.hideTasks`) until `finish` (the import's final transaction, run in the turn of the
+   * last check) shows them; returns its report. Returns null when the plan changed meanwhile
+   * (`generation`): the batches are then taken back and the import plans again.
+   * A crash between the batches and the final transaction leaves rows that the next start removes
+   * (`discardUnfinishedPublish`), so an import is still wholly there or not at all.
+   */
+  private async publishNewTasksInBatches(
+    p: PreparedImport, importId: string, at: string, generation: number, slicer: TimeSlicer, finish: () => ImportReport,
+  ): Promise<ImportReport | null> {
+    let nextNum = 0;
+    for (const [num] of p.newTasks) nextNum = Math.max(nextNum, num + 1);
+    this.repo.hideTasks(new Set(p.newTasks.map(([, t]) => t.id)), nextNum);
+    this.publishing = true;
+    const published: [number, number][] = [];
+    let complete = false;
+    try {
+      for (let range = this.repo.nextStagedTaskRange(importId, 0, PUBLISH_ROWS); ;) {
+        if (!range) { complete = true; break; }
+        const [first, last] = range;
+        this.repo.deferredTransaction(tx => this.repo.publishStagedTasks(tx, importId, at, first, last));
+        published.push(range);
+        range = this.repo.nextStagedTaskRange(importId, last, PUBLISH_ROWS);
+        if (range && slicer.due()) await slicer.pause();
+        if (this.generation !== generation) break;
+      }
+      // In the same turn as the last check: nobody can have written since.
+      if (complete) return finish();
+    } finally {
+      if (!complete) {
+        // Someone changed the plan (or a batch failed): take the batches back; they stay hidden until gone.
+        for (const [first, last] of published) {
+          await slicer.tick();
+          this.repo.deferredTransaction(tx => this.repo.unpublishStagedTasks(tx, importId, first, last));
+        }
+        this.repo.hideTasks(null);
+        this.publishing = false;
+        this.cache = undefined; // it was read while the batches were hidden
+      }
+    }
+    return null;
   }
 
   /**
@@ -803,6 +863,7 @@ export class PlanService {
    * the event loop for the whole import (see `importDocumentAsync` for hosts that serve others meanwhile).
    */
   importPlan(plan: ImportedPlan, source: string, content: string, actor: Actor): ImportReport {
+    if (this.publishing) throw conflict('Another import is being published; try again in a moment.');
     // Everything from the document is outside text: redact it all before anything is compared or stored.
     plan = sanitizeImportedPlan(plan, this.sanitize);
     source = this.sanitize(source);
@@ -942,25 +1003,49 @@ export class PlanService {
    */
   private publishImport(
     p: PreparedImport, plan: ImportedPlan, source: string, at: string, importId: string, actor: Actor,
-    before?: (tx: SqlWriter) => void, after?: (tx: SqlWriter) => void, nextCache?: PlanService['cache'],
+    before?: (tx: SqlWriter) => void, after?: (tx: SqlWriter) => void, nextCache?: PlanService['cache'], batched = false,
   ): ImportReport {
     const report: ImportReport = { source, format: plan.format, ...p.report };
-    this.repo.deferredTransaction(tx => {
-      before?.(tx);
-      for (const [num, sprint] of p.newSprints) this.repo.insertSprint(tx, num, sprint);
-      for (const [id, patch] of p.sprintUpdates) this.repo.updateSprint(tx, id, patch);
-      this.repo.publishStaged(tx, importId, at);
-      for (const [id, patch] of p.taskUpdates) this.repo.updateTask(tx, id, patch);
-      for (const [id, patch] of p.checkpointUpdates) this.repo.updateCheckpoint(tx, id, patch);
-      for (const e of p.statusLog) this.log(tx, actor, 'task.status', e.taskId, e.sprintId, e.detail);
-      this.repo.upsertImport(tx, source, plan.format, p.contentSha256, at, importId);
-      const r = report;
-      this.log(tx, actor, 'plan.imported', null, null,
-        `imported ${source}: sprints +${r.sprints.created}/~${r.sprints.updated}, tasks +${r.tasks.created}/~${r.tasks.updated}, ` +
-        `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped` +
-        (r.conflicts.length ? `, ${r.conflicts.length} conflicts kept Baton's value` : ''));
-      after?.(tx);
-    });
+    try {
+      this.repo.deferredTransaction(tx => {
+        before?.(tx);
+        for (const [num, sprint] of p.newSprints) this.repo.insertSprint(tx, num, sprint);
+        for (const [id, patch] of p.sprintUpdates) this.repo.updateSprint(tx, id, patch);
+        if (!batched) {
+          this.repo.publishStaged(tx, importId, at);
+        } else {
+          // The new tasks went out in batches with their checkpoints and edges: what is left are the
+          // checkpoints and edges of tasks that existed before (taken from memory, not from staging).
+          const isNew = new Set(p.newTasks.map(([, t]) => t.id));
+          for (const c of p.newCheckpoints) if (!isNew.has(c.taskId)) this.repo.insertCheckpoint(tx, c);
+          this.repo.insertDependencies(tx, p.dependencies.filter(d => !isNew.has(d.taskId)));
+        }
+        for (const [id, patch] of p.taskUpdates) this.repo.updateTask(tx, id, patch);
+        for (const [id, patch] of p.checkpointUpdates) this.repo.updateCheckpoint(tx, id, patch);
+        for (const e of p.statusLog) this.log(tx, actor, 'task.status', e.taskId, e.sprintId, e.detail);
+        this.repo.upsertImport(tx, source, plan.format, p.contentSha256, at, importId);
+        const r = report;
+        this.log(tx, actor, 'plan.imported', null, null,
+          `imported ${source}: sprints +${r.sprints.created}/~${r.sprints.updated}, tasks +${r.tasks.created}/~${r.tasks.updated}, ` +
+          `checkpoints +${r.checkpoints.created}/~${r.checkpoints.updated}, ${r.skipped.length} skipped` +
+          (r.conflicts.length ? `, ${r.conflicts.length} conflicts kept Baton's value` : ''));
+        after?.(tx);
+      });
+    } catch (error) {
+      if (batched) {
+        // The batches stay hidden; take them back now (the next start would otherwise).
+        try {
+          this.repo.transaction(tx => this.repo.discardUnfinishedPublish(tx));
+        } catch { /* left for discardUnfinishedPublish at the next start */ }
+        this.repo.hideTasks(null);
+        this.publishing = false;
+      }
+      throw error;
+    }
+    if (batched) {
+      this.repo.hideTasks(null); // in the turn of the commit, before anyone reads
+      this.publishing = false;
+    }
     this.changed(p.changedTasks, p.changedSprints, true, false, nextCache);
     return report;
   }

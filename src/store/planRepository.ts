@@ -107,6 +107,31 @@ const SPRINT_COLUMNS: Record<keyof Omit<Sprint, 'id' | 'createdAt' | 'agent'>, s
 export class PlanRepository {
   constructor(private readonly db: SqlStore) {}
 
+  /**
+   * Ids of tasks an import is publishing in batches (see `PlanService.importDocumentAsync`): their rows are
+   * already in `tasks` (with their checkpoints and dependency edges) but no reader may see them until the
+   * import's final transaction. Every read below leaves them out; `nextTaskNumber` does not (their numbers
+   * are taken).
+   */
+  private hidden: ReadonlySet<string> | null = null;
+
+  /** While tasks are hidden: the lowest task number not taken by them (see {@link nextTaskNumber}). */
+  private reservedNum = 0;
+
+  /**
+   * Hides the given task ids from every read (null: shows them again). See {@link hidden}. `nextNum`: the
+   * lowest task number above all of theirs, which {@link nextTaskNumber} never goes below meanwhile (a task
+   * created by someone else must not take the number of a task not published yet).
+   */
+  hideTasks(ids: ReadonlySet<string> | null, nextNum = 0): void {
+    this.hidden = ids && ids.size > 0 ? ids : null;
+    this.reservedNum = this.hidden ? nextNum : 0;
+  }
+  private visible = (row: { id: string }): boolean => !this.hidden?.has(row.id);
+  private visibleEdge = (row: { task_id: string; depends_on_id: string }): boolean =>
+    !this.hidden || (!this.hidden.has(row.task_id) && !this.hidden.has(row.depends_on_id));
+  private visibleCheckpoint = (row: Record<string, SqlValue>): boolean => !this.hidden?.has(row.task_id as string);
+
   transaction<T>(fn: (tx: SqlWriter) => T): T {
     return this.db.transaction(fn);
   }
@@ -161,23 +186,25 @@ export class PlanRepository {
     return this.db
       .all<TaskRow>(`SELECT t.* FROM tasks t LEFT JOIN sprints s ON s.id = t.sprint_id
                      ORDER BY s.position IS NULL, s.position, t.position, t.num`)
+      .filter(this.visible)
       .map(toTask);
   }
   getTask(id: string): Task | undefined {
     const row = this.db.get<TaskRow>('SELECT * FROM tasks WHERE id = ?', [id]);
-    return row && toTask(row);
+    return row && this.visible(row) ? toTask(row) : undefined;
   }
   findTaskBySourceKey(sourceKey: string): Task | undefined {
     const row = this.db.get<TaskRow>('SELECT * FROM tasks WHERE source_key = ?', [sourceKey]);
-    return row && toTask(row);
+    return row && this.visible(row) ? toTask(row) : undefined;
   }
   tasksWithSourcePrefix(prefix: string): Task[] {
     return this.db
       .all<TaskRow>("SELECT * FROM tasks WHERE substr(source_key, 1, length(?)) = ? ORDER BY num", [prefix, prefix])
+      .filter(this.visible)
       .map(toTask);
   }
   nextTaskNumber(): number {
-    return (this.db.get<{ n: number | null }>('SELECT MAX(num) AS n FROM tasks')?.n ?? 0) + 1;
+    return Math.max((this.db.get<{ n: number | null }>('SELECT MAX(num) AS n FROM tasks')?.n ?? 0) + 1, this.reservedNum);
   }
   nextTaskPosition(sprintId: string | null): number {
     const row = this.db.get<{ p: number | null }>(
@@ -231,7 +258,7 @@ export class PlanRepository {
 
   // ---- dependencies
   listDependencies(): Dependency[] {
-    return this.db.all<{ task_id: string; depends_on_id: string }>('SELECT * FROM dependencies').map(r => ({
+    return this.db.all<{ task_id: string; depends_on_id: string }>('SELECT * FROM dependencies').filter(this.visibleEdge).map(r => ({
       taskId: r.task_id, dependsOnId: r.depends_on_id,
     }));
   }
@@ -257,14 +284,15 @@ export class PlanRepository {
     const rows = taskId
       ? this.db.all<Record<string, SqlValue>>('SELECT * FROM checkpoints WHERE task_id = ? ORDER BY position', [taskId])
       : this.db.all<Record<string, SqlValue>>('SELECT * FROM checkpoints ORDER BY task_id, position');
-    return rows.map(r => ({
+    return rows.filter(this.visibleCheckpoint).map(r => ({
       id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
       position: r.position as number, sourceKey: r.source_key as string | null,
     }));
   }
   findCheckpointBySourceKey(sourceKey: string): Checkpoint | undefined {
     const r = this.db.get<Record<string, SqlValue>>('SELECT * FROM checkpoints WHERE source_key = ?', [sourceKey]);
-    return r && {
+    if (!r || !this.visibleCheckpoint(r)) return undefined;
+    return {
       id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
       position: r.position as number, sourceKey: r.source_key as string | null,
     };
@@ -324,13 +352,13 @@ export class PlanRepository {
   /** A page of tasks in rowid order; `last` is the rowid to continue after (null when the page is empty). */
   pageTasks(afterRowid: number, limit: number): { rows: Task[]; last: number | null } {
     const rows = this.db.all<TaskRow & { _r: number }>('SELECT rowid AS _r, * FROM tasks WHERE rowid > ? ORDER BY rowid LIMIT ?', [afterRowid, limit]);
-    return { rows: rows.map(toTask), last: rows.length ? rows[rows.length - 1]._r : null };
+    return { rows: rows.filter(this.visible).map(toTask), last: rows.length ? rows[rows.length - 1]._r : null };
   }
   /** A page of dependency edges in rowid order (see `pageTasks`). */
   pageDependencies(afterRowid: number, limit: number): { rows: Dependency[]; last: number | null } {
     const rows = this.db.all<{ _r: number; task_id: string; depends_on_id: string }>(
       'SELECT rowid AS _r, task_id, depends_on_id FROM dependencies WHERE rowid > ? ORDER BY rowid LIMIT ?', [afterRowid, limit]);
-    return { rows: rows.map(r => ({ taskId: r.task_id, dependsOnId: r.depends_on_id })), last: rows.length ? rows[rows.length - 1]._r : null };
+    return { rows: rows.filter(this.visibleEdge).map(r => ({ taskId: r.task_id, dependsOnId: r.depends_on_id })), last: rows.length ? rows[rows.length - 1]._r : null };
   }
   /** A page of the checkpoints of tasks whose source key starts with `prefix` (imported or added in Baton). */
   pageCheckpointsOfSourcePrefix(prefix: string, afterRowid: number, limit: number): { rows: Checkpoint[]; last: number | null } {
@@ -338,7 +366,7 @@ export class PlanRepository {
       `SELECT c.rowid AS _r, c.* FROM checkpoints c JOIN tasks t ON t.id = c.task_id
        WHERE substr(t.source_key, 1, length(?)) = ? AND c.rowid > ? ORDER BY c.rowid LIMIT ?`, [prefix, prefix, afterRowid, limit]);
     return {
-      rows: rows.map(r => ({
+      rows: rows.filter(this.visibleCheckpoint).map(r => ({
         id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,
         position: r.position as number, sourceKey: r.source_key as string | null,
       })),
@@ -443,6 +471,64 @@ export class PlanRepository {
     tx.run(
       `INSERT OR IGNORE INTO dependencies (task_id, depends_on_id)
        SELECT task_id, depends_on_id FROM import_stage_dependencies WHERE import_id = ? ORDER BY rowid`, [importId]);
+  }
+  /**
+   * The next batch of staged tasks of `importId` after rowid `after`: the rowid range `[first, last]` of at
+   * most `rows` tasks in staging order (parents before subtasks), or null when none is left. For
+   * {@link publishStagedTasks}.
+   */
+  nextStagedTaskRange(importId: string, after: number, rows: number): [number, number] | null {
+    const r = this.db.get<{ first: number | null; last: number | null }>(
+      `SELECT MIN(r) AS first, MAX(r) AS last FROM
+         (SELECT rowid AS r FROM import_stage_tasks WHERE import_id = ? AND rowid > ? ORDER BY rowid LIMIT ?)`, [importId, after, rows]);
+    return r && r.first !== null && r.last !== null ? [r.first, r.last] : null;
+  }
+  /**
+   * Publishes one batch of staged new tasks (rowids `first..last`) with their checkpoints and the dependency
+   * edges they start (each edge goes out with its dependent task; staging order puts prerequisites first).
+   * The caller hides these ids (`hideTasks`) until the import's final transaction.
+   */
+  publishStagedTasks(tx: SqlWriter, importId: string, updatedAt: string, first: number, last: number): void {
+    const inBatch = 'task_id IN (SELECT id FROM import_stage_tasks WHERE import_id = ? AND rowid BETWEEN ? AND ?)';
+    tx.run(
+      `INSERT INTO tasks (id, num, title, description, status, priority, estimate, estimate_unit, assignee, sprint_id, parent_id,
+         position, progress, context, summary, source_key, created_at, updated_at, completed_at, agent_profile, agent_role)
+       SELECT id, num, title, description, status, priority, estimate, estimate_unit, NULL, sprint_id, parent_id,
+         position, progress, '', NULL, source_key, created_at, ?, completed_at, agent_profile, agent_role
+       FROM import_stage_tasks WHERE import_id = ? AND rowid BETWEEN ? AND ? ORDER BY rowid`, [updatedAt, importId, first, last]);
+    tx.run(
+      `INSERT INTO checkpoints (id, task_id, title, done, position, source_key)
+       SELECT id, task_id, title, done, position, source_key FROM import_stage_checkpoints
+       WHERE import_id = ? AND ${inBatch} ORDER BY rowid`, [importId, importId, first, last]);
+    tx.run(
+      `INSERT OR IGNORE INTO dependencies (task_id, depends_on_id)
+       SELECT task_id, depends_on_id FROM import_stage_dependencies WHERE import_id = ? AND ${inBatch} ORDER BY rowid`,
+      [importId, importId, first, last]);
+  }
+  /** Takes back a batch {@link publishStagedTasks} published (the import is planned again). */
+  unpublishStagedTasks(tx: SqlWriter, importId: string, first: number, last: number): void {
+    const ids = 'SELECT id FROM import_stage_tasks WHERE import_id = ? AND rowid BETWEEN ? AND ?';
+    tx.run(`DELETE FROM dependencies WHERE task_id IN (${ids})`, [importId, first, last]);
+    tx.run(`DELETE FROM checkpoints WHERE task_id IN (${ids})`, [importId, first, last]);
+    tx.run(`DELETE FROM tasks WHERE id IN (${ids})`, [importId, first, last]);
+  }
+  /**
+   * Removes the tasks (with their checkpoints and edges) that batches of an import published but whose
+   * final transaction never ran (the process stopped in between): staged rows of an import id no
+   * `imports.baseline_id` names, whose task row is the one staged (same id, source key and creation time).
+   * Returns how many tasks were removed.
+   */
+  discardUnfinishedPublish(tx: SqlWriter): number {
+    const orphans = `SELECT s.id FROM import_stage_tasks s JOIN tasks t ON t.id = s.id AND t.source_key IS s.source_key AND t.created_at = s.created_at
+      WHERE s.import_id NOT IN (SELECT baseline_id FROM imports WHERE baseline_id IS NOT NULL)`;
+    tx.run(`DELETE FROM dependencies WHERE task_id IN (${orphans})`);
+    tx.run(`DELETE FROM checkpoints WHERE task_id IN (${orphans})`);
+    return tx.run(`DELETE FROM tasks WHERE id IN (${orphans})`).changes;
+  }
+  /** True when an import's batches were published but not its final transaction (see {@link discardUnfinishedPublish}). */
+  hasUnfinishedPublish(): boolean {
+    return !!this.db.get(`SELECT 1 AS x FROM import_stage_tasks s JOIN tasks t ON t.id = s.id AND t.source_key IS s.source_key AND t.created_at = s.created_at
+      WHERE s.import_id NOT IN (SELECT baseline_id FROM imports WHERE baseline_id IS NOT NULL) LIMIT 1`);
   }
   /** Empties the staging tables (SQLite's truncate: cheap however many rows they hold). */
   clearStaging(tx: SqlWriter): void {

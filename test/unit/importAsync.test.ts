@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -116,4 +118,127 @@ test('rows staged by an import that never finished are never published, and the 
   assert.equal(repo.getTask('T-999999'), undefined);
   assert.equal(repo.hasStaging(), false);
   assert.deepEqual(repo.staleBaselineGenerations(), []);
+});
+
+/** The tasks a reader sees of `source`: through the service, and by a fresh repository reading the database. */
+function seen(source: string): { service: number; ready: number } {
+  return {
+    service: owner.plan.allTasks().filter(t => t.sourceKey?.startsWith(`${source}#`)).length,
+    ready: owner.plan.readyTasks().filter(t => t.sourceKey?.startsWith(`${source}#`)).length,
+  };
+}
+
+test('an import published in batches is seen whole or not at all: readers between the batches see none of it', { timeout: 120_000 }, async () => {
+  const n = 3_500; // four batches of at most 1,000 new tasks
+  const batches: number[] = [];
+  const proto = PlanRepository.prototype as unknown as { publishStagedTasks(...a: unknown[]): void };
+  const real = proto.publishStagedTasks;
+  proto.publishStagedTasks = function (this: PlanRepository, ...a: unknown[]) {
+    real.apply(this, a);
+    batches.push(seen('batched/tasks.json').service); // what a reader in the same turn would see
+  };
+  const observed = new Set<string>();
+  const firstId = `T-${new PlanRepository(owner.db).nextTaskNumber()}`;
+  let foundWhileHidden = false;
+  let done = false;
+  try {
+    const importing = owner.plan.importDocumentAsync(taskMaster(n), 'batched/tasks.json', { kind: 'user', name: 'ada' }).finally(() => { done = true; });
+    while (!done) {
+      const s = seen('batched/tasks.json');
+      observed.add(`${s.service}/${s.ready}`);
+      if (s.service === 0) {
+        try { owner.plan.getTask(firstId); foundWhileHidden = true; } catch { /* not found: hidden */ }
+      }
+      await new Promise(resolve => setImmediate(resolve));
+    }
+    const report = await importing;
+    assert.equal(report.tasks.created, n);
+  } finally {
+    proto.publishStagedTasks = real;
+  }
+  assert.ok(batches.length >= 4, `published in ${batches.length} batches`);
+  assert.deepEqual([...new Set(batches)], [0], 'the batches already published stay hidden from readers');
+  assert.equal(foundWhileHidden, false, `${firstId} could not be looked up by id before the import finished`);
+  for (const o of observed) assert.ok(o === '0/0' || o === `${n}/1`, `a reader saw ${o} (tasks/ready) of the import`);
+  assert.deepEqual(seen('batched/tasks.json'), { service: n, ready: 1 });
+  assert.equal(new PlanRepository(owner.db).listTasks().filter(t => t.sourceKey?.startsWith('batched/tasks.json#')).length, n);
+});
+
+test('a write between the batches makes the import take them back and plan again; both are kept', { timeout: 120_000 }, async () => {
+  const n = 2_500;
+  let batches = 0;
+  let wrote: string | null = null;
+  const proto = PlanRepository.prototype as unknown as { publishStagedTasks(...a: unknown[]): void };
+  const real = proto.publishStagedTasks;
+  proto.publishStagedTasks = function (this: PlanRepository, ...a: unknown[]) {
+    real.apply(this, a);
+    if (++batches === 1) {
+      // Another caller writes before the next batch (the import yields after a batch once its slice is spent).
+      setImmediate(() => {
+        wrote = owner.plan.createTask({ title: 'Created between two batches' }, { kind: 'user', name: 'bob' }).id;
+        // It is visible at once, and its number is none of those the import planned (hidden or not yet published).
+        assert.ok(owner.plan.allTasks().some(t => t.id === wrote), 'the new task is listed at once');
+      });
+    }
+  };
+  const slice = await import('../../src/services/slices');
+  const due = slice.TimeSlicer.prototype.due;
+  slice.TimeSlicer.prototype.due = () => true; // give the event loop a turn at every chance
+  try {
+    const report = await owner.plan.importDocumentAsync(taskMaster(n), 'retried/tasks.json', { kind: 'user', name: 'ada' });
+    assert.equal(report.tasks.created, n);
+  } finally {
+    proto.publishStagedTasks = real;
+    slice.TimeSlicer.prototype.due = due;
+  }
+  assert.deepEqual(owner.plan.allTasks(), new PlanRepository(owner.db).listTasks(), 'the task list the service keeps is what the database holds');
+  assert.ok(wrote, 'the write ran between two batches');
+  assert.ok(batches > Math.ceil(n / 1000), `the batches were published again after the write (${batches} batch transactions)`);
+  assert.equal(owner.plan.getTask(wrote!).title, 'Created between two batches');
+  assert.equal(seen('retried/tasks.json').service, n);
+  const nums = new PlanRepository(owner.db).listTasks().map(t => t.id);
+  assert.equal(new Set(nums).size, nums.length, 'no task id twice');
+});
+
+test('an import stopped between its batches and its final transaction leaves nothing at the next start', { timeout: 120_000 }, async () => {
+  const { copyDir } = await import('./helpers/storeTestUtils');
+  const { WorkspaceOwner } = await import('../../src/host/workspaceOwner');
+  const { DurableDatabase } = await import('../../src/store/durableDatabase');
+  const { STATE_MIGRATIONS } = await import('../../src/store/schema');
+  const before = owner.plan.allTasks().length;
+  const beforeIds = new Set(owner.plan.allTasks().map(t => t.id));
+  let image: string | null = null;
+  let batches = 0;
+  const proto = PlanRepository.prototype as unknown as { publishStagedTasks(...a: unknown[]): void };
+  const real = proto.publishStagedTasks;
+  proto.publishStagedTasks = function (this: PlanRepository, ...a: unknown[]) {
+    real.apply(this, a);
+    // What a kill -9 right after the second batch committed leaves on disk.
+    if (++batches === 2) setImmediate(() => { image ??= copyDir(owner.db.dir); });
+  };
+  try {
+    await owner.plan.importDocumentAsync(taskMaster(2_500), 'stopped/tasks.json', { kind: 'user', name: 'ada' });
+  } finally {
+    proto.publishStagedTasks = real;
+  }
+  assert.ok(image, 'the storage folder was copied between two batches');
+  // The raw database of the copy holds the two batches (so the test looked at the right moment)…
+  const rawCopy = copyDir(image!);
+  const raw = await DurableDatabase.open(rawCopy, { migrations: STATE_MIGRATIONS });
+  const rawCount = raw.get<{ c: number }>("SELECT COUNT(*) AS c FROM tasks WHERE source_key LIKE 'stopped/tasks.json#%'")!.c;
+  raw.close();
+  assert.equal(rawCount, 2_000, 'two batches of 1,000 tasks were in the database');
+  // …and the owner that starts on it shows none of them, keeps everything else, and can import again.
+  fs.rmSync(path.join(image!, 'owner.lock'), { force: true });
+  const next = await WorkspaceOwner.open({ storageDir: image!, kind: 'cli', version: 'test', log: () => undefined, mcp: null });
+  try {
+    assert.equal(next.plan.allTasks().filter(t => t.sourceKey?.startsWith('stopped/tasks.json#')).length, 0);
+    assert.deepEqual(next.plan.allTasks().filter(t => !beforeIds.has(t.id)).map(t => `${t.id} ${t.sourceKey} ${t.title}`), []);
+    assert.equal(next.plan.allTasks().length, before);
+    assert.equal(next.db.get<{ c: number }>("SELECT COUNT(*) AS c FROM tasks WHERE source_key LIKE 'stopped/tasks.json#%'")!.c, 0);
+    const again = await next.plan.importDocumentAsync(taskMaster(2_500), 'stopped/tasks.json', { kind: 'user', name: 'ada' });
+    assert.equal(again.tasks.created, 2_500);
+  } finally {
+    await next.close();
+  }
 });
