@@ -239,10 +239,12 @@ export class ReviewService implements Disposable {
 
   private readonly hook: StatusHook = {
     route: (task, to, actor) => {
+      this.pending.delete(task.id);
       if (this.internal || to !== 'DONE' || task.status === 'DONE') return to;
+      // The person's DONE on a task in review is final (an open round ends `overridden`).
+      if (task.status === 'IN_REVIEW' && actor.kind === 'user') return 'DONE';
       const open = this.openRound(task.id);
       if (open) {
-        if (actor.kind === 'user') return 'DONE'; // the person's word ends the review (round: overridden)
         throw invalid(`${task.id} "${task.title}" is in review (round ${open.round}, ${this.waitingText(open)}): it becomes DONE when its gate (${open.gate}) passes.`);
       }
       return this.pipelineFor(task) ? 'IN_REVIEW' : to;
