@@ -260,7 +260,10 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   // afterTool's attachTask then finds it already set.
   registerPlanTools(wrapped, plan, actorOf, {
     claimed: (tx, taskId) => { if (session) sessions.attachTaskIn(tx, session.id, taskId); },
-    details: taskId => ({ review: reviewSummary(services.reviews.details(taskId)) }),
+    details: taskId => { // only for tasks with a pipeline or reviews: every key costs the agent tokens
+      const review = services.reviews.details(taskId);
+      return review.pipeline || review.rounds.length ? { review: reviewSummary(review) } : {};
+    },
   });
   registerImportTool(wrapped, plan, actorOf);
   registerCoordinationTools(wrapped, services, caller);

@@ -176,7 +176,7 @@ export class ReviewService implements Disposable {
     const reviews = this.repo.listReviews(task.id, round.round);
     const own = reviews.find(r => r.sessionId === session.id);
     if (own) throw invalid(`Session ${session.id} already reviewed round ${round.round} of ${task.id} (${own.id}): one review per session per round.`);
-    if (task.assignee && (task.assignee === actor.name || round.implementer === actor.name)) {
+    if (round.implementer === actor.name) {
       throw invalid(`${actor.name} implemented ${task.id}; a reviewer must be another session.`);
     }
     if (!session.profile) throw invalid('Call agent_init with your profile (e.g. "codex") first: the review pipeline names its reviewers by profile.');

@@ -209,6 +209,20 @@ test('a human gate asks the person in the Inbox with the reviews attached; only 
   assert.match(note, /did not approve \(Q-\d+\): Dates come out in the wrong time zone\./);
 });
 
+test('a pipeline without reviewers goes straight to its gate: the person approves in the Inbox', async () => {
+  const { task, implementer } = await taskWithPipeline('Release notes', 'implement: claude -> gate: human');
+  const done = await implementer.call('complete_task', { task_id: task.id, summary: 'Notes written' });
+  assert.equal(done.status, 'IN_REVIEW');
+  const round = owner.services.reviews.details(task.id).rounds[0];
+  assert.equal(round.state, 'awaiting_gate');
+  assert.match(owner.services.inbox.get(round.requestId!).text, /no reviewers in the pipeline/);
+  await operator.call('approve', { id: round.requestId! });
+  assert.equal(owner.plan.getTask(task.id).status, 'DONE');
+  const plain = owner.plan.createTask({ title: 'No pipeline here' }, ada);
+  const t = await implementer.call('get_task', { task_id: plain.id });
+  assert.equal(t.review, undefined, 'a task without pipeline or reviews has no review key (fewer tokens)');
+});
+
 test('the person marking a task done sends it to review; the person can also end a review by marking it done', async () => {
   const sprint = owner.plan.createSprint({ name: 'Reviewed sprint' }, ada);
   owner.services.reviews.setPipeline(sprint.id, 'review: codex', ada);
