@@ -99,7 +99,7 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   intervene: write(false, false),
   list_activity: read,
   hand_over: write(true, true), // the headless owner stops
-  submit_review: write(false, false), // adds a review (and may move the task); a second one in the round is refused
+  submit_review: write(false, false), // adds a review and may move the task; the same review again is refused in its round but adds one in a later round
   get_reviews: read,
   set_review_pipeline: write(true, true), // overwrites the target's pipeline
 };
