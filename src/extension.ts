@@ -9,6 +9,7 @@ import { TerminalSessionRepository } from './store/terminalSessionRepository';
 import { AgentTerminals } from './ui/agentTerminals';
 import { registerSessionCommands } from './ui/sessionCommands';
 import { parseWorkflowRules } from './core/workflowRules';
+import { parsePipeline } from './core/reviewPipeline';
 import { toolNamesOfTier, type AgentTier, type BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
 import { openTakingOver, OwnedElsewhereError, WorkspaceOwner } from './host/workspaceOwner';
@@ -84,6 +85,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     log.warn(`[Workflow] ${(error as Error).message} Using the default rules.`);
     void vscode.window.showWarningMessage(vscode.l10n.t('Baton: setting {0} is invalid: {1} The default rules apply.', SETTINGS.workflowRules, (error as Error).message));
   }
+  let reviewPipeline = config.get<string>(SETTINGS.reviewPipeline, '')?.trim() || null;
+  try {
+    if (reviewPipeline) parsePipeline(reviewPipeline);
+  } catch (error) {
+    reviewPipeline = null;
+    log.warn(`[Review] ${(error as Error).message} No workspace review pipeline applies.`);
+    void vscode.window.showWarningMessage(vscode.l10n.t('Baton: setting {0} is invalid: {1}', SETTINGS.reviewPipeline, (error as Error).message));
+  }
   log.info(`[Store] state in ${storageDir}`);
   try {
     const opened = await openTakingOver({
@@ -93,6 +102,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
       log: (level, message) => log[level](message),
       workspaceDir: folder.uri.fsPath,
       workflowRules,
+      reviewPipeline,
       claimLeaseSeconds: positiveSetting(config, SETTINGS.tasksClaimLeaseSeconds, 900, log),
       mcp: config.get<boolean>(SETTINGS.mcpEnabled, true)
         ? {
@@ -142,6 +152,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   context.subscriptions.push(inboxTree, new MessageDocumentProvider(current.services.messages, plan));
   registerCoordinationCommands(context, current.services, inboxTree, log);
   registerArtifactCommands(context, current.services.artifacts, plan, log);
+  context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
+    if (!e.affectsConfiguration(SETTINGS.reviewPipeline)) return;
+    try {
+      current.services.reviews.setWorkspacePipeline(vscode.workspace.getConfiguration().get<string>(SETTINGS.reviewPipeline, ''));
+    } catch (error) {
+      void vscode.window.showWarningMessage(vscode.l10n.t('Baton: setting {0} is invalid: {1}', SETTINGS.reviewPipeline, (error as Error).message));
+    }
+  }));
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
     if (!e.affectsConfiguration(SETTINGS.workflowRules)) return;
     try {

@@ -107,6 +107,42 @@ export interface TaskDetailsRow extends TaskRow {
   subtasks: { id: string; title: string; status: string }[] | string[];
   notes: { at: string; by: string; text: string }[];
   activity: { at: string; by: string; what: string }[];
+  /** The review pipeline and rounds (`get_reviews`' shape), when the owner has review pipelines. */
+  review?: ReviewRow;
+}
+
+/** A task's reviews as `get_reviews` returns them. */
+export interface ReviewRow {
+  pipeline: string | null; pipeline_from: string | null;
+  rounds: {
+    round: number; state: string; gate: string; reviewers: string[]; waiting_for: string[]; request_id: string | null; outcome: string | null;
+    reviews: {
+      id: string; reviewer: string; by: string; score: number; verdict: string; summary: string; strengths: string[]; critical_gaps: string[];
+      recommendations: string[]; findings: { file: string; line: number | null; severity: string; message: string }[]; artifact_id: string | null; at: string;
+    }[];
+  }[];
+}
+
+/**
+ * A task's review pipeline and rounds, for `baton show` and `baton review`: each round's state and
+ * gate, who is still to review, then each review (score, verdict, summary; with `full`, strengths,
+ * critical gaps, recommendations and findings with file and line).
+ */
+export function formatReviews(r: ReviewRow, full = true): string[] {
+  const out = [`  pipeline: ${r.pipeline ? `${r.pipeline} (${r.pipeline_from})` : 'none'}`];
+  for (const round of r.rounds) {
+    out.push(`  round ${round.round}: ${round.state.replace('_', ' ')} · gate ${round.gate} · reviewers ${round.reviewers.join(', ') || 'none'}` +
+      `${round.waiting_for.length ? ` · waiting for ${round.waiting_for.join(', ')}` : ''}${round.request_id ? ` · ${round.request_id}` : ''}${round.outcome ? ` — ${round.outcome}` : ''}`);
+    for (const v of round.reviews) {
+      out.push(`    ${v.id} ${v.reviewer} (${v.by}): ${v.score}/10 ${v.verdict}${v.artifact_id ? ` [${v.artifact_id}]` : ''} — ${indent(v.summary, '      ')}`);
+      if (!full) continue;
+      for (const x of v.strengths) out.push(`      + ${x}`);
+      for (const x of v.critical_gaps) out.push(`      ! ${x}`);
+      for (const f of v.findings) out.push(`      - ${f.file}${f.line ? `:${f.line}` : ''} (${f.severity}): ${f.message}`);
+      for (const x of v.recommendations) out.push(`      > ${x}`);
+    }
+  }
+  return out;
 }
 
 const indent = (text: string, pad = '  ') => text.replace(/\n/g, `\n${pad}`);
@@ -137,6 +173,7 @@ export function formatTaskDetails(t: TaskDetailsRow): string {
   }
   if (t.context.trim()) out.push('', 'Context', `  ${indent(t.context.trim())}`);
   if (t.summary?.trim()) out.push('', 'Summary', `  ${indent(t.summary.trim())}`);
+  if (t.review && (t.review.pipeline || t.review.rounds.length)) out.push('', 'Review', ...formatReviews(t.review));
   if (t.notes.length) {
     out.push('', `Notes (${t.notes.length})`);
     for (const n of t.notes) out.push(`  ${when(n.at)}  ${n.by}: ${indent(n.text, '    ')}`);

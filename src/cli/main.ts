@@ -11,7 +11,7 @@ import { StdioProxy } from './stdioProxy';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatImportReport, formatInbox, formatMessages, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type InboxRow, type MessageRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
+import { formatActivity, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -244,6 +244,32 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('review')
+    .description("a task's review pipeline and review rounds: scores, verdicts, findings")
+    .argument('<task>', 'task id, e.g. T-3')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<ReviewRow>('get_reviews', { task_id: task });
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${formatReviews(r).join('\n')}\n${r.rounds.length ? '' : '  no review rounds yet\n'}`);
+      });
+    });
+
+  program.command('pipeline')
+    .description('set the review pipeline of a task or sprint, e.g. "review: codex, gemini -> gate: human" ("none" = no review)')
+    .argument('<target>', 'task id (T-5) or sprint id (S-2)')
+    .argument('[spec...]', 'the pipeline; omit with --clear')
+    .option('--clear', "clear it (the sprint's or workspace's pipeline applies)")
+    .addOption(ws).addOption(verbose)
+    .action(async (target: string, spec: string[], opts) => {
+      if (!opts.clear && !spec.length) throw new InvalidArgumentError('Give a pipeline, e.g. "review: codex -> gate: human", or --clear.');
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ target: string; spec: string | null }>('set_review_pipeline', { target, pipeline: opts.clear ? null : spec.join(' ') });
+        process.stdout.write(r.spec ? `${r.target}: review pipeline "${r.spec}"\n` : `${r.target}: review pipeline cleared\n`);
+      });
+    });
+
   program.command('note')
     .description('add a note to a task')
     .argument('<task>', 'task id, e.g. T-3')
@@ -401,6 +427,7 @@ export function buildProgram(): Command {
     .option('-p, --port <port>', 'port (default: a free one)', v => Number(v), 0)
     .option('--idle-timeout <seconds>', 'close an MCP session after this many seconds without a request or an open stream, ending its agent session', seconds('--idle-timeout'), 600)
     .option('--lease <seconds>', 'a claimed task goes back to To Do after its agent shows no sign of life for this many seconds', seconds('--lease'), 900)
+    .option('--review-pipeline <spec>', 'the workspace\'s review pipeline, e.g. "review: codex, gemini -> gate: human" (tasks and sprints can set their own with baton pipeline)')
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const running = readEndpoint(storageDir);
@@ -411,6 +438,7 @@ export function buildProgram(): Command {
         storageDir, kind: 'cli', version: VERSION, log: makeLog(true), workspaceDir: workspaceOf(opts),
         mcp: { port: opts.port, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools, sessionIdleSeconds: opts.idleTimeout },
         claimLeaseSeconds: opts.lease,
+        reviewPipeline: opts.reviewPipeline ?? null,
         onHandover: () => handedOver(),
       });
       for (const m of owner.recovery.messages) process.stderr.write(`[warn] ${m}\n`);

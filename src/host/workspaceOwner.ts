@@ -18,6 +18,8 @@ import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperato
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
 import { PlanService } from '../services/planService';
+import { ReviewService } from '../services/reviewService';
+import { ReviewRepository } from '../store/reviewRepository';
 import { createWorkerParser } from './importParser';
 import { LeaseService } from '../services/leaseService';
 import { processRunning } from '../sessions/terminalSession';
@@ -46,6 +48,11 @@ export interface OwnerOptions {
   /** The workspace folder (for role definitions in `.claude/agents/`). */
   workspaceDir?: string;
   workflowRules?: WorkflowRule[];
+  /**
+   * The workspace's review pipeline (`baton.review.pipeline`, `baton serve --review-pipeline`), e.g.
+   * "review: codex, gemini -> gate: human"; tasks and sprints can set their own. Invalid: the owner refuses to open.
+   */
+  reviewPipeline?: string | null;
   /** A headless owner that can hand over to VS Code passes what to do when asked (see `hand_over`). */
   onHandover?: () => void;
 }
@@ -228,7 +235,9 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
   if (garbage.removedContents || garbage.removedTempFiles) {
     options.log('info', `[Artifacts] removed ${garbage.removedContents} unreferenced contents and ${garbage.removedTempFiles} temp files left by a crash`);
   }
-  return { plan, sessions, inbox, messages, workflow, artifacts };
+  const reviews = new ReviewService(new ReviewRepository(db), plan, artifacts, inbox, messages, redact, undefined, (level, message) => options.log(level, message));
+  reviews.setWorkspacePipeline(options.reviewPipeline);
+  return { plan, sessions, inbox, messages, workflow, artifacts, reviews };
 }
 
 /**

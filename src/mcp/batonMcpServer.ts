@@ -11,6 +11,7 @@ import type { ArtifactService } from '../services/artifactService';
 import type { InboxService } from '../services/inboxService';
 import type { MessageService } from '../services/messageService';
 import type { PlanService } from '../services/planService';
+import type { ReviewService } from '../services/reviewService';
 import type { SessionService } from '../services/sessionService';
 import type { WorkflowService } from '../services/workflowService';
 import type { AgentSession } from '../store/coordinationRepository';
@@ -18,6 +19,7 @@ import { artifactResources, registerArtifactTools } from './artifactTools';
 import { decodeCursor, encodeCursor, guardRequests, invalidParams, JsonRpcError, RESOURCE_NOT_FOUND, resourceCall } from './jsonRpc';
 import { registerCoordinationTools, registerOperatorTools, type Caller } from './coordinationTools';
 import { registerImportTool, registerPlanTools, taskSummary } from './planTools';
+import { registerReviewOperatorTools, registerReviewTools, reviewSummary } from './reviewTools';
 
 export const MCP_SERVER_NAME = 'baton';
 
@@ -29,6 +31,7 @@ export interface BatonServices {
   messages: MessageService;
   workflow: WorkflowService;
   artifacts: ArtifactService;
+  reviews: ReviewService;
 }
 
 /**
@@ -96,6 +99,9 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   intervene: write(false, false),
   list_activity: read,
   hand_over: write(true, true), // the headless owner stops
+  submit_review: write(false, false), // adds a review and may move the task; the same review again is refused in its round but adds one in a later round
+  get_reviews: read,
+  set_review_pipeline: write(true, true), // overwrites the target's pipeline
 };
 
 /** The MCP prompts' names: prefixed, so no agent CLI's built-in slash command (e.g. Gemini CLI's /init) hides them. */
@@ -252,11 +258,19 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   const actorOf = () => caller.actor();
   // The claiming session's current task is written in the claim's own transaction (one journal record);
   // afterTool's attachTask then finds it already set.
-  registerPlanTools(wrapped, plan, actorOf, { claimed: (tx, taskId) => { if (session) sessions.attachTaskIn(tx, session.id, taskId); } });
+  registerPlanTools(wrapped, plan, actorOf, {
+    claimed: (tx, taskId) => { if (session) sessions.attachTaskIn(tx, session.id, taskId); },
+    details: taskId => { // only for tasks with a pipeline or reviews: every key costs the agent tokens
+      const review = services.reviews.details(taskId);
+      return review.pipeline || review.rounds.length ? { review: reviewSummary(review) } : {};
+    },
+  });
   registerImportTool(wrapped, plan, actorOf);
   registerCoordinationTools(wrapped, services, caller);
   registerArtifactTools(wrapped, services.artifacts, actorOf);
+  registerReviewTools(wrapped, services.reviews, caller);
   if (operator) registerOperatorTools(wrapped, services, caller);
+  if (operator) registerReviewOperatorTools(wrapped, services.reviews, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;
     wrapped.registerTool('hand_over', {

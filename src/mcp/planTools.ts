@@ -44,6 +44,8 @@ function sprintSummary(s: Sprint, plan: PlanService) {
 /** What the plan tools tell their host: `claimed` runs inside a claim's transaction (the session's bookkeeping). */
 export interface PlanToolHooks {
   claimed?: (tx: SqlWriter, taskId: string) => void;
+  /** More of a task for `get_task` (e.g. its reviews), merged into the answer. */
+  details?: (taskId: string) => Record<string, unknown>;
 }
 
 export function registerPlanTools(server: McpServer, plan: PlanService, actorOf: ActorResolver, hooks: PlanToolHooks = {}): void {
@@ -112,6 +114,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       depends_on: d.dependsOn, waiting_on: d.waitingOn.map(t => t.id), dependents: d.dependents.map(t => t.id),
       subtasks: d.subtasks, notes: d.notes.map(n => ({ at: n.createdAt, by: n.author.name, text: n.text })),
       activity: d.activity.map(a => ({ at: a.at, by: a.actor.name, what: a.detail })),
+      ...hooks.details?.(d.task.id),
     };
   }));
 
@@ -156,7 +159,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
   }, (args, extra) => runTool(() => {
     const id = resolve(args.task_id);
     const actor = actorOf(extra);
-    if (args.status !== undefined) plan.checkStatusChange(id, args.status);
+    if (args.status !== undefined) plan.checkStatusChange(id, args.status, actor);
     plan.updateTask(id, {
       title: args.title, description: args.description, priority: args.priority, estimate: args.estimate,
       estimateUnit: args.estimate_unit, assignee: args.assignee, sprintId: args.sprint_id,

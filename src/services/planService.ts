@@ -127,6 +127,23 @@ export interface PlanServiceOptions {
   parseDocument?: (content: string, name: string) => Promise<ImportedPlan>;
 }
 
+/**
+ * Lets another service route and follow status moves made through `setStatus` / `setStatusMany` (the
+ * review pipeline: `services/reviewService.ts`). Claims and imports do not pass through it.
+ */
+export interface StatusHook {
+  /**
+   * Before a move is written, after the transition rules allowed `to`: returns the status to write
+   * instead (e.g. DONE → IN_REVIEW for a task that must be reviewed first), or `to`. Throws a BatonError
+   * to refuse the move (nothing changes).
+   */
+  route(task: Task, to: TaskStatus, actor: Actor): TaskStatus;
+  /** Inside the move's transaction, after the task row was written (`task` as it was before). */
+  within(tx: SqlWriter, task: Task, requested: TaskStatus, written: TaskStatus, actor: Actor): void;
+  /** After the move committed and listeners heard of it. */
+  after(task: Task, requested: TaskStatus, written: TaskStatus, actor: Actor): void;
+}
+
 export interface StatusCounts {
   ready: number;
   byStatus: Record<TaskStatus, number>;
@@ -184,6 +201,13 @@ export class PlanService {
 
   dispose(): void {
     this._onDidChangePlan.dispose();
+  }
+
+  private statusHook: StatusHook | undefined;
+
+  /** Installs the hook status moves pass through (one at a time; `undefined` removes it). */
+  setStatusHook(hook: StatusHook | undefined): void {
+    this.statusHook = hook;
   }
 
   // ------------------------------------------------------------------ reads
@@ -443,18 +467,31 @@ export class PlanService {
    * Moving to IN_PROGRESS assigns the task to `actor` when it has no assignee.
    * @throws InvalidTransitionError for a move the rules refuse (nothing changes).
    */
-  setStatus(id: string, status: TaskStatus, actor: Actor, options: { note?: string; summary?: string } = {}): Task {
+  setStatus(id: string, status: TaskStatus, actor: Actor, options: { note?: string; summary?: string; within?: (tx: SqlWriter) => void } = {}): Task {
     const task = this.getTask(id);
     this.checkTransition(task, status);
-    if (task.status === status && options.note === undefined && options.summary === undefined) return task;
-    this.repo.transaction(tx => this.applyStatus(tx, task, status, actor, options));
+    const hook = this.statusHook;
+    const written = hook ? hook.route(task, status, actor) : status;
+    if (written !== status) this.checkTransition(task, written);
+    if (task.status === status && written === status && options.note === undefined && options.summary === undefined) return task;
+    this.repo.transaction(tx => {
+      this.applyStatus(tx, task, written, actor, options);
+      hook?.within(tx, task, status, written, actor);
+      options.within?.(tx);
+    });
     this.changed([id], task.sprintId ? [task.sprintId] : []);
+    hook?.after(task, status, written, actor);
     return this.getTask(id);
   }
 
   /** Checks, without changing anything, that task `id` may move to `status`; throws like `setStatus` would. */
-  checkStatusChange(id: string, status: TaskStatus): void {
-    this.checkTransition(this.getTask(id), status);
+  checkStatusChange(id: string, status: TaskStatus, actor?: Actor): void {
+    const task = this.getTask(id);
+    this.checkTransition(task, status);
+    if (actor && this.statusHook) {
+      const written = this.statusHook.route(task, status, actor); // route only decides; it changes nothing
+      if (written !== status) this.checkTransition(task, written);
+    }
   }
 
   /**
@@ -473,13 +510,29 @@ export class PlanService {
         problems.push((e as Error).message);
       }
     }
+    const hook = this.statusHook;
+    const routed = new Map<string, TaskStatus>();
+    for (const t of tasks) {
+      try {
+        const written = hook ? hook.route(t, status, actor) : status;
+        if (written !== status) this.checkTransition(t, written);
+        routed.set(t.id, written);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
     if (problems.length) {
       throw new BatonError('INVALID_ARGUMENT', `No task was changed: ${problems.join(' ')}`);
     }
+    const moved = tasks.filter(t => !(t.status === status && routed.get(t.id) === status));
     this.repo.transaction(tx => {
-      for (const t of tasks) if (t.status !== status) this.applyStatus(tx, t, status, actor, {});
+      for (const t of moved) {
+        this.applyStatus(tx, t, routed.get(t.id)!, actor, {});
+        hook?.within(tx, t, status, routed.get(t.id)!, actor);
+      }
     });
     this.changed(unique, [...new Set(tasks.map(t => t.sprintId).filter((s): s is string => !!s))]);
+    for (const t of moved) hook?.after(t, status, routed.get(t.id)!, actor);
     return unique.map(id => this.getTask(id));
   }
 
@@ -512,7 +565,10 @@ export class PlanService {
     return this.setStatus(id, 'IN_PROGRESS', actor);
   }
 
-  /** Marks a task DONE with a summary of what was done (from IN_PROGRESS or IN_REVIEW). */
+  /**
+   * Marks a task DONE with a summary of what was done (from IN_PROGRESS or IN_REVIEW). With a review
+   * pipeline in force (the status hook) the task goes to IN_REVIEW instead and its reviewers are asked.
+   */
   completeTask(id: string, summary: string, actor: Actor): Task {
     const text = this.sanitize(this.requireText('Summary', summary, MAX_TEXT));
     return this.setStatus(id, 'DONE', actor, { summary: text });

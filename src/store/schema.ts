@@ -276,4 +276,52 @@ ALTER TABLE import_stage_tasks ADD COLUMN agent_profile TEXT;
 ALTER TABLE import_stage_tasks ADD COLUMN agent_role TEXT;
 `,
   },
+  {
+    version: 6,
+    description: 'review pipelines (per task or sprint), review rounds and the reviews submitted in them',
+    // review_pipelines: target_kind 'task' | 'sprint'; spec as parsePipeline reads it (core/reviewPipeline.ts).
+    // review_rounds: one per time a task's completion sent it to review; state reviewing | awaiting_gate |
+    // changes_requested | approved | rejected | cancelled | overridden; request_id the Inbox approval of a human gate.
+    // reviews: one per reviewer slot and per session in a round; artifact_id the stored markdown (artifacts).
+    sql: `
+CREATE TABLE review_pipelines (
+  target_kind TEXT NOT NULL,
+  target_id TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (target_kind, target_id)
+);
+CREATE TABLE review_rounds (
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  round INTEGER NOT NULL,
+  spec TEXT NOT NULL,
+  reviewers TEXT NOT NULL,
+  gate TEXT NOT NULL,
+  state TEXT NOT NULL,
+  request_id TEXT,
+  implementer TEXT,
+  outcome TEXT,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  PRIMARY KEY (task_id, round)
+);
+CREATE INDEX review_rounds_state ON review_rounds(state);
+CREATE TABLE reviews (
+  id TEXT PRIMARY KEY,
+  num INTEGER NOT NULL UNIQUE,
+  task_id TEXT NOT NULL REFERENCES tasks(id),
+  round INTEGER NOT NULL,
+  reviewer TEXT NOT NULL,
+  session_id TEXT,
+  agent_name TEXT NOT NULL,
+  score REAL NOT NULL,
+  verdict TEXT NOT NULL,
+  body TEXT NOT NULL,
+  artifact_id TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (task_id, round, reviewer)
+);
+CREATE INDEX reviews_task ON reviews(task_id, round);
+`,
+  },
 ];

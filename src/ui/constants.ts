@@ -71,6 +71,7 @@ export const SETTINGS = {
   showCompleted: 'baton.tasks.showCompleted',
   mcpToolTier: 'baton.mcp.toolTier',
   workflowRules: 'baton.workflow.rules',
+  reviewPipeline: 'baton.review.pipeline',
   inboxNotifications: 'baton.inbox.notifications',
   sessionsProfiles: 'baton.sessions.profiles',
   sessionsDefaultProfile: 'baton.sessions.defaultProfile',

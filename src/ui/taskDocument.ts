@@ -4,6 +4,7 @@ import type { PlanService } from '../services/planService';
 import type { BatonServices } from '../mcp/batonMcpServer';
 import type { ArtifactInfo } from '../services/artifactService';
 import type { HumanRequest } from '../store/coordinationRepository';
+import type { ReviewDetails } from '../services/reviewService';
 import { agentLine } from './labels';
 import { Disposable } from './lifecycle';
 
@@ -23,7 +24,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
   private readonly _onDidChange = this._register(new vscode.EventEmitter<vscode.Uri>());
   readonly onDidChange = this._onDidChange.event;
 
-  constructor(private readonly plan: PlanService, private readonly services?: Pick<BatonServices, 'artifacts' | 'inbox' | 'sessions'>) {
+  constructor(private readonly plan: PlanService, private readonly services?: Pick<BatonServices, 'artifacts' | 'inbox' | 'sessions' | 'reviews'>) {
     super();
     this._register(vscode.workspace.registerTextDocumentContentProvider(TASK_SCHEME, this));
     const refresh = (taskIds: (string | null)[], all = false) => {
@@ -36,6 +37,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
     if (services) {
       this._register(services.artifacts.onDidChangeArtifacts(change => refresh([change.artifact.taskId])));
       this._register(services.inbox.onDidChangeInbox(change => refresh([change.request.taskId])));
+      this._register(services.reviews.onDidChangeReviews(change => refresh([change.taskId], !change.taskId)));
     }
   }
 
@@ -47,6 +49,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
         artifacts: this.services.artifacts.list({ taskId: details.task.id }, { limit: 100 }).items,
         requests: this.services.inbox.list({ includeResolved: true, taskId: details.task.id, limit: 50 }),
         handoff: this.services.sessions.handoffMarkdown(details.task.id),
+        reviews: this.services.reviews.details(details.task.id),
       } : undefined;
       return renderTaskMarkdown(details, extras);
     } catch (error) {
@@ -56,7 +59,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
 }
 
 /** Renders a task's details as markdown (pure; exported for tests). */
-export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: ArtifactInfo[]; requests: HumanRequest[]; handoff: string | null }): string {
+export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: ArtifactInfo[]; requests: HumanRequest[]; handoff: string | null; reviews?: ReviewDetails }): string {
   const t = d.task;
   const lines = [`# ${t.title}`, ''];
   lines.push(`**${t.id}** · ${t.status.replace('_', ' ')}${d.ready ? ' · ready to start' : ''} · priority ${t.priority}` +
@@ -83,6 +86,7 @@ export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: Artifac
     lines.push('');
   }
   if (t.context) lines.push('## Context', '', t.context, '');
+  if (extras?.reviews && (extras.reviews.pipeline || extras.reviews.rounds.length)) lines.push(...reviewLines(extras.reviews));
   if (extras?.requests.length) {
     lines.push('## Questions and approvals', '');
     for (const r of extras.requests) lines.push(`- **${r.id}** ${r.agentName} (${r.kind}): ${r.text}${r.status === 'open' ? ' — *waiting for you*' : ` — ${r.status}${r.answer ? `: ${r.answer}` : ''}`}`);
@@ -106,4 +110,22 @@ export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: Artifac
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** The "Reviews" section: the pipeline in force, then each round (state, gate, who is still to review) and its reviews with findings. */
+function reviewLines(r: ReviewDetails): string[] {
+  const lines = ['## Reviews', '', `Pipeline: ${r.pipeline ? `\`${r.pipeline.spec}\` (from the ${r.pipeline.source})` : 'none'}`, ''];
+  for (const round of r.rounds) {
+    lines.push(`### Round ${round.round} — ${round.state.replace('_', ' ')}`, '',
+      `Gate ${round.gate} · reviewers ${round.reviewers.join(', ') || 'none'}${round.waitingFor.length ? ` · *waiting for ${round.waitingFor.join(', ')}*` : ''}` +
+      `${round.requestId ? ` · Inbox ${round.requestId}` : ''}${round.outcome ? ` · ${round.outcome}` : ''}`, '');
+    for (const v of round.reviews) {
+      lines.push(`- **${v.reviewer}** (${v.agentName}) — **${v.score}/10**, ${v.verdict.replace('_', ' ')}${v.artifactId ? ` (${v.artifactId})` : ''}: ${v.summary}`);
+      for (const g of v.criticalGaps) lines.push(`  - critical gap: ${g}`);
+      for (const f of v.findings) lines.push(`  - \`${f.file}${f.line ? `:${f.line}` : ''}\` (${f.severity}): ${f.message}`);
+      for (const x of v.recommendations) lines.push(`  - recommendation: ${x}`);
+    }
+    lines.push('');
+  }
+  return lines;
 }
