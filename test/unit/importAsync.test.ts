@@ -5,7 +5,12 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { WorkspaceOwner } from '../../src/host/workspaceOwner';
+import { TimeSlicer } from '../../src/services/slices';
+import { DurableDatabase } from '../../src/store/durableDatabase';
 import { PlanRepository } from '../../src/store/planRepository';
+import { STATE_MIGRATIONS } from '../../src/store/schema';
+import { copyDir } from './helpers/storeTestUtils';
 import { openTestOwner } from './helpers/owner';
 
 let owner: Awaited<ReturnType<typeof openTestOwner>>;
@@ -181,15 +186,14 @@ test('a write between the batches makes the import take them back and plan again
       });
     }
   };
-  const slice = await import('../../src/services/slices');
-  const due = slice.TimeSlicer.prototype.due;
-  slice.TimeSlicer.prototype.due = () => true; // give the event loop a turn at every chance
+  const due = TimeSlicer.prototype.due;
+  TimeSlicer.prototype.due = () => true; // give the event loop a turn at every chance
   try {
     const report = await owner.plan.importDocumentAsync(taskMaster(n), 'retried/tasks.json', { kind: 'user', name: 'ada' });
     assert.equal(report.tasks.created, n);
   } finally {
     proto.publishStagedTasks = real;
-    slice.TimeSlicer.prototype.due = due;
+    TimeSlicer.prototype.due = due;
   }
   assert.deepEqual(owner.plan.allTasks(), new PlanRepository(owner.db).listTasks(), 'the task list the service keeps is what the database holds');
   assert.ok(wrote, 'the write ran between two batches');
@@ -201,10 +205,6 @@ test('a write between the batches makes the import take them back and plan again
 });
 
 test('an import stopped between its batches and its final transaction leaves nothing at the next start', { timeout: 120_000 }, async () => {
-  const { copyDir } = await import('./helpers/storeTestUtils');
-  const { WorkspaceOwner } = await import('../../src/host/workspaceOwner');
-  const { DurableDatabase } = await import('../../src/store/durableDatabase');
-  const { STATE_MIGRATIONS } = await import('../../src/store/schema');
   const before = owner.plan.allTasks().length;
   const beforeIds = new Set(owner.plan.allTasks().map(t => t.id));
   let image: string | null = null;
