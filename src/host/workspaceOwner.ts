@@ -14,6 +14,8 @@ import { InboxService } from '../services/inboxService';
 import { MessageService } from '../services/messageService';
 import { SessionService } from '../services/sessionService';
 import { WorkflowService } from '../services/workflowService';
+import { AutopilotService } from '../services/autopilotService';
+import { AutopilotRepository } from '../store/autopilotRepository';
 import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperatorToken, readRecordedPort, recordPort, removeEndpoint, writeEndpoint } from './endpoint';
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
@@ -228,7 +230,8 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
   if (garbage.removedContents || garbage.removedTempFiles) {
     options.log('info', `[Artifacts] removed ${garbage.removedContents} unreferenced contents and ${garbage.removedTempFiles} temp files left by a crash`);
   }
-  return { plan, sessions, inbox, messages, workflow, artifacts };
+  const autopilot = new AutopilotService(new AutopilotRepository(db), plan);
+  return { plan, sessions, inbox, messages, workflow, artifacts, autopilot };
 }
 
 /**

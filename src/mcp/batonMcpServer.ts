@@ -1,3 +1,5 @@
+import type { AutopilotService } from '../services/autopilotService';
+import { registerAutopilotTool } from './autopilotTool';
 import { createHash } from 'node:crypto';
 import { McpServer, ResourceTemplate, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -29,6 +31,8 @@ export interface BatonServices {
   messages: MessageService;
   workflow: WorkflowService;
   artifacts: ArtifactService;
+  /** Autopilot's switch and status (the operator tool `autopilot`). */
+  autopilot: AutopilotService;
 }
 
 /**
@@ -95,6 +99,7 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   pause_task: write(false, false),
   intervene: write(false, false),
   list_activity: read,
+  autopilot: write(false, true), // on/off are switches (the same again changes nothing more); status only reads
   hand_over: write(true, true), // the headless owner stops
 };
 
@@ -257,6 +262,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   registerCoordinationTools(wrapped, services, caller);
   registerArtifactTools(wrapped, services.artifacts, actorOf);
   if (operator) registerOperatorTools(wrapped, services, caller);
+  if (operator) registerAutopilotTool(wrapped, services.autopilot, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;
     wrapped.registerTool('hand_over', {
