@@ -13,6 +13,10 @@ import { SessionManager } from '../../src/sessions/sessionManager';
 import { killTmuxServer, tmuxBinary } from '../../src/sessions/tmux';
 import { TerminalSessionRepository } from '../../src/store/terminalSessionRepository';
 import { openTestOwner } from './helpers/owner';
+import { CLI_ARGS, makeCliSandbox } from './helpers/cli';
+import { resolveStorageDir } from '../../src/store/storageLocation';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { requirePresent, skipOutsideCi } from './helpers/required';
 
 // Autopilot (issue 8 §1) against a real owner (durable store, leases), a real SessionManager on node-pty
@@ -45,8 +49,8 @@ interface Rig {
 }
 const cleanups: (() => Promise<void>)[] = [];
 
-async function openRig(options: { dir?: string; workspace?: string; useTmux?: boolean; settings?: Partial<AutopilotRunnerSettings>; claimLeaseSeconds?: number } = {}): Promise<Rig> {
-  const owner = await openTestOwner({ dir: options.dir, claimLeaseSeconds: options.claimLeaseSeconds });
+async function openRig(options: { mcp?: boolean; dir?: string; workspace?: string; useTmux?: boolean; settings?: Partial<AutopilotRunnerSettings>; claimLeaseSeconds?: number } = {}): Promise<Rig> {
+  const owner = await openTestOwner({ mcp: options.mcp, dir: options.dir, claimLeaseSeconds: options.claimLeaseSeconds });
   const workspace = options.workspace ?? fs.mkdtempSync(path.join(os.tmpdir(), 'baton-autopilot-ws-'));
   if (!options.workspace) cleanups.push(async () => fs.rmSync(workspace, { recursive: true, force: true }));
   const manager = new SessionManager({
@@ -272,5 +276,43 @@ test('agent hours budget: reached, autopilot stops starting and says so', { skip
   assert.equal(rig.stops[0].cause, 'run-budget');
   assert.match(rig.stops[0].reason, /run budget reached \(.* agent-hours used\)/);
   assert.equal(plan.getTask(v.id).status, 'TODO');
+  await rig.close();
+});
+
+test('baton autopilot on|off|status [--json]: through the owner; a window opening the workspace later acts on the stored switch', { skip: noPty }, async () => {
+  const sandbox = makeCliSandbox();
+  cleanups.push(async () => sandbox.remove());
+  const baton = async (...args: string[]) => (await promisify(execFile)(process.execPath, [...CLI_ARGS, ...args, '-w', sandbox.workspace], { env: sandbox.env, encoding: 'utf8' })).stdout;
+  const off = JSON.parse(await baton('autopilot', 'status', '--json'));
+  assert.equal(off.enabled, false, 'off by default');
+  assert.equal(off.host, null, 'no window runs sessions');
+  const on = await baton('autopilot', 'on');
+  assert.match(on, /^Autopilot is ON \(turned on by .+\)/);
+  assert.match(on, /No VS Code window runs agent sessions for this workspace/);
+  await assert.rejects(baton('autopilot', 'sideways'), /autopilot takes on, off or status, got "sideways"/);
+
+  // The window opens the workspace (its owner serves MCP, as VS Code does): autopilot is on, so it starts.
+  const home = process.env.BATON_HOME;
+  process.env.BATON_HOME = sandbox.home;
+  const storageDir = resolveStorageDir(sandbox.workspace);
+  if (home === undefined) delete process.env.BATON_HOME; else process.env.BATON_HOME = home;
+  const rig = await openRig({ mcp: true, dir: storageDir, workspace: sandbox.workspace, settings: { defaultAgent: { profile: 'sh-agent', role: null } } });
+  const t = rig.owner.plan.createTask({ title: 'Started by autopilot' }, ada);
+  await until(rig, 'a session on the task', () => running(rig).includes(t.id));
+  const status = JSON.parse(await baton('autopilot', 'status', '--json'));
+  assert.equal(status.enabled, true);
+  assert.deepEqual(status.host.running.map((r: { taskId: string }) => r.taskId), [t.id]);
+  assert.ok(status.recent.some((e: { detail: string }) => e.detail.startsWith(`started ${t.id} on sh-agent: ready`)));
+  const text = await baton('autopilot', 'status');
+  assert.match(text, /Sessions: 1 of 2 running \(T-\d+ on sh-agent run-\d+\)/);
+  assert.match(text, /Latest decisions:\n.*started T-\d+ on sh-agent/);
+
+  assert.match(await baton('autopilot', 'off'), /^Autopilot is OFF \(turned off by /);
+  await rig.runner.whenIdle();
+  assert.equal(rig.runner.isOn, false, 'the window heard the switch');
+  const t2 = rig.owner.plan.createTask({ title: 'Not started while off' }, ada);
+  await finish(rig, t.id);
+  await until(rig, 'the session ends', () => running(rig).length === 0);
+  assert.equal(rig.owner.plan.getTask(t2.id).status, 'TODO');
   await rig.close();
 });
