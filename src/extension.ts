@@ -8,6 +8,8 @@ import { PlanRepository } from './store/planRepository';
 import { TerminalSessionRepository } from './store/terminalSessionRepository';
 import { AgentTerminals } from './ui/agentTerminals';
 import { registerSessionCommands } from './ui/sessionCommands';
+import { AutopilotRunner } from './orchestration/autopilotRunner';
+import { readAutopilotSettings, registerAutopilotUi } from './ui/autopilotUi';
 import { parseWorkflowRules } from './core/workflowRules';
 import { toolNamesOfTier, type AgentTier, type BatonServices } from './mcp/batonMcpServer';
 import type { PlanService } from './services/planService';
@@ -181,6 +183,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     void vscode.window.showWarningMessage(vscode.l10n.t('Baton: {0} "{1}" is back in To Do: {2}.', lapse.taskId, lapse.title, lapse.reason), open)
       .then(choice => choice && vscode.commands.executeCommand(COMMANDS.openTaskDetails, lapse.taskId));
   }));
+  // Autopilot: keeps up to maxParallel sessions on ready tasks while its stored switch is on.
+  const autopilot = new AutopilotRunner({
+    plan, sessions, autopilot: current.services.autopilot, leases: current.leases,
+    settings: () => readAutopilotSettings(log), log: (level, message) => log[level](message),
+  });
+  context.subscriptions.push(autopilot);
+  registerAutopilotUi(context, current.services.autopilot, autopilot, log);
+  void autopilot.start().catch(error => log.error(`[Autopilot] could not start: ${(error as Error).stack ?? String(error)}`));
   const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
