@@ -185,7 +185,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   }));
   // Autopilot: keeps up to maxParallel sessions on ready tasks while its stored switch is on.
   const autopilot = new AutopilotRunner({
-    plan, sessions, autopilot: current.services.autopilot, leases: current.leases,
+    plan, sessions, autopilot: current.services.autopilot, leases: current.leases, commit: current.db,
     settings: () => readAutopilotSettings(log), log: (level, message) => log[level](message),
   });
   context.subscriptions.push(autopilot);

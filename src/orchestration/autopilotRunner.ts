@@ -31,6 +31,11 @@ export interface AutopilotRunnerOptions {
   leases?: { onDidLapse: Event<LeaseLapse> };
   settings: () => AutopilotRunnerSettings;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /**
+   * The store's group commit (the owner's DurableDatabase): the reasons of one decision round are
+   * written under one fdatasync instead of one each. Optional (tests may leave it out).
+   */
+  commit?: { groupCommit<T>(fn: () => T): T; durable(): Promise<void> };
   now?: () => Date;
 }
 
@@ -83,6 +88,7 @@ export class AutopilotRunner implements Disposable {
   private lastSettings = '';
   private lastAgent = '';
   private enabled = false;
+  private savedCounters = '';
   private readonly now: () => Date;
   private readonly _onDidChange = new Emitter<void>();
   /** Fires after each handled event (for the status bar). */
@@ -237,19 +243,29 @@ export class AutopilotRunner implements Disposable {
       this._onDidChange.fire();
       return;
     }
+    const holds: (() => void)[] = [];
     for (const d of s.decide()) {
       if (d.kind === 'start') {
         await this.launch(d);
       } else if (d.taskId === null && (d.cause === 'failures' || d.cause === 'run-budget' || d.cause === 'paused')) {
-        this.options.autopilot.record('autopilot.stopped', null, d.reason);
+        holds.push(() => this.options.autopilot.record('autopilot.stopped', null, d.reason));
         this.options.log('warn', `[Autopilot] ${d.reason}`);
         if (d.cause !== 'paused') this._onDidStop.fire({ cause: d.cause, reason: d.reason });
       } else {
-        this.options.autopilot.record('autopilot.held', d.taskId, d.reason);
+        holds.push(() => this.options.autopilot.record('autopilot.held', d.taskId, d.reason));
       }
     }
+    // The reasons for what did not start (one per waiting task when autopilot is first turned on): one flush.
+    if (holds.length) await this.grouped(() => { for (const h of holds) h(); });
     this.save();
     this._onDidChange.fire();
+  }
+
+  private async grouped(fn: () => void): Promise<void> {
+    const commit = this.options.commit;
+    if (!commit) return fn();
+    commit.groupCommit(fn);
+    await commit.durable();
   }
 
   private async launch(d: StartDecision): Promise<void> {
@@ -309,6 +325,7 @@ export class AutopilotRunner implements Disposable {
     const { plan, sessions, autopilot } = this.options;
     const record = autopilot.store.get();
     this.enabled = record.enabled;
+    this.savedCounters = record.counters;
     let counters: Counters = {};
     try {
       counters = JSON.parse(record.counters) as Counters;
@@ -415,8 +432,10 @@ export class AutopilotRunner implements Disposable {
   /** Stores the scheduler's counters (not the plan: that is rebuilt from the store at `start()`). */
   private save(): void {
     const state = this.scheduler!.toJSON();
-    const counters: Counters = { failures: state.failures, consecutiveFailures: state.consecutiveFailures, usage: state.usage, reported: state.reported };
-    this.options.autopilot.store.saveCounters(JSON.stringify(counters), this.now().toISOString());
+    const counters = JSON.stringify({ failures: state.failures, consecutiveFailures: state.consecutiveFailures, usage: state.usage, reported: state.reported } satisfies Counters);
+    if (counters === this.savedCounters) return; // most plan changes change none of them: no write
+    this.options.autopilot.store.saveCounters(counters, this.now().toISOString());
+    this.savedCounters = counters;
   }
 }
 

@@ -34,10 +34,12 @@ export function registerAutopilotUi(context: vscode.ExtensionContext, autopilot:
   const item = vscode.window.createStatusBarItem('baton.autopilot', vscode.StatusBarAlignment.Left, 49);
   item.name = vscode.l10n.t('Baton Autopilot');
   item.command = { command: COMMANDS.autopilotToggle, title: vscode.l10n.t('Toggle Autopilot') };
+  let shownOn: boolean | undefined;
   const update = () => {
     const h = runner.hostStatus();
     const on = runner.isOn;
-    void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.autopilotOn, on);
+    if (on !== shownOn) void vscode.commands.executeCommand('setContext', CONTEXT_KEYS.autopilotOn, on);
+    shownOn = on;
     const stopped = on ? h.stopped : null;
     item.text = on
       ? (stopped ? `$(warning) ${vscode.l10n.t('Autopilot stopped')}` : `$(rocket) ${vscode.l10n.t('Autopilot {0}/{1}', h.running.length, h.maxParallel)}`)

@@ -65,7 +65,7 @@ async function openRig(options: { mcp?: boolean; dir?: string; workspace?: strin
   });
   await manager.restore();
   const settings = { ...defaults, ...options.settings };
-  const runner = new AutopilotRunner({ plan: owner.plan, sessions: manager, autopilot: owner.services.autopilot, leases: owner.leases, settings: () => settings, log: () => undefined });
+  const runner = new AutopilotRunner({ plan: owner.plan, sessions: manager, autopilot: owner.services.autopilot, leases: owner.leases, commit: owner.db, settings: () => settings, log: () => undefined });
   const stops: AutopilotStop[] = [];
   runner.onDidStop(s => stops.push(s));
   await runner.start();
@@ -138,6 +138,7 @@ test('off by default; on: up to maxParallel sessions on ready tasks, critical pa
   const d = mk('API on the schema', 3);
   const e = mk('Lint', 1, 'medium');
   plan.addDependency(d.id, a.id, ada);
+  const orphan = plan.createTask({ title: 'Nobody\'s', priority: 'critical' }, ada); // backlog, no agent anywhere
   await rig.runner.whenIdle();
 
   assert.equal(services.autopilot.status().enabled, false, 'off by default');
@@ -155,6 +156,7 @@ test('off by default; on: up to maxParallel sessions on ready tasks, critical pa
   assert.ok(told.some(t => t.startsWith(`autopilot.started ${a.id}: started ${a.id} on sh-agent: ready, on the critical path (8 h remaining); agent: sprint ${sprint.id}'s default`)), told.join('\n'));
   assert.ok(told.some(t => t.startsWith(`autopilot.started ${b.id}: started ${b.id} on sh-agent: ready, priority critical`)), told.join('\n'));
   assert.ok(told.includes(`autopilot.held ${d.id}: not started ${d.id}: waits for ${a.id}`), told.join('\n'));
+  assert.ok(told.includes(`autopilot.held ${orphan.id}: not started ${orphan.id}: no agent — set one on the task, its sprint or the workspace`), told.join('\n'));
   assert.ok(told.some(t => /autopilot\.held -: not started 2 ready task\(s\): 2 of 2 sessions running/.test(t)), told.join('\n'));
   assert.equal(services.autopilot.status().host?.running.length, 2);
 
