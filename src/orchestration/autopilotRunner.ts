@@ -195,7 +195,7 @@ export class AutopilotRunner implements Disposable {
 
   private async onExit(exit: SessionExit): Promise<void> {
     const run = this.runs.get(exit.session.id);
-    if (!run) return;
+    if (!run) return this.tick(); // someone else's session ended: a slot may be free
     this.sync(); // the task's last status (e.g. DONE) reaches the scheduler before its session's end
     const s = this.scheduler!;
     let status: string | null = null;
@@ -297,10 +297,15 @@ export class AutopilotRunner implements Disposable {
 
   // -- State -------------------------------------------------------------------------------------
 
+  /**
+   * The scheduler's settings now. Sessions autopilot did not start (the person's) count toward
+   * `maxParallel`: it is the most sessions running at once, whoever started them.
+   */
   private schedulerSettings(): AutopilotSettings {
     const s = this.options.settings();
+    const others = this.options.sessions.list().filter(l => l.terminal.state !== 'exited' && !this.runs.has(l.record.id)).length;
     return {
-      maxParallel: s.maxParallel, maxConsecutiveFailures: s.maxConsecutiveFailures, retryLimit: s.retryLimit,
+      maxParallel: Math.max(0, s.maxParallel - others), maxConsecutiveFailures: s.maxConsecutiveFailures, retryLimit: s.retryLimit,
       runBudget: { agentHours: s.budgetAgentHours }, sprintBudget: {},
     };
   }

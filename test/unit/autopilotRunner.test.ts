@@ -318,3 +318,19 @@ test('baton autopilot on|off|status [--json]: through the owner; a window openin
   assert.equal(rig.owner.plan.getTask(t2.id).status, 'TODO');
   await rig.close();
 });
+
+test("the person's own sessions count toward baton.sessions.maxParallel", { skip: noPty }, async () => {
+  const rig = await openRig({ settings: { maxParallel: 2, defaultAgent: { profile: 'sh-agent', role: null } } });
+  const mine = await rig.manager.start({ profileId: 'sh-agent' }); // no task: the person's shell
+  const [k, l] = ['K', 'L'].map(title => rig.owner.plan.createTask({ title }, ada));
+  rig.owner.services.autopilot.set(true, ada);
+  await until(rig, 'one autopilot session', () => running(rig).filter(Boolean).length === 1);
+  assert.deepEqual(running(rig).filter(Boolean), [k.id], 'one slot left beside the person\'s session');
+  assert.ok(decisions(rig).some(t => /not started 1 ready task\(s\)/.test(t)));
+  await rig.manager.send(mine.record.id, '0');
+  await until(rig, 'L starts once the person\'s session ends', () => running(rig).includes(l.id));
+  await finish(rig, k.id);
+  await finish(rig, l.id);
+  await until(rig, 'all ended', () => running(rig).filter(Boolean).length === 0);
+  await rig.close();
+});
