@@ -46,6 +46,7 @@ export interface BatonApi {
 
 let owner: WorkspaceOwner | undefined;
 let sessionShutdown: (() => Promise<void>) | undefined;
+let autopilotRunner: AutopilotRunner | undefined;
 
 /**
  * Composition root: store → services → MCP server → views and commands. Nothing else lives here.
@@ -189,6 +190,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     settings: () => readAutopilotSettings(log), log: (level, message) => log[level](message),
   });
   context.subscriptions.push(autopilot);
+  autopilotRunner = autopilot;
   registerAutopilotUi(context, current.services.autopilot, autopilot, log);
   void autopilot.start().catch(error => log.error(`[Autopilot] could not start: ${(error as Error).stack ?? String(error)}`));
   const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
@@ -301,6 +303,9 @@ function positiveSetting(config: vscode.WorkspaceConfiguration, key: string, fal
 }
 
 export async function deactivate(): Promise<void> {
+  // Autopilot first: the sessions the window's closing ends are interrupted, not failed.
+  autopilotRunner?.dispose();
+  autopilotRunner = undefined;
   await sessionShutdown?.().catch(() => undefined);
   sessionShutdown = undefined;
   await owner?.close();

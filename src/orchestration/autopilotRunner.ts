@@ -67,8 +67,10 @@ const FINISHED = new Set(['DONE', 'CANCELLED', 'IN_REVIEW']);
  * State: the switch (`AutopilotService`, stored), the sessions it started (`autopilot_runs`) and the
  * scheduler's counters (failures per task, the failure streak, usage, reasons told) survive a reload or
  * restart. At `start()` a run whose session is still live (reattached from tmux) stays running, so its
- * task is never started twice; a run whose session is gone counts as failed, and its task comes back
- * through the claim lease and may be started again, up to `retryLimit`.
+ * task is never started twice; a run whose session ended while no window watched counts as failed, and
+ * its task comes back through the claim lease and may be started again, up to `retryLimit`; one the
+ * window's closing ended (no tmux) was interrupted, not failed: its task comes back the same way
+ * without counting against its retries or the failure streak.
  *
  * Events are handled one at a time in arrival order (a promise queue), so decisions never interleave.
  * Agent time is counted when a session ends (its wall-clock duration); tokens and cost come from the
@@ -221,7 +223,10 @@ export class AutopilotRunner implements Disposable {
 
   private async onLapse(lapse: LeaseLapse): Promise<void> {
     const s = this.scheduler!;
-    const running = s.runningSessions().find(r => r.taskId === lapse.taskId);
+    // Only a lapse of the claim of the session autopilot runs on the task now (`run-3 (claude)`): the
+    // lapse of an earlier holder may arrive after the task was given back and started again.
+    const holder = /^\S+/.exec(lapse.holder)?.[0];
+    const running = s.runningSessions().find(r => r.taskId === lapse.taskId && r.sessionId !== null && r.sessionId === holder);
     if (running) {
       s.claimLapsed(lapse.taskId, running.sessionId ?? undefined);
       if (running.sessionId) {
@@ -270,7 +275,7 @@ export class AutopilotRunner implements Disposable {
 
   private async launch(d: StartDecision): Promise<void> {
     const s = this.scheduler!;
-    const retry = this.options.autopilot.store.runsOf(d.taskId);
+    const retry = this.options.autopilot.store.failedRunsOf(d.taskId);
     const reason = retry > 0 ? `${d.reason} (retry ${retry} of ${this.options.settings().retryLimit})` : d.reason;
     try {
       const live = await this.options.sessions.start({ profileId: d.agent.profile, taskId: d.taskId, role: d.agent.role });
@@ -289,10 +294,11 @@ export class AutopilotRunner implements Disposable {
     }
   }
 
+  /** What happens next to a task whose session just failed (its run already ended as failed). */
   private retryNote(taskId: string): string {
     const limit = this.options.settings().retryLimit;
-    const used = Math.max(0, this.options.autopilot.store.runsOf(taskId) - 1);
-    return used >= limit ? `retry limit reached (${limit} retr${limit === 1 ? 'y' : 'ies'})` : `autopilot may start it again (retry ${used + 1} of ${limit})`;
+    const failed = this.options.autopilot.store.failedRunsOf(taskId);
+    return failed > limit ? `retry limit reached (${limit} retr${limit === 1 ? 'y' : 'ies'})` : `autopilot may start it again (retry ${failed} of ${limit})`;
   }
 
   // -- State -------------------------------------------------------------------------------------
@@ -347,18 +353,29 @@ export class AutopilotRunner implements Disposable {
     let streak = counters.consecutiveFailures ?? 0;
     const running: AutopilotState['running'] = [];
     const at = this.now().toISOString();
-    for (const run of autopilot.store.listOpen()) {
+    const open = autopilot.store.listOpen();
+    const history = open.length ? new Map(sessions.history(500).map(h => [h.id, h.endReason])) : new Map<string, string | null>();
+    const endReasonOf = (id: string) => history.get(id) ?? null;
+    for (const run of open) {
       const session = live.get(run.sessionId);
       if (session && known.has(run.taskId) && !running.some(r => r.taskId === run.taskId)) {
         running.push({ taskId: run.taskId, agent: parseLabel(run.agent), sessionId: run.sessionId });
         this.runs.set(run.sessionId, { taskId: run.taskId, startedAt: Date.parse(run.startedAt) || this.now().getTime() });
         continue;
       }
-      autopilot.store.endRun(run.sessionId, 'failed', at);
+      // Ended by the window closing (no tmux) or the owner restarting: interrupted, not failed — the task
+      // comes back through the lease and starts again without counting against its retries or the streak.
+      const ended = endReasonOf(run.sessionId);
+      const interrupted = ended === 'window-closed' || ended === 'owner-restarted';
+      autopilot.store.endRun(run.sessionId, interrupted ? 'interrupted' : 'failed', at);
       if (!known.has(run.taskId)) continue;
+      if (interrupted) {
+        autopilot.record('autopilot.ended', run.taskId, `session ${run.sessionId} on ${run.taskId} ended when the window closed; the claim lease gives ${run.taskId} back to To Do and autopilot starts it again`);
+        continue;
+      }
       failures[run.taskId] = (failures[run.taskId] ?? 0) + 1;
       streak++;
-      autopilot.record('autopilot.ended', run.taskId, `session ${run.sessionId} on ${run.taskId} ended while Baton was not watching: counted as failed; the claim lease gives ${run.taskId} back to To Do`);
+      autopilot.record('autopilot.ended', run.taskId, `session ${run.sessionId} on ${run.taskId} ended while Baton was not watching${ended ? ` (${ended})` : ''}: counted as failed; the claim lease gives ${run.taskId} back to To Do`);
     }
     const settings = this.schedulerSettings();
     const workspaceAgent = this.options.settings().defaultAgent;

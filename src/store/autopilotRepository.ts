@@ -10,7 +10,10 @@ export interface AutopilotRecord {
   updatedBy: string | null;
 }
 
-/** A session autopilot started: `endedAt` null while it runs. `outcome` is `ok` or `failed` once ended. */
+/**
+ * A session autopilot started: `endedAt` null while it runs. `outcome` once ended: `ok` (its task
+ * finished), `failed` (it ended without finishing it), `interrupted` (the window's closing ended it).
+ */
 export interface AutopilotRun {
   sessionId: string;
   taskId: string;
@@ -20,7 +23,7 @@ export interface AutopilotRun {
   reason: string;
   startedAt: string;
   endedAt: string | null;
-  outcome: 'ok' | 'failed' | null;
+  outcome: 'ok' | 'failed' | 'interrupted' | null;
 }
 
 type Row = Record<string, SqlValue>;
@@ -61,6 +64,7 @@ export class AutopilotRepository {
     ));
   }
 
+  /** Records a session autopilot just started (open until `endRun`). */
   insertRun(run: Omit<AutopilotRun, 'endedAt' | 'outcome'>): void {
     this.db.transaction(tx => tx.run(
       'INSERT INTO autopilot_runs (session_id, task_id, agent, reason, started_at, ended_at, outcome) VALUES (?, ?, ?, ?, ?, NULL, NULL)',
@@ -69,7 +73,7 @@ export class AutopilotRepository {
   }
 
   /** Marks a run ended (once: an ended run keeps its first outcome). Returns whether it was open. */
-  endRun(sessionId: string, outcome: 'ok' | 'failed', at: string): boolean {
+  endRun(sessionId: string, outcome: 'ok' | 'failed' | 'interrupted', at: string): boolean {
     return this.db.transaction(tx => tx.run(
       'UPDATE autopilot_runs SET ended_at = ?, outcome = ? WHERE session_id = ? AND ended_at IS NULL', [at, outcome, sessionId],
     ).changes > 0);
@@ -85,8 +89,8 @@ export class AutopilotRepository {
     return this.db.all<Row>('SELECT * FROM autopilot_runs ORDER BY started_at DESC, session_id DESC LIMIT ?', [limit]).map(toRun);
   }
 
-  /** How many sessions autopilot started on `taskId` so far. */
-  runsOf(taskId: string): number {
-    return this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM autopilot_runs WHERE task_id = ?', [taskId])?.n ?? 0;
+  /** How many sessions autopilot started on `taskId` failed so far (each a retry when it starts again). */
+  failedRunsOf(taskId: string): number {
+    return this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM autopilot_runs WHERE task_id = ? AND outcome = 'failed'", [taskId])?.n ?? 0;
   }
 }

@@ -334,3 +334,23 @@ test("the person's own sessions count toward baton.sessions.maxParallel", { skip
   await until(rig, 'all ended', () => running(rig).filter(Boolean).length === 0);
   await rig.close();
 });
+
+test('a reload without tmux ends its sessions: interrupted, not failed; the tasks come back through the lease and start again', { skip: noPty }, async () => {
+  const settings = { maxParallel: 1, maxConsecutiveFailures: 1, retryLimit: 0, defaultAgent: { profile: 'sh-agent', role: null } };
+  const first = await openRig({ claimLeaseSeconds: 0.5, settings });
+  const m = first.owner.plan.createTask({ title: 'M' }, ada);
+  first.owner.services.autopilot.set(true, ada);
+  await until(first, 'M starts', () => running(first).includes(m.id));
+  const before = sessionOn(first, m.id).record.id;
+  await first.close();
+
+  const second = await openRig({ dir: first.owner.storageDir, claimLeaseSeconds: 0.5, settings });
+  await until(second, 'M starts again', () => running(second).includes(m.id));
+  assert.notEqual(sessionOn(second, m.id).record.id, before);
+  const told = decisions(second);
+  assert.ok(told.some(t => t.startsWith(`autopilot.ended ${m.id}: session ${before} on ${m.id} ended when the window closed`)), told.join('\n'));
+  assert.ok(!told.some(t => t.startsWith('autopilot.stopped')), `not a failure: the streak of 1 did not stop it\n${told.join('\n')}`);
+  await finish(second, m.id);
+  await until(second, 'M ends', () => running(second).length === 0);
+  await second.close();
+});
