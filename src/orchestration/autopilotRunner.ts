@@ -3,7 +3,7 @@ import {
   AutopilotScheduler, agentLabel, type AutopilotSettings, type AutopilotSprint, type AutopilotState, type AutopilotTask, type StartDecision,
 } from '../core/autopilot';
 import { Emitter, type Disposable, type Event } from '../core/event';
-import type { Sprint, Task } from '../core/model';
+import type { Dependency, Sprint, Task } from '../core/model';
 import type { AutopilotHostStatus, AutopilotService } from '../services/autopilotService';
 import type { LeaseLapse } from '../services/leaseService';
 import type { PlanService } from '../services/planService';
@@ -91,6 +91,10 @@ export class AutopilotRunner implements Disposable {
   private lastAgent = '';
   private enabled = false;
   private savedCounters = '';
+  /** Whether the scheduler's counters may have changed since the last save. */
+  private countersDirty = true;
+  /** The plan's dependency array last synced (`PlanService.cachedDependencies`: same array, same edges). */
+  private depsSeen: readonly Dependency[] | null = null;
   private readonly now: () => Date;
   private readonly _onDidChange = new Emitter<void>();
   /** Fires after each handled event (for the status bar). */
@@ -185,6 +189,7 @@ export class AutopilotRunner implements Disposable {
 
   private async onSwitch(enabled: boolean): Promise<void> {
     const s = this.scheduler!;
+    this.countersDirty = true;
     if (enabled) {
       if (!this.enabled) s.startRun(); // a new run: its agent-time budget starts from zero
       s.resume(); // also clears a failure streak that stopped it
@@ -198,6 +203,7 @@ export class AutopilotRunner implements Disposable {
   private async onExit(exit: SessionExit): Promise<void> {
     const run = this.runs.get(exit.session.id);
     if (!run) return this.tick(); // someone else's session ended: a slot may be free
+    this.countersDirty = true;
     this.sync(); // the task's last status (e.g. DONE) reaches the scheduler before its session's end
     const s = this.scheduler!;
     let status: string | null = null;
@@ -226,6 +232,7 @@ export class AutopilotRunner implements Disposable {
     // Only a lapse of the claim of the session autopilot runs on the task now (`run-3 (claude)`): the
     // lapse of an earlier holder may arrive after the task was given back and started again.
     const holder = /^\S+/.exec(lapse.holder)?.[0];
+    this.countersDirty = true;
     const running = s.runningSessions().find(r => r.taskId === lapse.taskId && r.sessionId !== null && r.sessionId === holder);
     if (running) {
       s.claimLapsed(lapse.taskId, running.sessionId ?? undefined);
@@ -249,7 +256,9 @@ export class AutopilotRunner implements Disposable {
       return;
     }
     const holds: (() => void)[] = [];
-    for (const d of s.decide()) {
+    const decisions = s.decide();
+    if (decisions.length) this.countersDirty = true; // what was told (and started) is part of the counters
+    for (const d of decisions) {
       if (d.kind === 'start') {
         await this.launch(d);
       } else if (d.taskId === null && (d.cause === 'failures' || d.cause === 'run-budget' || d.cause === 'paused')) {
@@ -346,7 +355,8 @@ export class AutopilotRunner implements Disposable {
     const allTasks = plan.allTasks();
     const tasks = allTasks.map(toAutopilotTask);
     const sprints = plan.listSprints().map(toAutopilotSprint);
-    const dependencies = plan.listDependencies().map(d => ({ taskId: d.taskId, dependsOnId: d.dependsOnId }));
+    this.depsSeen = plan.cachedDependencies();
+    const dependencies = this.depsSeen.map(d => ({ taskId: d.taskId, dependsOnId: d.dependsOnId }));
     const known = new Set(tasks.map(t => t.id));
     const live = new Map(sessions.list().filter(l => l.terminal.state !== 'exited').map(l => [l.record.id, l]));
     const failures: Record<string, number> = { ...(counters.failures ?? {}) };
@@ -423,8 +433,11 @@ export class AutopilotRunner implements Disposable {
       else continue;
       this.tasks.set(t.id, t);
     }
-    const deps = new Set(plan.listDependencies().map(d => depKey(d.taskId, d.dependsOnId)));
-    for (const key of this.deps) {
+    const cached = plan.cachedDependencies();
+    const depsChanged = cached !== this.depsSeen;
+    this.depsSeen = cached;
+    const deps = depsChanged ? new Set(cached.map(d => depKey(d.taskId, d.dependsOnId))) : this.deps;
+    if (depsChanged) for (const key of this.deps) {
       if (deps.has(key)) continue;
       const [taskId, dependsOnId] = key.split('\n');
       if (seen.has(taskId) && seen.has(dependsOnId)) s.removeDependency({ taskId, dependsOnId });
@@ -433,11 +446,14 @@ export class AutopilotRunner implements Disposable {
     for (const id of [...this.tasks.keys()]) {
       if (seen.has(id)) continue;
       const running = s.runningSessions().find(r => r.taskId === id);
-      if (running) s.sessionEnded(id, { outcome: 'failed', ...(running.sessionId ? { sessionId: running.sessionId } : {}) });
+      if (running) {
+        s.sessionEnded(id, { outcome: 'failed', ...(running.sessionId ? { sessionId: running.sessionId } : {}) });
+        this.countersDirty = true;
+      }
       s.removeTask(id);
       this.tasks.delete(id);
     }
-    for (const key of deps) {
+    if (depsChanged) for (const key of deps) {
       if (this.deps.has(key)) continue;
       const [taskId, dependsOnId] = key.split('\n');
       s.addDependency({ taskId, dependsOnId });
@@ -453,6 +469,8 @@ export class AutopilotRunner implements Disposable {
 
   /** Stores the scheduler's counters (not the plan: that is rebuilt from the store at `start()`). */
   private save(): void {
+    if (!this.countersDirty) return;
+    this.countersDirty = false;
     const state = this.scheduler!.toJSON();
     const counters = JSON.stringify({ failures: state.failures, consecutiveFailures: state.consecutiveFailures, usage: state.usage, reported: state.reported } satisfies Counters);
     if (counters === this.savedCounters) return; // most plan changes change none of them: no write

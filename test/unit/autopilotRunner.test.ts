@@ -257,12 +257,21 @@ test('N sessions in a row failing stop it with the reason; turning it on again r
   assert.deepEqual(running(rig), [], 'R is not started');
   assert.equal(plan.getTask(r.id).status, 'TODO');
   assert.match(services.autopilot.status().host?.stopped ?? '', /2 sessions in a row failed/);
-
-  services.autopilot.set(true, ada); // the person looked and resumes
-  await until(rig, 'R starts', () => running(rig).includes(r.id));
-  await finish(rig, r.id);
-  await until(rig, 'R ends', () => running(rig).length === 0);
   await rig.close();
+
+  // The streak is stored: a restart does not quietly start again.
+  const again = await openRig({ dir: rig.owner.storageDir, settings: { maxParallel: 1, maxConsecutiveFailures: 2, retryLimit: 5 } });
+  assert.equal(again.owner.services.autopilot.status().enabled, true);
+  assert.match(again.owner.services.autopilot.status().host?.stopped ?? '', /2 sessions in a row failed/);
+  assert.deepEqual(running(again), []);
+  assert.equal(again.owner.plan.getTask(r.id).status, 'TODO');
+  assert.equal(decisions(again).filter(l => l.startsWith('autopilot.stopped')).length, 1, 'said once, not again after the restart');
+
+  again.owner.services.autopilot.set(true, ada); // the person looked and resumes
+  await until(again, 'R starts', () => running(again).includes(r.id));
+  await finish(again, r.id);
+  await until(again, 'R ends', () => running(again).length === 0);
+  await again.close();
 });
 
 test('agent hours budget: reached, autopilot stops starting and says so', { skip: noPty }, async () => {
