@@ -14,6 +14,8 @@ import { InboxService } from '../services/inboxService';
 import { MessageService } from '../services/messageService';
 import { SessionService } from '../services/sessionService';
 import { WorkflowService } from '../services/workflowService';
+import { AutopilotService } from '../services/autopilotService';
+import { AutopilotRepository } from '../store/autopilotRepository';
 import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperatorToken, readRecordedPort, recordPort, removeEndpoint, writeEndpoint } from './endpoint';
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
@@ -237,7 +239,9 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
   }
   const reviews = new ReviewService(new ReviewRepository(db), plan, artifacts, inbox, messages, redact, undefined, (level, message) => options.log(level, message));
   reviews.setWorkspacePipeline(options.reviewPipeline);
-  return { plan, sessions, inbox, messages, workflow, artifacts, reviews };
+  
+  const autopilot = new AutopilotService(new AutopilotRepository(db), plan);
+  return { plan, sessions, inbox, messages, workflow, artifacts, reviews, autopilot };
 }
 
 /**

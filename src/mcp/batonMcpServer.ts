@@ -1,3 +1,5 @@
+import type { AutopilotService } from '../services/autopilotService';
+import { registerAutopilotTool } from './autopilotTool';
 import { createHash } from 'node:crypto';
 import { McpServer, ResourceTemplate, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -32,6 +34,8 @@ export interface BatonServices {
   workflow: WorkflowService;
   artifacts: ArtifactService;
   reviews: ReviewService;
+  /** Autopilot's switch and status (the operator tool `autopilot`). */
+  autopilot: AutopilotService;
 }
 
 /**
@@ -98,6 +102,7 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   pause_task: write(false, false),
   intervene: write(false, false),
   list_activity: read,
+  autopilot: write(false, true), // on/off are switches (the same again changes nothing more); status only reads
   hand_over: write(true, true), // the headless owner stops
   submit_review: write(false, false), // adds a review and may move the task; the same review again is refused in its round but adds one in a later round
   get_reviews: read,
@@ -271,6 +276,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   registerReviewTools(wrapped, services.reviews, caller);
   if (operator) registerOperatorTools(wrapped, services, caller);
   if (operator) registerReviewOperatorTools(wrapped, services.reviews, caller);
+  if (operator) registerAutopilotTool(wrapped, services.autopilot, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;
     wrapped.registerTool('hand_over', {

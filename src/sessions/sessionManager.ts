@@ -264,6 +264,9 @@ export class SessionManager {
       if (s.terminal.tmuxSession) {
         await s.terminal.detach().catch(() => undefined);
       } else {
+        // Out of `live` first: the exit that stopping causes is the window's closing, not the agent's end
+        // (no `onDidExit`, and the record keeps `window-closed`).
+        this.live.delete(s.record.id);
         this.finish(s, null, 'window-closed');
         await s.terminal.stop().catch(() => undefined);
       }
