@@ -9,6 +9,7 @@ import { TerminalSessionRepository } from './store/terminalSessionRepository';
 import { AgentTerminals } from './ui/agentTerminals';
 import { registerSessionCommands } from './ui/sessionCommands';
 import { AutopilotRunner } from './orchestration/autopilotRunner';
+import { ReviewerLauncher } from './orchestration/reviewers';
 import { readAutopilotSettings, registerAutopilotUi } from './ui/autopilotUi';
 import { parseWorkflowRules } from './core/workflowRules';
 import { parsePipeline } from './core/reviewPipeline';
@@ -211,6 +212,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   autopilotRunner = autopilot;
   registerAutopilotUi(context, current.services.autopilot, autopilot, log);
   void autopilot.start().catch(error => log.error(`[Autopilot] could not start: ${(error as Error).stack ?? String(error)}`));
+  // Review pipelines: a round that opens starts its reviewer sessions in the implementer's worktree.
+  context.subscriptions.push(new ReviewerLauncher({
+    plan, reviews: current.services.reviews, sessions, workspaceDir: folder.uri.fsPath, log: (level, message) => log[level](message),
+  }));
   const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);

@@ -52,7 +52,7 @@ export type AgentTier = (typeof AGENT_TIERS)[number];
 
 export const CORE_TOOLS = [
   'agent_init', 'claim_next_task', 'list_tasks', 'get_task', 'report_progress', 'save_context', 'ask_human',
-  'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session',
+  'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session', 'submit_review',
 ] as const;
 
 type Hints = Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
