@@ -661,9 +661,17 @@ export class DurableDatabase {
   private journalGeneration = 0;
   /** The running group-commit flush, if any. */
   private flushing: Promise<void> | null = null;
+  /**
+   * Callers of {@link durable} waiting for their records, in call order (so `seq` ascends): each is released
+   * by the first fdatasync that covers its record, not by the end of the whole flush loop.
+   */
+  private durableWaiters: { seq: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** A deferred write may have made an automatic snapshot due. */
   private snapshotWanted = false;
-  /** fd of `state.seq` (last acknowledged record number), rewritten in place after each write. */
+  /**
+   * fd of `state.seq` (last acknowledged record number), rewritten in place after each synced write: per
+   * write outside group commit, once per group-commit flush (with the number that flush covered).
+   */
   private ackedSeqFd: number | null = null;
   /** Entries of `state.db.sha256` (newest first). */
   private checksums: SnapshotChecksum[] = [];
@@ -1119,19 +1127,48 @@ export class DurableDatabase {
 
   /**
    * Resolves once every record appended so far is on disk (one `fdatasync` shared by all writes appended
-   * before it starts; writes appended while it runs are covered by the next). Immediately resolved when
+   * before it starts; writes appended while it runs are covered by the next). Each caller is released by the
+   * first fdatasync that covers its records, not made to wait for later ones. Immediately resolved when
    * nothing is pending. A due automatic snapshot is scheduled after the flush.
    * @throws (rejects) Error when fdatasync fails; the database then refuses further writes (reopen it).
    */
   durable(): Promise<void> {
     if (this.syncedSeq >= this._seq) return Promise.resolve();
-    if (!this.flushing) {
-      this.flushing = this.flushLoop().finally(() => {
-        this.flushing = null;
-        if (this.snapshotWanted) setImmediate(() => this.runWantedSnapshot());
-      });
-    }
-    return this.flushing;
+    const done = new Promise<void>((resolve, reject) => this.durableWaiters.push({ seq: this._seq, resolve, reject }));
+    this.startFlush();
+    return done;
+  }
+
+  /** Starts the group-commit flush loop unless it is running. */
+  private startFlush(): void {
+    if (this.flushing) return;
+    this.flushing = this.flushLoop().then(
+      () => this.releaseWaiters(this.syncedSeq),
+      (err: Error) => this.rejectWaiters(err),
+    ).finally(() => {
+      this.flushing = null;
+      // Records appended after the loop's last check (between its end and here) still need a flush.
+      if (this.durableWaiters.length > 0) {
+        if (this.closed) this.rejectWaiters(new Error('Baton: the database was closed before the write was flushed to disk'));
+        else this.startFlush();
+      }
+      if (this.snapshotWanted) setImmediate(() => this.runWantedSnapshot());
+    });
+  }
+
+  private rejectWaiters(err: Error): void {
+    const waiting = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const w of waiting) w.reject(err);
+  }
+
+  /** Resolves the {@link durable} callers whose records are covered (record number ≤ `seq`). */
+  private releaseWaiters(seq: number): void {
+    let n = 0;
+    while (n < this.durableWaiters.length && this.durableWaiters[n].seq <= seq) n++;
+    if (n === 0) return;
+    const released = this.durableWaiters.splice(0, n);
+    for (const w of released) w.resolve();
   }
 
   /**
@@ -1389,9 +1426,9 @@ export class DurableDatabase {
   }
 
   /** Rewrites `state.seq` in place (same length every time) with the last acknowledged record number. */
-  private writeAckedSeq(): void {
+  private writeAckedSeq(seq = this._seq): void {
     if (this.ackedSeqFd === null) return;
-    const data = encodeAckedSeq(this._seq);
+    const data = encodeAckedSeq(seq);
     let off = 0;
     while (off < data.length) off += fs.writeSync(this.ackedSeqFd, data, off, data.length - off, off);
   }
@@ -1459,11 +1496,19 @@ export class DurableDatabase {
     }
     this.journalBytes = before + line.length;
     this._seq = record.seq;
-    if (!deferred) this.syncedSeq = record.seq; // fdatasync covered every earlier record too
+    if (deferred) return; // state.seq is written once per group-commit flush, after its fdatasync (flushLoop)
+    this.syncedSeq = record.seq; // fdatasync covered every earlier record too
+    this.recordAcked(record.seq);
+  }
+
+  /**
+   * Writes `seq` to `state.seq` (records up to it are on disk). A failure is logged, not thrown: the writes
+   * themselves are durable; only the count of lost changes after a later damage would be low.
+   */
+  private recordAcked(seq: number): void {
     try {
-      this.writeAckedSeq();
+      this.writeAckedSeq(seq);
     } catch (err) {
-      // The write itself is durable; only the count of lost changes after a later damage would be low.
       this.log('warn', `Could not update ${STORE_FILES.ackedSeq}: ${(err as Error).message}`);
     }
   }
@@ -1484,7 +1529,11 @@ export class DurableDatabase {
           throw new Error(`Baton: the journal could not be flushed to disk: ${(err as Error).message}`);
         }
       }
-      this.syncedSeq = Math.max(this.syncedSeq, target);
+      if (target > this.syncedSeq) {
+        this.syncedSeq = target;
+        if (generation === this.journalGeneration && !this.closed) this.recordAcked(target);
+      }
+      this.releaseWaiters(this.syncedSeq);
     }
   }
 
@@ -1500,7 +1549,10 @@ export class DurableDatabase {
 
   /** Makes every appended record durable synchronously (before the journal fd is closed or replaced). */
   private syncJournalNow(): void {
-    if (this.journalFd !== null && this.syncedSeq < this._seq) fs.fdatasyncSync(this.journalFd);
+    if (this.journalFd !== null && this.syncedSeq < this._seq) {
+      fs.fdatasyncSync(this.journalFd);
+      this.recordAcked(this._seq); // group-commit records a flush had not reached yet
+    }
     this.syncedSeq = this._seq;
     this.journalGeneration++; // a flush still queued for the old fd must not count its failure (EBADF)
   }

@@ -607,6 +607,44 @@ test('group commit: concurrent writes share one fdatasync, are on disk when dura
   }
 });
 
+test('group commit: each caller is released by the first flush that covers its write, and state.seq names only flushed records', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  const nodeFs = require('node:fs') as typeof fs;
+  const realAsync = nodeFs.fdatasync;
+  const held: (() => void)[] = []; // fdatasyncs started and not yet let finish
+  nodeFs.fdatasync = ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+    held.push(() => realAsync(fd, cb));
+  }) as typeof fs.fdatasync;
+  const ackedSeq = () => Number(fs.readFileSync(path.join(src, STORE_FILES.ackedSeq), 'latin1').slice(0, 16));
+  const settled = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]);
+  try {
+    const before = db.seq;
+    db.groupCommit(() => insertRows(db, 1, 1));
+    const first = db.durable(); // starts flush 1 (held)
+    db.groupCommit(() => insertRows(db, 2, 2));
+    const second = db.durable(); // appended while flush 1 runs: needs flush 2
+    assert.equal(held.length, 1);
+    assert.equal(ackedSeq(), before, 'state.seq is not advanced before a flush');
+    held.shift()!();
+    assert.equal(await settled(first), true, 'the first caller is acknowledged by flush 1');
+    assert.equal(await settled(second), false, 'the second caller waits for flush 2');
+    assert.equal(ackedSeq(), before + 1, 'state.seq holds what flush 1 covered');
+    assert.equal(held.length, 1, 'flush 2 started');
+    held.shift()!();
+    assert.equal(await settled(second), true);
+    assert.equal(ackedSeq(), before + 2);
+    const crashed = await DurableDatabase.open(copyDir(src), opts());
+    assert.deepEqual(rowNumbers(crashed), [1, 2]);
+    assert.equal(crashed.recovery.lostRecords, false);
+    crashed.close();
+  } finally {
+    nodeFs.fdatasync = realAsync;
+    for (const release of held) release();
+    db.close();
+  }
+});
+
 test('group commit: a snapshot taken while a flush is running neither fails the flush nor loses writes', async () => {
   const src = tmpDir();
   const db = await DurableDatabase.open(src, opts());
