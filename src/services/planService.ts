@@ -226,7 +226,8 @@ export class PlanService {
 
   /** Everything about one task, for the details view and agents. */
   getTaskDetails(id: string, activityLimit = 50): TaskDetails {
-    const task = this.getTask(id);
+    const task = this.cachedTask(id);
+    if (!task) throw notFound(`No task with id "${id}".`);
     const tasks = this.plan().tasks;
     const byId = this.taskMap();
     const graph = this.plan().graph;
@@ -236,7 +237,7 @@ export class PlanService {
     };
     return {
       task,
-      sprint: task.sprintId ? this.repo.getSprint(task.sprintId) ?? null : null,
+      sprint: task.sprintId ? this.cachedSprint(task.sprintId) ?? null : null,
       checkpoints: this.repo.listCheckpoints(id),
       notes: this.repo.listNotes(id),
       dependsOn: graph.dependenciesOf(id).map(ref),
@@ -300,7 +301,7 @@ export class PlanService {
   resolveTask(ref: string): Task {
     const trimmed = ref.trim();
     const m = /^(?:t-?)?(\d+)$/i.exec(trimmed);
-    const byId = this.repo.getTask(m ? `T-${m[1]}` : trimmed);
+    const byId = this.cachedTask(m ? `T-${m[1]}` : trimmed);
     if (byId) return byId;
     const lower = trimmed.toLowerCase();
     const matches = this.plan().tasks.filter(t => t.title.toLowerCase() === lower);
@@ -519,7 +520,7 @@ export class PlanService {
    * bookkeeping), so both are one atomic write; if it throws, the claim is rolled back too.
    */
   claimNextReadyTask(actor: Actor, options: { sprintId?: string; within?: (tx: SqlWriter, taskId: string) => void } = {}): Task | null {
-    if (options.sprintId !== undefined) this.getSprint(options.sprintId);
+    if (options.sprintId !== undefined && !this.cachedSprint(options.sprintId)) throw notFound(`No sprint with id "${options.sprintId}".`);
     const next = this.mostUrgentReady(options.sprintId);
     if (!next) return null;
     this.repo.transaction(tx => {
@@ -527,7 +528,7 @@ export class PlanService {
       options.within?.(tx, next.id);
     });
     this.changed([next.id], next.sprintId ? [next.sprintId] : []);
-    return this.getTask(next.id);
+    return this.cachedTask(next.id) ?? this.getTask(next.id);
   }
 
   // ------------------------------------------------------------------ notes and context
@@ -1014,6 +1015,21 @@ export class PlanService {
     return this.cache;
   }
 
+  /**
+   * A copy of task `id` from the cached plan (the committed state, kept in step by `changed`), or undefined:
+   * a read without a sql.js query. Not for use inside a transaction that may have changed the task.
+   */
+  private cachedTask(id: string): Task | undefined {
+    const t = this.taskMap().get(id);
+    return t && { ...t, agent: t.agent && { ...t.agent } };
+  }
+
+  /** A copy of sprint `id` from the cached sprint list, or undefined (like `cachedTask`). */
+  private cachedSprint(id: string): Sprint | undefined {
+    const s = this.sprintList().find(sprint => sprint.id === id);
+    return s && { ...s, agent: s.agent && { ...s.agent } };
+  }
+
   /** The cached tasks by id (built once per cached plan; callers must not mutate it). */
   private taskMap(): Map<string, Task> {
     const plan = this.plan();
@@ -1121,10 +1137,13 @@ export class PlanService {
         fresh.set(id, task);
       }
       if (this.cache) {
-        const { graph, dependencies, sprints } = this.cache;
+        const { graph, dependencies, sprints, byId } = this.cache;
         const tasks = this.cache.tasks.map(t => fresh.get(t.id) ?? t);
-        for (const task of fresh.values()) graph.updateTask(task); // same edges: only statuses/estimates move
-        this.cache = { tasks, graph, dependencies, sprints }; // a task write leaves the sprints as they were
+        for (const task of fresh.values()) {
+          graph.updateTask(task); // same edges: only statuses/estimates move
+          byId?.set(task.id, task); // same ids: the map is private to this service, updated in place
+        }
+        this.cache = { tasks, graph, dependencies, sprints, byId }; // a task write leaves the sprints as they were
       }
     }
     this._onDidChangePlan.fire({ taskIds, sprintIds, all });
