@@ -659,8 +659,12 @@ export class DurableDatabase {
   private deferDepth = 0;
   /** Bumped whenever the journal fd is about to be closed (after a synchronous flush). */
   private journalGeneration = 0;
-  /** The running group-commit flush, if any. */
-  private flushing: Promise<void> | null = null;
+  /** Group-commit fdatasyncs issued and not returned yet (at most {@link MAX_FLUSHES_IN_FLIGHT}). */
+  private flushesInFlight = 0;
+  /** Highest record number an issued group-commit fdatasync covers (the record was appended before the call). */
+  private issuedSeq: number;
+  /** A group-commit flush is scheduled for the end of this event-loop turn. */
+  private flushScheduled = false;
   /**
    * Callers of {@link durable} waiting for their records, in call order (so `seq` ascends): each is released
    * by the first fdatasync that covers its record, not by the end of the whole flush loop.
@@ -698,6 +702,7 @@ export class DurableDatabase {
     this.db = db;
     this._seq = seq;
     this.syncedSeq = seq;
+    this.issuedSeq = seq;
     this.dbFileSeq = dbFileSeq;
     this.recovery = recovery;
     this.log = options.log ?? (() => undefined);
@@ -1126,33 +1131,57 @@ export class DurableDatabase {
   }
 
   /**
-   * Resolves once every record appended so far is on disk (one `fdatasync` shared by all writes appended
-   * before it starts; writes appended while it runs are covered by the next). Each caller is released by the
-   * first fdatasync that covers its records, not made to wait for later ones. Immediately resolved when
-   * nothing is pending. A due automatic snapshot is scheduled after the flush.
+   * Resolves once every record appended so far is on disk. Group commit, pipelined: the writes appended in
+   * one event-loop turn share one `fdatasync`, issued at the turn's end (`setImmediate`) so every write of the
+   * turn is in the journal first. Writes made while flushes run get their own flush at once, beside them (a
+   * running fdatasync covers only what was appended before it started), up to {@link MAX_FLUSHES_IN_FLIGHT};
+   * beyond that they wait for one to return and share the next. Each caller is released by the first
+   * fdatasync that covers its records. Immediately resolved when nothing is pending. A due automatic snapshot
+   * is scheduled after the flush that acknowledged the write.
    * @throws (rejects) Error when fdatasync fails; the database then refuses further writes (reopen it).
    */
   durable(): Promise<void> {
     if (this.syncedSeq >= this._seq) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.durableWaiters.push({ seq: this._seq, resolve, reject }));
-    this.startFlush();
+    if (!this.flushScheduled && this.issuedSeq < this._seq) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.issueFlush();
+      });
+    }
     return done;
   }
 
-  /** Starts the group-commit flush loop unless it is running. */
-  private startFlush(): void {
-    if (this.flushing) return;
-    this.flushing = this.flushLoop().then(
-      () => this.releaseWaiters(this.syncedSeq),
-      (err: Error) => this.rejectWaiters(err),
-    ).finally(() => {
-      this.flushing = null;
-      // Records appended after the loop's last check (between its end and here) still need a flush.
-      if (this.durableWaiters.length > 0) {
-        if (this.closed) this.rejectWaiters(new Error('Baton: the database was closed before the write was flushed to disk'));
-        else this.startFlush();
+  /** Issues one fdatasync for every record appended so far, unless a running one covers them or too many run. */
+  private issueFlush(): void {
+    this.releaseWaiters(this.syncedSeq); // a snapshot or close() may have synced them meanwhile
+    if (this.durableWaiters.length === 0 || this.issuedSeq >= this._seq || this.flushesInFlight >= MAX_FLUSHES_IN_FLIGHT) return;
+    const fd = this.journalFd;
+    if (this.closed || fd === null) {
+      // close() and journal rotation sync the journal first (syncJournalNow): only a failed final sync leaves waiters.
+      this.rejectWaiters(new Error('Baton: the journal was closed before the write was flushed to disk'));
+      return;
+    }
+    const target = this._seq;
+    const generation = this.journalGeneration;
+    this.issuedSeq = target;
+    this.flushesInFlight++;
+    fs.fdatasync(fd, (err) => {
+      this.flushesInFlight--;
+      // A snapshot or close() may have synced and closed this fd meanwhile: then the records are on disk.
+      if (err && generation === this.journalGeneration && !this.closed) {
+        this.broken = err;
+        this.rejectWaiters(new Error(`Baton: the journal could not be flushed to disk: ${err.message}`));
+        return;
       }
+      if (target > this.syncedSeq) {
+        this.syncedSeq = target;
+        if (generation === this.journalGeneration && !this.closed) this.recordAcked(target);
+      }
+      this.releaseWaiters(this.syncedSeq);
       if (this.snapshotWanted) setImmediate(() => this.runWantedSnapshot());
+      this.issueFlush(); // writes that waited for a free flush
     });
   }
 
@@ -1496,7 +1525,7 @@ export class DurableDatabase {
     }
     this.journalBytes = before + line.length;
     this._seq = record.seq;
-    if (deferred) return; // state.seq is written once per group-commit flush, after its fdatasync (flushLoop)
+    if (deferred) return; // state.seq is written once per group-commit flush, after its fdatasync (issueFlush)
     this.syncedSeq = record.seq; // fdatasync covered every earlier record too
     this.recordAcked(record.seq);
   }
@@ -1510,30 +1539,6 @@ export class DurableDatabase {
       this.writeAckedSeq(seq);
     } catch (err) {
       this.log('warn', `Could not update ${STORE_FILES.ackedSeq}: ${(err as Error).message}`);
-    }
-  }
-
-  /** fdatasyncs the journal until every appended record is covered (group commit; see {@link durable}). */
-  private async flushLoop(): Promise<void> {
-    while (this.syncedSeq < this._seq && !this.closed) {
-      const target = this._seq;
-      const fd = this.journalFd;
-      const generation = this.journalGeneration;
-      if (fd === null) break;
-      try {
-        await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-      } catch (err) {
-        // A snapshot or close() may have synced and closed this fd meanwhile: then the records are on disk.
-        if (generation === this.journalGeneration && !this.closed) {
-          this.broken = err as Error;
-          throw new Error(`Baton: the journal could not be flushed to disk: ${(err as Error).message}`);
-        }
-      }
-      if (target > this.syncedSeq) {
-        this.syncedSeq = target;
-        if (generation === this.journalGeneration && !this.closed) this.recordAcked(target);
-      }
-      this.releaseWaiters(this.syncedSeq);
     }
   }
 
@@ -1657,6 +1662,11 @@ const IN_MEMORY_PRAGMAS = 'PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode 
 
 /** Most prepared statements a DurableDatabase keeps (see `statement`); Baton's code uses about a hundred distinct queries. */
 const STATEMENT_CACHE_SIZE = 256;
+/**
+ * Most group-commit fdatasyncs running at once (see `DurableDatabase.durable`): enough that writes arriving
+ * during a flush need not wait for it, well below libuv's thread pool (4) so other file I/O keeps a thread.
+ */
+const MAX_FLUSHES_IN_FLIGHT = 2;
 
 /**
  * Opcodes a read may not contain besides a write `Transaction` (which every write to a table or the schema
