@@ -249,6 +249,20 @@ export class PlanService {
     };
   }
 
+  /**
+   * The part of `getTaskDetails` a claim answers with: the task's checkpoints and its dependencies (refs),
+   * without reading notes, activity, subtasks or the sprint. @throws BatonError NOT_FOUND for an unknown id.
+   */
+  taskOutline(id: string): { checkpoints: Checkpoint[]; dependsOn: TaskRef[] } {
+    const byId = this.taskMap();
+    if (!byId.has(id)) throw notFound(`No task with id "${id}".`);
+    const dependsOn = this.plan().graph.dependenciesOf(id).map(tid => {
+      const t = byId.get(tid)!;
+      return { id: t.id, title: t.title, status: t.status };
+    });
+    return { checkpoints: this.repo.listCheckpoints(id), dependsOn };
+  }
+
   listCheckpoints(taskId?: string): Checkpoint[] {
     return this.repo.listCheckpoints(taskId);
   }
@@ -1064,11 +1078,13 @@ export class PlanService {
   /** `readyTasks(sprintId)[0]` without sorting the whole ready set (one pass), or undefined when none is ready. */
   private mostUrgentReady(sprintId?: string): Task | undefined {
     const { tasks, graph } = this.plan();
-    const ready = new Set(graph.readyTasks());
     const order = this.urgencyOrder();
     let best: Task | undefined;
     for (const t of tasks) {
-      if (ready.has(t.id) && (sprintId === undefined || t.sprintId === sprintId) && (!best || order(t, best) < 0)) best = t;
+      if (sprintId !== undefined && t.sprintId !== sprintId) continue;
+      // The ready set's test (TaskGraph.readyTasks), only for the tasks in question; the graph's statuses are the cached tasks'.
+      if (t.status !== 'TODO' || !graph.dependenciesSatisfied(t.id)) continue;
+      if (!best || order(t, best) < 0) best = t;
     }
     return best;
   }
