@@ -138,6 +138,8 @@ const MAX_TITLE = 500;
 const SLICE_MS = 8;
 /** Rows per statement group while an asynchronous import stages its rows (a transaction takes groups until its slice is spent). */
 const STAGE_ROWS = 50;
+/** Most tasks whose checkpoints, notes and activity `getTaskDetails` keeps between writes. */
+const MAX_CACHED_RECORDS = 64;
 const MAX_TEXT = 200_000;
 const PRIORITY_RANK: Record<TaskPriority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -152,6 +154,9 @@ export class PlanService {
   private readonly _onDidChangePlan = new Emitter<PlanChange>();
   /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
   readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
+
+  /** Checkpoints, notes and activity of recently read tasks (see `taskRecords`), by task id and activity limit. */
+  private readonly records = new Map<string, Pick<TaskDetails, 'checkpoints' | 'notes' | 'activity'>>();
 
   /** See `plan()`; `byId` and `sprints` are read on first use (`taskMap()`, `sprintList()`). */
   private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task>; sprints?: Sprint[] } | undefined;
@@ -235,17 +240,42 @@ export class PlanService {
       const t = byId.get(tid)!;
       return { id: t.id, title: t.title, status: t.status };
     };
+    const { checkpoints, notes, activity } = this.taskRecords(id, activityLimit);
     return {
       task,
       sprint: task.sprintId ? this.cachedSprint(task.sprintId) ?? null : null,
-      checkpoints: this.repo.listCheckpoints(id),
-      notes: this.repo.listNotes(id),
+      checkpoints,
+      notes,
       dependsOn: graph.dependenciesOf(id).map(ref),
       dependents: graph.dependentsOf(id).map(ref),
       waitingOn: graph.waitingOn(id).map(ref),
       ready: task.status === 'TODO' && graph.dependenciesSatisfied(id),
       subtasks: tasks.filter(t => t.parentId === id).map(t => ref(t.id)),
-      activity: activityLimit > 0 ? this.repo.listActivity({ taskId: id, limit: activityLimit }) : [],
+      activity,
+    };
+  }
+
+  /**
+   * A task's checkpoints, notes and newest `activityLimit` activity entries (copies), from `records` when this
+   * plan has not changed since they were read (every write of checkpoints, notes and activity goes through this
+   * service and ends in `changed`, which drops them all), else from the store.
+   */
+  private taskRecords(id: string, activityLimit: number): Pick<TaskDetails, 'checkpoints' | 'notes' | 'activity'> {
+    const key = `${id}\n${activityLimit}`;
+    let r = this.records.get(key);
+    if (!r) {
+      r = {
+        checkpoints: this.repo.listCheckpoints(id),
+        notes: this.repo.listNotes(id),
+        activity: activityLimit > 0 ? this.repo.listActivity({ taskId: id, limit: activityLimit }) : [],
+      };
+      if (this.records.size >= MAX_CACHED_RECORDS) this.records.clear();
+      this.records.set(key, r);
+    }
+    return {
+      checkpoints: r.checkpoints.map(c => ({ ...c })),
+      notes: r.notes.map(n => ({ ...n, author: { ...n.author } })),
+      activity: r.activity.map(a => ({ ...a, actor: { ...a.actor } })),
     };
   }
 
@@ -1138,6 +1168,7 @@ export class PlanService {
    */
   private changed(taskIds: string[], sprintIds: string[], all = false, structural = false, nextCache?: PlanService['cache']): void {
     this.generation++;
+    this.records.clear();
     if (nextCache) {
       this.cache = nextCache;
     } else if (all || structural || !this.cache) {

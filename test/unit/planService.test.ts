@@ -60,6 +60,28 @@ test('notes, context append/replace, checkpoints drive progress', () => {
   assert.equal(details.checkpoints.filter(c => c.done).length, 2);
 });
 
+test('task details read again after each kind of write show that write (details are kept between writes only)', () => {
+  const plan = owner.plan;
+  const t = plan.createTask({ title: 'Cached details', checkpoints: ['One', 'Two'] }, me);
+  const first = plan.getTaskDetails(t.id, 20);
+  assert.deepEqual(first.notes, []);
+  first.checkpoints[0].title = 'changed by a caller'; // callers get copies
+  first.notes.push({ id: 'N-x', taskId: t.id, author: me, text: 'not stored', createdAt: '' });
+  assert.equal(plan.getTaskDetails(t.id, 20).checkpoints[0].title, 'One');
+  assert.deepEqual(plan.getTaskDetails(t.id, 20).notes, []);
+  plan.addNote(t.id, 'Found the cause', agent);
+  assert.deepEqual(plan.getTaskDetails(t.id, 20).notes.map(n => n.text), ['Found the cause']);
+  plan.setCheckpoint(t.id, '1', true, agent);
+  const after = plan.getTaskDetails(t.id, 20);
+  assert.deepEqual(after.checkpoints.map(c => c.done), [true, false]);
+  assert.equal(after.task.progress, 50);
+  assert.match(after.activity[0].detail, /One/);
+  plan.startTask(t.id, agent);
+  assert.equal(plan.getTaskDetails(t.id, 20).task.status, 'IN_PROGRESS');
+  assert.equal(plan.getTaskDetails(t.id, 1).activity.length, 1, 'another activity limit reads its own page');
+  assert.equal(plan.resolveTask(String(Number(t.id.slice(2)))).status, 'IN_PROGRESS');
+});
+
 test('bulk status change is all-or-nothing', () => {
   const plan = owner.plan;
   const a = plan.createTask({ title: 'bulk A' }, me);
