@@ -1131,11 +1131,11 @@ export class DurableDatabase {
   }
 
   /**
-   * Resolves once every record appended so far is on disk. Group commit, pipelined: the writes appended in
-   * one event-loop turn share one `fdatasync`, issued at the turn's end (`setImmediate`) so every write of the
-   * turn is in the journal first. Writes made while flushes run get their own flush at once, beside them (a
-   * running fdatasync covers only what was appended before it started), up to {@link MAX_FLUSHES_IN_FLIGHT};
-   * beyond that they wait for one to return and share the next. Each caller is released by the first
+   * Resolves once every record appended so far is on disk. Group commit, pipelined: with no flush running,
+   * an `fdatasync` is issued at once; writes made while flushes run get one flush beside them, issued at the
+   * end of the event-loop turn (`setImmediate`) so all writes of that turn share it (a running fdatasync
+   * covers only what was appended before it started), up to {@link MAX_FLUSHES_IN_FLIGHT} at once; beyond
+   * that they wait for one to return and share the next. Each caller is released by the first
    * fdatasync that covers its records. Immediately resolved when nothing is pending. A due automatic snapshot
    * is scheduled after the flush that acknowledged the write.
    * @throws (rejects) Error when fdatasync fails; the database then refuses further writes (reopen it).
@@ -1143,7 +1143,9 @@ export class DurableDatabase {
   durable(): Promise<void> {
     if (this.syncedSeq >= this._seq) return Promise.resolve();
     const done = new Promise<void>((resolve, reject) => this.durableWaiters.push({ seq: this._seq, resolve, reject }));
-    if (!this.flushScheduled && this.issuedSeq < this._seq) {
+    if (this.flushesInFlight === 0) {
+      this.issueFlush(); // nothing running: no reason to wait (a lone writer's latency)
+    } else if (!this.flushScheduled && this.issuedSeq < this._seq) {
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
