@@ -579,7 +579,8 @@ export class PlanService {
 
   /** Adds a timestamped note to a task's log. */
   addNote(id: string, text: string, actor: Actor): Note {
-    const task = this.getTask(id);
+    const task = this.cachedTask(id);
+    if (!task) throw notFound(`No task with id "${id}".`);
     const body = this.sanitize(this.requireText('Note', text, MAX_TEXT));
     const note: Note = { id: this.newId('N'), taskId: id, author: actor, text: body, createdAt: this.stamp() };
     this.repo.transaction(tx => {
@@ -587,7 +588,7 @@ export class PlanService {
       this.repo.updateTask(tx, id, { updatedAt: note.createdAt });
       this.log(tx, actor, 'task.note', id, task.sprintId, `noted: ${oneLine(body)}`);
     });
-    this.changed([id], []);
+    this.changed([id], [], false, false, undefined, [{ ...task, updatedAt: note.createdAt }]); // the row as updateTask left it
     return note;
   }
 
@@ -1164,9 +1165,10 @@ export class PlanService {
   /**
    * After a committed change: drops the cached task list and graph when the plan's shape changed
    * (`all`, or `structural`: tasks added, moved or deleted, dependencies or sprints changed), else
-   * refreshes just the changed tasks in place, then tells listeners.
+   * refreshes just the changed tasks in place (re-read from the store, or taken from `written` when the
+   * caller knows the row exactly), then tells listeners.
    */
-  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false, nextCache?: PlanService['cache']): void {
+  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false, nextCache?: PlanService['cache'], written?: Task[]): void {
     this.generation++;
     this.records.clear();
     if (nextCache) {
@@ -1175,8 +1177,9 @@ export class PlanService {
       this.cache = undefined;
     } else if (taskIds.length) {
       const fresh = new Map<string, Task>();
+      const known = new Map((written ?? []).map(t => [t.id, t]));
       for (const id of taskIds) {
-        const task = this.repo.getTask(id);
+        const task = known.get(id) ?? this.repo.getTask(id);
         if (!task) {
           this.cache = undefined;
           break;

@@ -69,8 +69,10 @@ test('task details read again after each kind of write show that write (details 
   first.notes.push({ id: 'N-x', taskId: t.id, author: me, text: 'not stored', createdAt: '' });
   assert.equal(plan.getTaskDetails(t.id, 20).checkpoints[0].title, 'One');
   assert.deepEqual(plan.getTaskDetails(t.id, 20).notes, []);
-  plan.addNote(t.id, 'Found the cause', agent);
+  const note = plan.addNote(t.id, 'Found the cause', agent);
   assert.deepEqual(plan.getTaskDetails(t.id, 20).notes.map(n => n.text), ['Found the cause']);
+  assert.equal(plan.getTask(t.id).updatedAt, note.createdAt);
+  assert.deepEqual(plan.resolveTask(t.id), plan.getTask(t.id), 'the cached task (resolveTask) is the stored row (getTask)');
   plan.setCheckpoint(t.id, '1', true, agent);
   const after = plan.getTaskDetails(t.id, 20);
   assert.deepEqual(after.checkpoints.map(c => c.done), [true, false]);
