@@ -567,11 +567,12 @@ export class PlanService {
     if (options.sprintId !== undefined && !this.cachedSprint(options.sprintId)) throw notFound(`No sprint with id "${options.sprintId}".`);
     const next = this.mostUrgentReady(options.sprintId);
     if (!next) return null;
+    let written: Task | undefined;
     this.repo.transaction(tx => {
-      this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true });
+      written = { ...next, ...this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true }) }; // the row as updateTask left it
       options.within?.(tx, next.id);
     });
-    this.changed([next.id], next.sprintId ? [next.sprintId] : []);
+    this.changed([next.id], next.sprintId ? [next.sprintId] : [], false, false, undefined, written && [written]);
     return this.cachedTask(next.id) ?? this.getTask(next.id);
   }
 
@@ -1130,7 +1131,7 @@ export class PlanService {
   private applyStatus(
     tx: SqlWriter, task: Task, status: TaskStatus, actor: Actor,
     options: { note?: string; summary?: string; assign?: boolean },
-  ): void {
+  ): Partial<Task> {
     const at = this.stamp();
     const patch: Partial<Task> = { status, updatedAt: at };
     if (status === 'IN_PROGRESS' && (options.assign || !task.assignee)) patch.assignee = actor.name;
@@ -1149,6 +1150,7 @@ export class PlanService {
     if (options.note) {
       this.repo.insertNote(tx, { id: this.newId('N'), taskId: task.id, author: actor, text: this.sanitize(options.note), createdAt: at });
     }
+    return patch;
   }
 
   private checkParent(taskId: string, parentId: string): void {

@@ -114,6 +114,7 @@ test('claiming hands out each ready task once, most urgent first', () => {
   assert.equal(first.id, high.id);
   assert.equal(first.status, 'IN_PROGRESS');
   assert.equal(first.assignee, 'a1');
+  assert.deepEqual(first, plan.getTask(first.id), 'the claimed task as cached is the stored row');
   const claimed = new Set([first.id]);
   for (let next = plan.claimNextReadyTask({ kind: 'agent', name: 'a2' }); next; next = plan.claimNextReadyTask({ kind: 'agent', name: 'a2' })) {
     assert.ok(!claimed.has(next.id));
