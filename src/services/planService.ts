@@ -1190,8 +1190,13 @@ export class PlanService {
       }
       if (this.cache) {
         const { graph, dependencies, sprints, byId } = this.cache;
-        const tasks = this.cache.tasks.map(t => fresh.get(t.id) ?? t);
+        // A new array (callers may still hold the old one) with just the changed entries replaced.
+        const tasks = this.cache.tasks.slice();
         for (const task of fresh.values()) {
+          const old = byId?.get(task.id);
+          let at = old ? tasks.indexOf(old) : -1;
+          if (at < 0) at = tasks.findIndex(t => t.id === task.id);
+          if (at >= 0) tasks[at] = task;
           graph.updateTask(task); // same edges: only statuses/estimates move
           byId?.set(task.id, task); // same ids: the map is private to this service, updated in place
         }
