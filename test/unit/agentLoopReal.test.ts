@@ -169,9 +169,43 @@ test('codex: Codex (exec) drives agent_init → claim_next_task → report_progr
     ...profile('codex').args, ...wired.args,
     '-c', `model_providers.scripted={name="scripted",base_url="${server.url}/v1",env_key="SCRIPTED_MODEL_KEY",wire_api="responses"}`,
     '-c', 'model_provider="scripted"', '-c', 'model="scripted-model"',
-    '-c', 'mcp_servers.baton.default_tools_approval_mode="approve"',
     'exec', '--json', '--skip-git-repo-check', 'Work on the next Baton task.',
   ];
+  // No `mcp_servers.baton.default_tools_approval_mode`: `codex exec` (approval policy "never") runs
+  // Baton's tools without asking, although none of the four is readOnlyHint (its TUI would ask for each).
   const result = await run(bin('codex'), args, { env, cwd: workspace, timeoutMs: 60_000 });
   assertLoop(t, 'codex', task.id, server, result);
 });
+
+test('gemini: Gemini CLI (-p) drives agent_init → claim_next_task → report_progress → complete_task against the scripted Gemini API', { skip: missing('gemini'), timeout: 90_000 }, async t => {
+  const { home, workspace, sessionDir } = sandbox(t, 'gemini');
+  const task = readyTask('gemini');
+  const server = await models(t, 'gemini');
+  // The person's ~/.gemini (in the temp HOME) trusts the workspace: Gemini CLI connects no MCP server in an untrusted folder.
+  fs.mkdirSync(path.join(home, '.gemini'));
+  fs.writeFileSync(path.join(home, '.gemini', 'trustedFolders.json'), JSON.stringify({ [workspace]: 'TRUST_FOLDER' }));
+  // The API-key sign-in chosen in the person's settings: with GOOGLE_GEMINI_BASE_URL alone Gemini CLI 0.61
+  // picks its "gateway" sign-in, which its non-interactive mode then rejects ("Invalid auth method selected.").
+  fs.writeFileSync(path.join(home, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
+  const wired = wire('gemini', sessionDir, workspace, { GEMINI_CLI_HOME: home });
+  const env = cleanEnv(home, { ...wired.env, GOOGLE_GEMINI_BASE_URL: server.url, GEMINI_API_KEY: 'offline-test' });
+  const args = [...profile('gemini').args, ...wired.args, '--approval-mode', 'yolo', '--output-format', 'stream-json', '-m', 'gemini-2.5-flash', '-p', 'Work on the next Baton task.'];
+  const result = await run(bin('gemini'), args, { env, cwd: workspace, timeoutMs: 60_000 });
+  assertLoop(t, 'gemini', task.id, server, result);
+});
+
+test('qwen: Qwen Code (one-shot prompt) drives agent_init → claim_next_task → report_progress → complete_task against the scripted Chat Completions API', { skip: missing('qwen'), timeout: 90_000 }, async t => {
+  const { home, workspace, sessionDir } = sandbox(t, 'qwen');
+  const task = readyTask('qwen');
+  const server = await models(t, 'qwen');
+  const wired = wire('qwen', sessionDir, workspace);
+  const env = cleanEnv(home, wired.env);
+  const args = [
+    ...profile('qwen').args, ...wired.args, '--approval-mode', 'yolo', '--output-format', 'stream-json',
+    '--auth-type', 'openai', '--openai-api-key', 'offline-test', '--openai-base-url', `${server.url}/v1`, '-m', 'scripted-model',
+    'Work on the next Baton task.',
+  ];
+  const result = await run(bin('qwen'), args, { env, cwd: workspace, timeoutMs: 60_000 });
+  assertLoop(t, 'qwen', task.id, server, result);
+});
+

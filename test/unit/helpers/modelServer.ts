@@ -170,9 +170,15 @@ export async function startModelServer(script: ScriptTurn[], options: { finalTex
     } else if (turn < script.length) {
       const t = script[turn];
       const calls = 'tools' in t ? t.tools.map(c => {
-        const name = exposedName(rec.tools, c.tool);
         const args = typeof c.args === 'function' ? c.args(state) : (c.args ?? {});
         const callId = `call_${++ids}`;
+        const bridged = bridgedName(rec.tools, body, c.tool);
+        if (bridged) {
+          // A deferred tool, reached through the CLI's bridge tool as its own model would.
+          issued.set(callId, bridged);
+          return { callId, name: BRIDGE_TOOL, args: { name: bridged, arguments: args } };
+        }
+        const name = exposedName(rec.tools, c.tool);
         issued.set(callId, name);
         return { callId, name, args };
       }) : [];
@@ -302,7 +308,7 @@ export async function startModelServer(script: ScriptTurn[], options: { finalTex
       inputTokens: sum.inputTokens + (r.usage?.inputTokens ?? 0), outputTokens: sum.outputTokens + (r.usage?.outputTokens ?? 0),
     }), { inputTokens: 0, outputTokens: 0 }),
     summary: () => requests.map(r => `${r.method} ${r.path} [${r.api}${r.stream ? ', stream' : ''}] tools=${r.tools.length} results=${r.toolResults.length} ` +
-      `turn=${r.turn ?? '-'}${r.calls.length ? ` calls=${r.calls.map(c => c.name).join(',')}` : ''}${r.error ? ` ERROR ${r.error}` : ''}`).join('\n'),
+      `turn=${r.turn ?? '-'}${r.calls.length ? ` calls=${r.calls.map(c => (c.name === BRIDGE_TOOL ? `${c.name}→${String(c.args.name)}` : c.name)).join(',')}` : ''}${r.error ? ` ERROR ${r.error}` : ''}`).join('\n'),
     close: () => new Promise<void>(resolve => {
       server.closeAllConnections();
       server.close(() => resolve());
@@ -334,6 +340,25 @@ export function matchesTool(name: string, tool: string): boolean {
   return name === tool || (name.endsWith(tool) && /[_./-]$/.test(name.slice(0, -tool.length)));
 }
 
+/**
+ * Qwen Code's bridge for deferred tools: it offers its MCP tools only by name, in a reminder in the
+ * conversation, and the model calls `tool_call` with `{ name, arguments }` (Claude Code defers them too,
+ * behind `ToolSearch`; its tests turn that off with ENABLE_TOOL_SEARCH=false).
+ */
+const BRIDGE_TOOL = 'tool_call';
+
+/**
+ * The deferred name of `tool` when the request does not offer it but offers {@link BRIDGE_TOOL} and
+ * names it (quoted) somewhere in its conversation; else null.
+ */
+function bridgedName(offered: string[], body: unknown, tool: string): string | null {
+  if (offered.some(n => matchesTool(n, tool)) || !offered.includes(BRIDGE_TOOL)) return null;
+  const text = JSON.stringify(body);
+  const quoted = /\\"([A-Za-z0-9_.-]+)\\"/g;
+  for (let m = quoted.exec(text); m; m = quoted.exec(text)) if (m[1] !== tool && matchesTool(m[1], tool)) return m[1];
+  return null;
+}
+
 /** The name among `offered` that exposes `tool`. @throws Error naming the offered tools when none does. */
 function exposedName(offered: string[], tool: string): string {
   const found = offered.filter(n => matchesTool(n, tool)).sort((a, b) => a.length - b.length)[0];
@@ -342,16 +367,19 @@ function exposedName(offered: string[], tool: string): string {
 }
 
 /**
- * A tool output as JSON when it is JSON, or ends in JSON after a preamble (Codex feeds back
- * `Wall time: … seconds\nOutput:\n{…}`); else the text itself.
+ * A tool output as JSON when it is JSON, or holds one JSON value between a preamble and a trailer (Codex
+ * feeds back `Wall time: … seconds\nOutput:\n{…}`, Gemini CLI `<untrusted_context>\n{…}\n</untrusted_context>`);
+ * else the text itself.
  */
 export function parseToolOutput(text: string): unknown {
-  for (const start of [0, text.search(/^[[{]/m)]) {
-    if (start < 0) continue;
+  const start = text.search(/^[[{]/m);
+  const end = Math.max(text.lastIndexOf('}'), text.lastIndexOf(']')) + 1;
+  for (const candidate of [text, start >= 0 && end > start ? text.slice(start, end) : null]) {
+    if (candidate === null) continue;
     try {
-      return JSON.parse(text.slice(start));
+      return JSON.parse(candidate);
     } catch {
-      // not JSON from here
+      // not JSON
     }
   }
   return text;
