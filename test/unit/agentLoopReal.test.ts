@@ -127,6 +127,29 @@ function assertLoop(t: TestContext, cli: string, taskId: string, models: ModelSe
   assert.equal(models.lastResult('report_progress')?.progress, 50);
   assert.equal(models.lastResult('complete_task')?.status, 'DONE');
   assert.equal(result.code, 0, diag);
+  // The CLI's own token count (its final JSON event) is the sum of the usage the server reported.
+  assert.deepEqual(reportedUsage(result.stdout), models.totalUsage('agent'), 'the CLI counted the tokens the model reported');
+}
+
+/**
+ * The token usage a CLI reports at the end of its JSON output: the last `result` event's `usage` (Claude
+ * Code, Qwen Code) or `stats` (Gemini CLI), or Codex's last `turn.completed` event's `usage`.
+ */
+function reportedUsage(stdout: string): { inputTokens: number; outputTokens: number } | null {
+  let usage: { inputTokens: number; outputTokens: number } | null = null;
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let event: any;
+    try {
+      event = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (event.type !== 'result' && event.type !== 'turn.completed') continue;
+    const u = event.usage ?? event.stats;
+    if (u && typeof u.input_tokens === 'number') usage = { inputTokens: u.input_tokens, outputTokens: u.output_tokens };
+  }
+  return usage;
 }
 
 for (const cli of ['claude', 'codex', 'gemini', 'qwen']) {

@@ -88,8 +88,11 @@ export interface ModelServer extends ScriptState {
   url: string;
   /** How many scripted turns have been answered. */
   turnsServed(): number;
-  /** Sum of the usage the server reported on answered turns and asides. */
-  totalUsage(): { inputTokens: number; outputTokens: number };
+  /**
+   * Sum of the token usage the server reported: on every answer (`all`, the default), or only on the
+   * agent's own requests (`agent`: those offering tools, i.e. the turns and the answers after the script).
+   */
+  totalUsage(which?: 'all' | 'agent'): { inputTokens: number; outputTokens: number };
   /** A short log of the requests, for test diagnostics. */
   summary(): string;
   close(): Promise<void>;
@@ -148,6 +151,7 @@ export async function startModelServer(script: ScriptTurn[], options: { finalTex
 
   function answer(api: ModelApi | null, url: URL, body: any, bytes: number, rec: RecordedRequest, res: http.ServerResponse): void {
     const p = url.pathname;
+    if (api === null && rec.method === 'HEAD') return void res.writeHead(200).end(); // reachability probes (Claude Code's HEAD /api/hello)
     if (api === null) {
       if (/\/models\/?$/.test(p)) return sendJson(res, 200, { data: [{ id: model, type: 'model', display_name: model, object: 'model' }], object: 'list', has_more: false });
       rec.error = `no such endpoint: ${rec.method} ${rec.path}`;
@@ -304,7 +308,7 @@ export async function startModelServer(script: ScriptTurn[], options: { finalTex
   return Object.assign(state, {
     url: `http://127.0.0.1:${port}`,
     turnsServed: () => turn,
-    totalUsage: () => requests.reduce((sum, r) => ({
+    totalUsage: (which: 'all' | 'agent' = 'all') => requests.filter(r => which === 'all' || r.tools.length > 0).reduce((sum, r) => ({
       inputTokens: sum.inputTokens + (r.usage?.inputTokens ?? 0), outputTokens: sum.outputTokens + (r.usage?.outputTokens ?? 0),
     }), { inputTokens: 0, outputTokens: 0 }),
     summary: () => requests.map(r => `${r.method} ${r.path} [${r.api}${r.stream ? ', stream' : ''}] tools=${r.tools.length} results=${r.toolResults.length} ` +
