@@ -107,10 +107,11 @@ function readyTask(cli: string) {
  * Asserts the loop in Baton's state and in what the CLI fed back to the model: the session registered as
  * `scripted-<cli>` with profile `cli` holds the task, which is DONE with the note and the summary.
  */
-function assertLoop(t: TestContext, cli: string, taskId: string, models: ModelServer, result: RunResult): void {
+function assertLoop(t: TestContext, cli: string, taskId: string, models: ModelServer, result: RunResult, options: { turns?: number; claimed?: boolean; usage?: boolean } = {}): void {
+  const { turns = 5, claimed = true, usage = true } = options;
   const diag = `model requests:\n${models.summary()}\n--- exit ${result.code ?? result.signal} after ${result.ms} ms\n--- stdout:\n${result.stdout.slice(-3000)}\n--- stderr:\n${result.stderr.slice(-3000)}`;
   t.diagnostic(`${cli}: ${models.turnsServed()} turns in ${result.ms} ms; usage ${JSON.stringify(models.totalUsage())}\n${models.summary()}`);
-  assert.equal(models.turnsServed(), 5, `all five turns were asked for\n${diag}`);
+  assert.equal(models.turnsServed(), turns, `all ${turns} turns were asked for\n${diag}`);
   assert.deepEqual(models.requests.filter(r => r.api !== 'other' && r.error).map(r => r.error), [], 'every model request was answered as scripted');
   const task = owner.plan.getTask(taskId);
   assert.equal(task.status, 'DONE', diag);
@@ -123,12 +124,13 @@ function assertLoop(t: TestContext, cli: string, taskId: string, models: ModelSe
   assert.equal(session.taskId, taskId);
   assert.match(task.assignee ?? '', new RegExp(`^scripted-${cli}#${session.id}$`));
   // What the CLI fed back: the tools' real answers.
-  assert.equal(models.lastResult('claim_next_task')?.task?.id, taskId, 'the claim answer reached the model');
+  if (claimed) assert.equal(models.lastResult('claim_next_task')?.task?.id, taskId, 'the claim answer reached the model');
+  else assert.equal(models.lastResult('agent_init')?.task?.id, taskId, 'agent_init took the session\'s task');
   assert.equal(models.lastResult('report_progress')?.progress, 50);
   assert.equal(models.lastResult('complete_task')?.status, 'DONE');
   assert.equal(result.code, 0, diag);
   // The CLI's own token count (its final JSON event) is the sum of the usage the server reported.
-  assert.deepEqual(reportedUsage(result.stdout), models.totalUsage('agent'), 'the CLI counted the tokens the model reported');
+  if (usage) assert.deepEqual(reportedUsage(result.stdout), models.totalUsage('agent'), 'the CLI counted the tokens the model reported');
 }
 
 /**
@@ -157,8 +159,8 @@ for (const cli of ['claude', 'codex', 'gemini', 'qwen']) {
 }
 
 /** Starts the scripted model server for `cli`'s loop; closed after the test. */
-async function models(t: TestContext, cli: string): Promise<ModelServer> {
-  const server = await startModelServer(loopScript(cli));
+async function models(t: TestContext, cli: string, script: ScriptTurn[] = loopScript(cli)): Promise<ModelServer> {
+  const server = await startModelServer(script);
   t.after(async () => {
     // BATON_MODEL_DUMP=<dir> keeps every request each CLI sent (to see what a new CLI version asks for).
     if (process.env.BATON_MODEL_DUMP) fs.writeFileSync(path.join(process.env.BATON_MODEL_DUMP, `${cli}-requests.json`), JSON.stringify(server.requests, null, 1));
@@ -171,64 +173,84 @@ function wire(id: string, sessionDir: string, workspace: string, env?: Record<st
   return wireMcp({ ...profile(id), ...(env ? { env } : {}) }, { url: owner.mcpUrl!, token: owner.readToken()! }, sessionDir, workspace);
 }
 
-test('claude: Claude Code (-p) drives agent_init → claim_next_task → report_progress → complete_task against the scripted Anthropic API', { skip: missing('claude'), timeout: 90_000 }, async t => {
-  const { home, workspace, sessionDir } = sandbox(t, 'claude');
-  const task = readyTask('claude');
-  const server = await models(t, 'claude');
-  const wired = wire('claude', sessionDir, workspace);
-  const env = cleanEnv(home, { ...wired.env, ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'sk-ant-offline-test', ENABLE_TOOL_SEARCH: 'false' });
-  const args = ['-p', '--output-format', 'stream-json', '--verbose', '--allowedTools', 'mcp__baton', ...profile('claude').args, ...wired.args, ...profile('claude').promptArgs!, 'Work on the next Baton task.'];
-  const result = await run(bin('claude'), args, { env, cwd: workspace, timeoutMs: 60_000 });
-  assertLoop(t, 'claude', task.id, server, result);
-});
+/** How a CLI runs headless against the scripted model server (what each needed, found by trying). */
+interface OfflineLaunch {
+  /** Arguments in the profile's place (before the MCP wiring's). */
+  args: string[];
+  /** Arguments before the prompt. */
+  promptArgs: string[];
+  /** Environment: the model endpoint and a dummy key. */
+  env: Record<string, string>;
+  /** The profile's own environment the MCP wiring reads (CODEX_HOME, GEMINI_CLI_HOME). */
+  profileEnv: Record<string, string>;
+  /** The model API the CLI speaks. */
+  api: string;
+}
 
-test('codex: Codex (exec) drives agent_init → claim_next_task → report_progress → complete_task against the scripted Responses API', { skip: missing('codex'), timeout: 90_000 }, async t => {
-  const { home, workspace, sessionDir } = sandbox(t, 'codex');
-  const task = readyTask('codex');
-  const server = await models(t, 'codex');
-  const wired = wire('codex', sessionDir, workspace, { CODEX_HOME: path.join(home, '.codex') });
-  const env = cleanEnv(home, { ...wired.env, SCRIPTED_MODEL_KEY: 'offline-test' });
-  const args = [
-    ...profile('codex').args, ...wired.args,
-    '-c', `model_providers.scripted={name="scripted",base_url="${server.url}/v1",env_key="SCRIPTED_MODEL_KEY",wire_api="responses"}`,
-    '-c', 'model_provider="scripted"', '-c', 'model="scripted-model"',
-    'exec', '--json', '--skip-git-repo-check', 'Work on the next Baton task.',
-  ];
-  // No `mcp_servers.baton.default_tools_approval_mode`: `codex exec` (approval policy "never") runs
-  // Baton's tools without asking, although none of the four is readOnlyHint (its TUI would ask for each).
-  const result = await run(bin('codex'), args, { env, cwd: workspace, timeoutMs: 60_000 });
-  assertLoop(t, 'codex', task.id, server, result);
-});
+/**
+ * The headless launch of `cli` against `server`, with what it needs in `home` written there:
+ *
+ * - Claude Code: `-p` with stream-json, `--allowedTools mcp__baton` (MCP tools need permission),
+ *   `ANTHROPIC_BASE_URL`, a dummy `ANTHROPIC_API_KEY`, and `ENABLE_TOOL_SEARCH=false` (it otherwise
+ *   defers MCP tools behind its ToolSearch tool; a refused request makes it resend them all).
+ * - Codex: `exec --json --skip-git-repo-check` with a `-c model_providers.scripted={…, wire_api =
+ *   "responses"}` provider whose key comes from `env_key`.
+ * - Gemini CLI: `-p` with `--approval-mode yolo`, `GOOGLE_GEMINI_BASE_URL`, `GEMINI_API_KEY`, the
+ *   workspace trusted, and `security.auth.selectedType: "gemini-api-key"` in the settings (with the base
+ *   URL alone 0.61 picks a "gateway" sign-in its non-interactive mode rejects: "Invalid auth method selected.").
+ * - Qwen Code: a positional prompt (one-shot) with `--approval-mode yolo --auth-type openai
+ *   --openai-api-key … --openai-base-url …`; its MCP tools are deferred, called through `tool_call`.
+ */
+function offline(cli: string, home: string, workspace: string, server: ModelServer): OfflineLaunch {
+  switch (cli) {
+    case 'claude':
+      return {
+        api: 'Anthropic Messages', args: ['-p', '--output-format', 'stream-json', '--verbose', '--allowedTools', 'mcp__baton'], promptArgs: ['--'],
+        env: { ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: 'sk-ant-offline-test', ENABLE_TOOL_SEARCH: 'false' }, profileEnv: {},
+      };
+    case 'codex':
+      return {
+        api: 'Responses',
+        args: [
+          '-c', `model_providers.scripted={name="scripted",base_url="${server.url}/v1",env_key="SCRIPTED_MODEL_KEY",wire_api="responses"}`,
+          '-c', 'model_provider="scripted"', '-c', 'model="scripted-model"', 'exec', '--json', '--skip-git-repo-check',
+        ],
+        promptArgs: ['--'], env: { SCRIPTED_MODEL_KEY: 'offline-test' }, profileEnv: { CODEX_HOME: path.join(home, '.codex') },
+      };
+    case 'gemini': {
+      // The person's ~/.gemini (in the temp HOME): the workspace trusted (Gemini CLI connects no MCP server
+      // in an untrusted folder) and the API-key sign-in chosen.
+      fs.mkdirSync(path.join(home, '.gemini'), { recursive: true });
+      fs.writeFileSync(path.join(home, '.gemini', 'trustedFolders.json'), JSON.stringify({ [workspace]: 'TRUST_FOLDER' }));
+      fs.writeFileSync(path.join(home, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
+      return {
+        api: 'Gemini', args: ['--approval-mode', 'yolo', '--output-format', 'stream-json', '-m', 'gemini-2.5-flash'], promptArgs: ['-p'],
+        env: { GOOGLE_GEMINI_BASE_URL: server.url, GEMINI_API_KEY: 'offline-test' }, profileEnv: { GEMINI_CLI_HOME: home },
+      };
+    }
+    case 'qwen':
+      return {
+        api: 'Chat Completions',
+        args: ['--approval-mode', 'yolo', '--output-format', 'stream-json', '--auth-type', 'openai', '--openai-api-key', 'offline-test', '--openai-base-url', `${server.url}/v1`, '-m', 'scripted-model'],
+        promptArgs: [], env: { QWEN_CODE_SUPPRESS_YOLO_WARNING: '1' }, profileEnv: {},
+      };
+    default:
+      throw new Error(`no offline launch for ${cli}`);
+  }
+}
 
-test('gemini: Gemini CLI (-p) drives agent_init → claim_next_task → report_progress → complete_task against the scripted Gemini API', { skip: missing('gemini'), timeout: 90_000 }, async t => {
-  const { home, workspace, sessionDir } = sandbox(t, 'gemini');
-  const task = readyTask('gemini');
-  const server = await models(t, 'gemini');
-  // The person's ~/.gemini (in the temp HOME) trusts the workspace: Gemini CLI connects no MCP server in an untrusted folder.
-  fs.mkdirSync(path.join(home, '.gemini'));
-  fs.writeFileSync(path.join(home, '.gemini', 'trustedFolders.json'), JSON.stringify({ [workspace]: 'TRUST_FOLDER' }));
-  // The API-key sign-in chosen in the person's settings: with GOOGLE_GEMINI_BASE_URL alone Gemini CLI 0.61
-  // picks its "gateway" sign-in, which its non-interactive mode then rejects ("Invalid auth method selected.").
-  fs.writeFileSync(path.join(home, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
-  const wired = wire('gemini', sessionDir, workspace, { GEMINI_CLI_HOME: home });
-  const env = cleanEnv(home, { ...wired.env, GOOGLE_GEMINI_BASE_URL: server.url, GEMINI_API_KEY: 'offline-test' });
-  const args = [...profile('gemini').args, ...wired.args, '--approval-mode', 'yolo', '--output-format', 'stream-json', '-m', 'gemini-2.5-flash', '-p', 'Work on the next Baton task.'];
-  const result = await run(bin('gemini'), args, { env, cwd: workspace, timeoutMs: 60_000 });
-  assertLoop(t, 'gemini', task.id, server, result);
-});
+const CLIS = ['claude', 'codex', 'gemini', 'qwen'];
 
-test('qwen: Qwen Code (one-shot prompt) drives agent_init → claim_next_task → report_progress → complete_task against the scripted Chat Completions API', { skip: missing('qwen'), timeout: 90_000 }, async t => {
-  const { home, workspace, sessionDir } = sandbox(t, 'qwen');
-  const task = readyTask('qwen');
-  const server = await models(t, 'qwen');
-  const wired = wire('qwen', sessionDir, workspace);
-  const env = cleanEnv(home, wired.env);
-  const args = [
-    ...profile('qwen').args, ...wired.args, '--approval-mode', 'yolo', '--output-format', 'stream-json',
-    '--auth-type', 'openai', '--openai-api-key', 'offline-test', '--openai-base-url', `${server.url}/v1`, '-m', 'scripted-model',
-    'Work on the next Baton task.',
-  ];
-  const result = await run(bin('qwen'), args, { env, cwd: workspace, timeoutMs: 60_000 });
-  assertLoop(t, 'qwen', task.id, server, result);
-});
-
+for (const cli of CLIS) {
+  test(`${cli}: run headless with the wired arguments, it drives agent_init → claim_next_task → report_progress → complete_task against the scripted model`, { skip: missing(cli), timeout: 90_000 }, async t => {
+    const { home, workspace, sessionDir } = sandbox(t, cli);
+    const task = readyTask(cli);
+    const server = await models(t, cli);
+    const launch = offline(cli, home, workspace, server);
+    const wired = wire(cli, sessionDir, workspace, Object.keys(launch.profileEnv).length ? launch.profileEnv : undefined);
+    t.diagnostic(`${launch.api} API; ${wired.description}`);
+    const args = [...profile(cli).args, ...launch.args, ...wired.args, ...launch.promptArgs, 'Work on the next Baton task.'];
+    const result = await run(bin(cli), args, { env: cleanEnv(home, { ...wired.env, ...launch.env }), cwd: workspace, timeoutMs: 60_000 });
+    assertLoop(t, cli, task.id, server, result);
+  });
+}
