@@ -51,7 +51,7 @@ const profile = (id: string): AgentProfile => BUILTIN_PROFILES.find(p => p.id ==
 /** A temp HOME and workspace, removed after the test. */
 function sandbox(t: TestContext, id: string): { root: string; home: string; workspace: string; sessionDir: string } {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `baton-loop-${id}-`)));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true }));
+  t.after(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 }));
   const home = path.join(root, 'home');
   const workspace = path.join(root, 'workspace');
   const sessionDir = path.join(root, 'session');
@@ -323,3 +323,53 @@ for (const cli of CLIS) {
     assert.equal(manager.history(5).find(h => h.id === live.record.id)?.exitCode, 0, 'the terminal session is recorded with its exit');
   });
 }
+
+test('claude: the interactive TUI Baton starts by default (`claude -- "<task prompt>"`) runs the loop to DONE and then waits for the person', { skip: missing('claude'), timeout: 90_000 }, async t => {
+  const { root, home, workspace } = sandbox(t, 'tui-claude');
+  const task = readyTask('tui-claude');
+  const server = await models(t, 'claude', sessionScript('claude', task.id));
+  const key = 'sk-ant-offline-test-0123456789abcdef';
+  // What a person who has used Claude Code has in ~/.claude.json: onboarding done, this API key approved,
+  // this folder trusted; and Baton's tools allowed in their settings.
+  fs.writeFileSync(path.join(home, '.claude.json'), JSON.stringify({
+    hasCompletedOnboarding: true, theme: 'dark', customApiKeyResponses: { approved: [key.slice(-20)], rejected: [] },
+    projects: { [workspace]: { hasTrustDialogAccepted: true, allowedTools: [] } },
+  }));
+  fs.mkdirSync(path.join(home, '.claude'));
+  fs.writeFileSync(path.join(home, '.claude', 'settings.json'), JSON.stringify({ permissions: { allow: ['mcp__baton'] } }));
+  const pty = loadNodePty();
+  if ('error' in pty) throw new Error(`node-pty is needed for sessions: ${pty.error}`);
+  const tui: AgentProfile = {
+    ...profile('claude'), command: bin('claude'),
+    env: { HOME: home, DISABLE_AUTOUPDATER: '1', ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: key, ENABLE_TOOL_SEARCH: 'false' },
+  };
+  const manager = new SessionManager({
+    workspaceDir: workspace, storageDir: path.join(root, 'storage'), plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
+    profiles: () => [tui],
+    settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 1, cols: 120, rows: 40 }),
+    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
+    mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
+    pty: () => pty.pty, log: () => undefined,
+  });
+  t.after(async () => {
+    await manager.shutdown();
+    manager.dispose();
+  });
+  const t0 = Date.now();
+  const live = await manager.start({ profileId: 'claude', taskId: task.id });
+  const screen = () => manager.readOutput(live.record.id, 40).join('\n');
+  // Done when the final answer is on screen above an empty input line (the TUI then waits for the person).
+  while (!(server.turnsServed() === 4 && /The task is complete\.[\s\S]*^\s*❯\s*$/m.test(screen()))) {
+    if (Date.now() - t0 > 60_000) throw new Error(`state ${live.terminal.state}, ${server.turnsServed()} turns; screen:\n${screen()}\n${server.summary()}`);
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const ms = Date.now() - t0;
+  t.diagnostic(`done after ${ms} ms, detector state ${live.terminal.state}; screen:\n${screen()}`);
+  assert.ok(server.requests.some(r => r.calls.some(c => c.name === 'WaitForMcpServers')), 'the TUI asked the model before Baton\'s server had connected; the model waited for it');
+  assertLoop(t, 'claude', task.id, server, { code: 0, signal: null, stdout: '', stderr: '', ms }, { turns: 4, claimed: false, usage: false, assignee: `claude#${live.record.id}` });
+  // The person ends the session; Baton records how it ended (before the temp HOME it writes in is removed).
+  const exited = new Promise<SessionExit>(resolve => manager.onDidExit(resolve));
+  await manager.stop(live.record.id);
+  const exit = await exited;
+  assert.equal(exit.unfinishedTask, null, 'nothing left unfinished');
+});

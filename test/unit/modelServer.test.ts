@@ -135,6 +135,17 @@ test('Gemini: streamGenerateContent (alt=sse) with functionCall parts, functionR
   assert.deepEqual(e2[0].data.candidates[0].content.parts[0].functionCall.args, { task_id: 'T-4', summary: 'ok' });
 });
 
+test('a request sent before the MCP tools are there, offering WaitForMcpServers (Claude Code\'s TUI), gets a call to it and uses no turn', async t => {
+  const s = await startModelServer([{ tools: [{ tool: 'agent_init' }] }]);
+  t.after(() => s.close());
+  const early = JSON.parse((await post(`${s.url}/v1/messages`, { tools: [{ name: 'Bash' }, { name: 'WaitForMcpServers' }], messages: [] })).text);
+  assert.deepEqual(early.content.map((c: any) => c.name), ['WaitForMcpServers']);
+  assert.equal(s.turnsServed(), 0);
+  const later = JSON.parse((await post(`${s.url}/v1/messages`, { tools: [{ name: 'WaitForMcpServers' }, { name: 'mcp__baton__agent_init' }], messages: [] })).text);
+  assert.deepEqual(later.content.map((c: any) => c.name), ['mcp__baton__agent_init']);
+  assert.equal(s.turnsServed(), 1);
+});
+
 test('a turn calling a tool the request does not offer is answered HTTP 400 naming the offered tools, and recorded', async t => {
   const s = await startModelServer([{ tools: [{ tool: 'agent_init' }] }]);
   t.after(() => s.close());

@@ -171,6 +171,12 @@ export async function startModelServer(script: ScriptTurn[], options: { finalTex
     let reply: { text?: string; calls: { callId: string; name: string; args: Record<string, unknown> }[] };
     if (rec.tools.length === 0) {
       reply = { text: asideText(api, body), calls: [] };
+    } else if (turn < script.length && needsWait(rec.tools, body, script[turn])) {
+      // The MCP server is still connecting (Claude Code's TUI sends its first request before): wait for it,
+      // as its own model would, without using a turn.
+      const callId = `call_${++ids}`;
+      issued.set(callId, WAIT_TOOL);
+      reply = { calls: [{ callId, name: WAIT_TOOL, args: {} }] };
     } else if (turn < script.length) {
       const t = script[turn];
       const calls = 'tools' in t ? t.tools.map(c => {
@@ -361,6 +367,15 @@ function bridgedName(offered: string[], body: unknown, tool: string): string | n
   const quoted = /\\"([A-Za-z0-9_.-]+)\\"/g;
   for (let m = quoted.exec(text); m; m = quoted.exec(text)) if (m[1] !== tool && matchesTool(m[1], tool)) return m[1];
   return null;
+}
+
+/** Claude Code's tool for MCP servers still connecting ("their tools are not yet in your tool list"). */
+const WAIT_TOOL = 'WaitForMcpServers';
+
+/** Whether `turn` calls a tool the request neither offers nor bridges, and the request offers {@link WAIT_TOOL}. */
+function needsWait(offered: string[], body: unknown, turn: ScriptTurn): boolean {
+  if (!('tools' in turn) || !offered.includes(WAIT_TOOL)) return false;
+  return turn.tools.some(c => !offered.some(n => matchesTool(n, c.tool)) && !bridgedName(offered, body, c.tool));
 }
 
 /** The name among `offered` that exposes `tool`. @throws Error naming the offered tools when none does. */
