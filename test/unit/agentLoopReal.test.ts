@@ -8,7 +8,9 @@
  * - run directly: the script makes the model call agent_init → claim_next_task → report_progress →
  *   complete_task, then answer in text;
  * - started by Baton's SessionManager on a task (node-pty, the wiring, the task prompt as the profile
- *   delivers it): agent_init with the task's id → report_progress → complete_task, then text.
+ *   delivers it): agent_init with the task's id → report_progress → complete_task, then text;
+ * - and for Claude Code and Codex, their interactive TUIs as Baton starts them by default (the person's
+ *   configuration in the temp HOME: onboarding done, the folder trusted, the model provider).
  *
  * The tests assert what happened in Baton's state (task DONE with the note and the summary, the agent
  * session holding the task), what the CLI fed back to the model (the tools' real answers), and that the
@@ -268,6 +270,28 @@ for (const cli of CLIS) {
 }
 
 /**
+ * Baton's SessionManager for one profile on the shared owner (node-pty, no tmux, no worktrees), shut
+ * down after the test. @throws Error when node-pty cannot load.
+ */
+function sessionManager(t: TestContext, workspace: string, storageDir: string, agent: AgentProfile): SessionManager {
+  const pty = loadNodePty();
+  if ('error' in pty) throw new Error(`node-pty is needed for sessions: ${pty.error}`);
+  const manager = new SessionManager({
+    workspaceDir: workspace, storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
+    profiles: () => [agent],
+    settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 1, cols: 160, rows: 50 }),
+    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
+    mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
+    pty: () => pty.pty, log: () => undefined,
+  });
+  t.after(async () => {
+    await manager.shutdown();
+    manager.dispose();
+  });
+  return manager;
+}
+
+/**
  * The loop of a session Baton starts on a task: the task is IN_PROGRESS and assigned to the session, and
  * its prompt names it; the agent takes it with agent_init's task_id (nothing to claim).
  */
@@ -287,26 +311,12 @@ for (const cli of CLIS) {
     // Same shape as the headless runs above; the model is told which task it holds.
     const server = await models(t, cli, sessionScript(cli, task.id));
     const launch = offline(cli, home, workspace, server);
-    const pty = loadNodePty();
-    if ('error' in pty) throw new Error(`node-pty is needed for sessions: ${pty.error}`);
     // The built-in profile, headless: its command from scripts/agents, the launch's arguments, a temp HOME.
     const headless: AgentProfile = {
       ...profile(cli), command: bin(cli), args: launch.args, promptArgs: launch.promptArgs,
       env: { HOME: home, USERPROFILE: home, CI: 'true', NO_COLOR: '1', NO_BROWSER: 'true', DISABLE_AUTOUPDATER: '1', ...launch.profileEnv, ...launch.env },
     };
-    const storageDir = path.join(root, 'storage');
-    const manager = new SessionManager({
-      workspaceDir: workspace, storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
-      profiles: () => [headless],
-      settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 1, cols: 200, rows: 50 }),
-      hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
-      mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
-      pty: () => pty.pty, log: () => undefined,
-    });
-    t.after(async () => {
-      await manager.shutdown();
-      manager.dispose();
-    });
+    const manager = sessionManager(t, workspace, path.join(root, 'storage'), headless);
     const exited = new Promise<SessionExit>(resolve => manager.onDidExit(resolve));
     const t0 = Date.now();
     const live = await manager.start({ profileId: cli, taskId: task.id });
@@ -337,24 +347,11 @@ test('claude: the interactive TUI Baton starts by default (`claude -- "<task pro
   }));
   fs.mkdirSync(path.join(home, '.claude'));
   fs.writeFileSync(path.join(home, '.claude', 'settings.json'), JSON.stringify({ permissions: { allow: ['mcp__baton'] } }));
-  const pty = loadNodePty();
-  if ('error' in pty) throw new Error(`node-pty is needed for sessions: ${pty.error}`);
   const tui: AgentProfile = {
     ...profile('claude'), command: bin('claude'),
     env: { HOME: home, DISABLE_AUTOUPDATER: '1', ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: key, ENABLE_TOOL_SEARCH: 'false' },
   };
-  const manager = new SessionManager({
-    workspaceDir: workspace, storageDir: path.join(root, 'storage'), plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
-    profiles: () => [tui],
-    settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 1, cols: 120, rows: 40 }),
-    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
-    mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
-    pty: () => pty.pty, log: () => undefined,
-  });
-  t.after(async () => {
-    await manager.shutdown();
-    manager.dispose();
-  });
+  const manager = sessionManager(t, workspace, path.join(root, 'storage'), tui);
   const t0 = Date.now();
   const live = await manager.start({ profileId: 'claude', taskId: task.id });
   const screen = () => manager.readOutput(live.record.id, 40).join('\n');
@@ -372,4 +369,37 @@ test('claude: the interactive TUI Baton starts by default (`claude -- "<task pro
   await manager.stop(live.record.id);
   const exit = await exited;
   assert.equal(exit.unfinishedTask, null, 'nothing left unfinished');
+});
+
+test('codex: the interactive TUI Baton starts by default (`codex -- "<task prompt>"`) runs the loop to DONE in a trusted folder, asking no approval for Baton\'s tools', { skip: missing('codex'), timeout: 90_000 }, async t => {
+  const { root, home, workspace } = sandbox(t, 'tui-codex');
+  const task = readyTask('tui-codex');
+  const server = await models(t, 'codex', sessionScript('codex', task.id));
+  const codexHome = path.join(home, '.codex');
+  fs.mkdirSync(codexHome);
+  // The person's config.toml: the model provider, and this folder trusted.
+  fs.writeFileSync(path.join(codexHome, 'config.toml'), [
+    'model_provider = "scripted"', 'model = "scripted-model"',
+    `[model_providers.scripted]`, `name = "scripted"`, `base_url = "${server.url}/v1"`, `env_key = "SCRIPTED_MODEL_KEY"`, `wire_api = "responses"`,
+    `[projects.${JSON.stringify(workspace)}]`, 'trust_level = "trusted"', '',
+  ].join('\n'));
+  const tui: AgentProfile = { ...profile('codex'), command: bin('codex'), env: { HOME: home, CODEX_HOME: codexHome, SCRIPTED_MODEL_KEY: 'offline-test' } };
+  const manager = sessionManager(t, workspace, path.join(root, 'storage'), tui);
+  const t0 = Date.now();
+  const live = await manager.start({ profileId: 'codex', taskId: task.id });
+  const screen = () => manager.readOutput(live.record.id, 40).join('\n');
+  // Done when the final answer is on screen above the input box (the TUI then waits for the person).
+  while (!(server.turnsServed() === 4 && /The task is complete\.[\s\S]*Ask Codex to do anything/.test(screen()))) {
+    if (Date.now() - t0 > 60_000) throw new Error(`state ${live.terminal.state}, ${server.turnsServed()} turns; screen:\n${screen()}\n${server.summary()}`);
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const ms = Date.now() - t0;
+  t.diagnostic(`done after ${ms} ms, detector state ${live.terminal.state}; screen:\n${screen()}`);
+  // Codex 0.169 in a trusted folder (approval policy "on-request") runs MCP tools without readOnlyHint
+  // without asking; the screen shows each call.
+  assert.match(screen(), /Called baton\.agent_init[\s\S]*Called baton\.report_progress[\s\S]*Called baton\.complete_task/);
+  assertLoop(t, 'codex', task.id, server, { code: 0, signal: null, stdout: '', stderr: '', ms }, { turns: 4, claimed: false, usage: false, assignee: `codex#${live.record.id}` });
+  const exited = new Promise<SessionExit>(resolve => manager.onDidExit(resolve));
+  await manager.stop(live.record.id);
+  assert.equal((await exited).unfinishedTask, null, 'nothing left unfinished');
 });
