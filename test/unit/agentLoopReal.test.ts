@@ -403,3 +403,32 @@ test('codex: the interactive TUI Baton starts by default (`codex -- "<task promp
   await manager.stop(live.record.id);
   assert.equal((await exited).unfinishedTask, null, 'nothing left unfinished');
 });
+
+test('gemini: the interactive TUI Baton starts by default (`gemini -i "<task prompt>"`) asks before Baton\'s first tool; allowed for the session, it runs the loop to DONE', { skip: missing('gemini'), timeout: 90_000 }, async t => {
+  const { root, home, workspace } = sandbox(t, 'tui-gemini');
+  const task = readyTask('tui-gemini');
+  const server = await models(t, 'gemini', sessionScript('gemini', task.id));
+  const launch = offline('gemini', home, workspace, server); // the folder trusted, the API-key sign-in chosen
+  const tui: AgentProfile = { ...profile('gemini'), command: bin('gemini'), env: { HOME: home, ...launch.profileEnv, ...launch.env } };
+  const manager = sessionManager(t, workspace, path.join(root, 'storage'), tui);
+  const t0 = Date.now();
+  const live = await manager.start({ profileId: 'gemini', taskId: task.id });
+  const screen = () => manager.readOutput(live.record.id, 60).join('\n');
+  const until = async (what: string, done: () => boolean) => {
+    while (!done()) {
+      if (Date.now() - t0 > 60_000) throw new Error(`no ${what}: state ${live.terminal.state}, ${server.turnsServed()} turns; screen:\n${screen()}\n${server.summary()}`);
+      await new Promise(r => setTimeout(r, 100));
+    }
+  };
+  await until('approval prompt', () => /Allow execution of MCP tool "agent_init" from server "baton"\?[\s\S]*Allow all server tools for this session/.test(screen()));
+  t.diagnostic(`approval asked after ${Date.now() - t0} ms; detector state ${live.terminal.state}`);
+  assert.equal(owner.services.sessions.list().find(s => s.agentName === 'scripted-gemini')?.taskId ?? null, null, 'nothing ran before the person allowed it');
+  live.terminal.write('3'); // "Allow all server tools for this session"
+  await until('final answer', () => server.turnsServed() === 4 && /The task is complete\./.test(screen()));
+  const ms = Date.now() - t0;
+  t.diagnostic(`done after ${ms} ms; screen:\n${screen()}`);
+  assertLoop(t, 'gemini', task.id, server, { code: 0, signal: null, stdout: '', stderr: '', ms }, { turns: 4, claimed: false, usage: false, assignee: `gemini#${live.record.id}` });
+  const exited = new Promise<SessionExit>(resolve => manager.onDidExit(resolve));
+  await manager.stop(live.record.id);
+  assert.equal((await exited).unfinishedTask, null, 'nothing left unfinished');
+});
