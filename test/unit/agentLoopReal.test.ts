@@ -9,8 +9,9 @@
  *   complete_task, then answer in text;
  * - started by Baton's SessionManager on a task (node-pty, the wiring, the task prompt as the profile
  *   delivers it): agent_init with the task's id → report_progress → complete_task, then text;
- * - and for Claude Code and Codex, their interactive TUIs as Baton starts them by default (the person's
- *   configuration in the temp HOME: onboarding done, the folder trusted, the model provider).
+ * - and their interactive TUIs as Baton starts them by default (the person's configuration in the temp
+ *   HOME: onboarding done, the folder trusted, the model provider; Gemini CLI asks before Baton's first
+ *   tool and the test answers "Allow all server tools for this session").
  *
  * The tests assert what happened in Baton's state (task DONE with the note and the summary, the agent
  * session holding the task), what the CLI fed back to the model (the tools' real answers), and that the
@@ -422,12 +423,45 @@ test('gemini: the interactive TUI Baton starts by default (`gemini -i "<task pro
   };
   await until('approval prompt', () => /Allow execution of MCP tool "agent_init" from server "baton"\?[\s\S]*Allow all server tools for this session/.test(screen()));
   t.diagnostic(`approval asked after ${Date.now() - t0} ms; detector state ${live.terminal.state}`);
-  assert.equal(owner.services.sessions.list().find(s => s.agentName === 'scripted-gemini')?.taskId ?? null, null, 'nothing ran before the person allowed it');
+  assert.equal(owner.services.sessions.list().some(s => s.taskId === task.id), false, 'nothing ran before the person allowed it');
   live.terminal.write('3'); // "Allow all server tools for this session"
   await until('final answer', () => server.turnsServed() === 4 && /The task is complete\./.test(screen()));
   const ms = Date.now() - t0;
   t.diagnostic(`done after ${ms} ms; screen:\n${screen()}`);
   assertLoop(t, 'gemini', task.id, server, { code: 0, signal: null, stdout: '', stderr: '', ms }, { turns: 4, claimed: false, usage: false, assignee: `gemini#${live.record.id}` });
+  const exited = new Promise<SessionExit>(resolve => manager.onDidExit(resolve));
+  await manager.stop(live.record.id);
+  assert.equal((await exited).unfinishedTask, null, 'nothing left unfinished');
+});
+
+test('qwen: the interactive TUI Baton starts by default (`qwen -i "<task prompt>"`), with Baton\'s tools allowed in the person\'s settings, runs the loop to DONE', { skip: missing('qwen'), timeout: 90_000 }, async t => {
+  const { root, home, workspace } = sandbox(t, 'tui-qwen');
+  const task = readyTask('tui-qwen');
+  const server = await models(t, 'qwen', sessionScript('qwen', task.id));
+  // The person's ~/.qwen/settings.json: the OpenAI-compatible sign-in and Baton's tools allowed (without
+  // that, its default "auto" mode asks an LLM classifier, here the scripted server, which cannot answer).
+  fs.mkdirSync(path.join(home, '.qwen'));
+  fs.writeFileSync(path.join(home, '.qwen', 'settings.json'), JSON.stringify({
+    security: { auth: { selectedType: 'openai' } }, model: { name: 'scripted-model' }, permissions: { allow: ['mcp__baton'] },
+  }));
+  // QWEN_CODE_LEGACY_MCP_BLOCKING=1: Qwen Code 0.24 connects its MCP servers in the background and submits
+  // the prompt at once, so on a busy machine its first request can come without Baton's tools; this makes
+  // it connect them before the first prompt.
+  const tui: AgentProfile = {
+    ...profile('qwen'), command: bin('qwen'),
+    env: { HOME: home, OPENAI_API_KEY: 'offline-test', OPENAI_BASE_URL: `${server.url}/v1`, OPENAI_MODEL: 'scripted-model', QWEN_CODE_LEGACY_MCP_BLOCKING: '1' },
+  };
+  const manager = sessionManager(t, workspace, path.join(root, 'storage'), tui);
+  const t0 = Date.now();
+  const live = await manager.start({ profileId: 'qwen', taskId: task.id });
+  const screen = () => manager.readOutput(live.record.id, 60).join('\n');
+  while (!(server.turnsServed() === 4 && /The task is complete\.[\s\S]*Type your message or @path\/to\/file/.test(screen()))) {
+    if (Date.now() - t0 > 60_000) throw new Error(`state ${live.terminal.state}, ${server.turnsServed()} turns; screen:\n${screen()}\n${server.summary()}`);
+    await new Promise(r => setTimeout(r, 100));
+  }
+  const ms = Date.now() - t0;
+  t.diagnostic(`done after ${ms} ms, detector state ${live.terminal.state}`);
+  assertLoop(t, 'qwen', task.id, server, { code: 0, signal: null, stdout: '', stderr: '', ms }, { turns: 4, claimed: false, usage: false, assignee: `qwen#${live.record.id}` });
   const exited = new Promise<SessionExit>(resolve => manager.onDidExit(resolve));
   await manager.stop(live.record.id);
   assert.equal((await exited).unfinishedTask, null, 'nothing left unfinished');
