@@ -54,7 +54,14 @@ const profile = (id: string): AgentProfile => BUILTIN_PROFILES.find(p => p.id ==
 /** A temp HOME and workspace, removed after the test. */
 function sandbox(t: TestContext, id: string): { root: string; home: string; workspace: string; sessionDir: string } {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `baton-loop-${id}-`)));
-  t.after(() => fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 }));
+  t.after(async () => {
+    fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 });
+    // A stopped TUI's helper processes may still write their logs (chats, telemetry) for a moment.
+    if (id.startsWith('tui-')) {
+      await new Promise(r => setTimeout(r, 2000));
+      fs.rmSync(root, { recursive: true, force: true, maxRetries: 5 });
+    }
+  });
   const home = path.join(root, 'home');
   const workspace = path.join(root, 'workspace');
   const sessionDir = path.join(root, 'session');
