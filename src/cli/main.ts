@@ -11,7 +11,7 @@ import { StdioProxy } from './stdioProxy';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
+import { formatActivity, formatDiff, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -28,8 +28,9 @@ function workspaceOf(opts: { workspace?: string }): string {
 }
 
 async function withConnection<T>(opts: { workspace?: string; verbose?: boolean }, fn: (c: BatonConnection) => Promise<T>): Promise<T> {
-  const storage = resolveStorageDir(workspaceOf(opts));
-  const conn = await connect(storage, VERSION, makeLog(!!opts.verbose));
+  const workspace = workspaceOf(opts);
+  const storage = resolveStorageDir(workspace);
+  const conn = await connect(storage, VERSION, makeLog(!!opts.verbose), undefined, workspace);
   try {
     return await fn(conn);
   } finally {
@@ -267,6 +268,35 @@ export function buildProgram(): Command {
       await withConnection(opts, async conn => {
         const r = await conn.call<{ target: string; spec: string | null }>('set_review_pipeline', { target, pipeline: opts.clear ? null : spec.join(' ') });
         process.stdout.write(r.spec ? `${r.target}: review pipeline "${r.spec}"\n` : `${r.target}: review pipeline cleared\n`);
+      });
+    });
+
+  program.command('diff')
+    .description("the files a task's session branch changed against its base branch")
+    .argument('<task>', 'task id, e.g. T-5')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const d = await conn.call<DiffRow>('get_task_diff', { task_id: task });
+        process.stdout.write(opts.json ? JSON.stringify(d, null, 2) + '\n' : formatDiff(d));
+      });
+    });
+
+  program.command('land')
+    .description("land a task's session branch into its base: merge (default), rebase, or keep it as it is")
+    .argument('<task>', 'task id, e.g. T-5')
+    .option('--merge', 'merge it (fast-forward or merge commit, by baton.land.mergeStrategy; the default)')
+    .option('--rebase', 'rebase it onto the base, then fast-forward the base')
+    .option('--keep', 'leave it unlanded and record the decision')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      const modes = (['merge', 'rebase', 'keep'] as const).filter(m => opts[m]);
+      if (modes.length > 1) throw new InvalidArgumentError(`Give one of --merge, --rebase, --keep (got ${modes.map(m => `--${m}`).join(' and ')}).`);
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ message: string }>('land_task', { task_id: task, mode: modes[0] ?? 'merge' });
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.message}\n`);
       });
     });
 

@@ -50,6 +50,11 @@ export interface WorktreeInfo {
   createdAt: string;
   /** Full commit id the branch started from. */
   baseCommit: string;
+  /**
+   * The local branch it started from and lands into (also set as the branch's upstream,
+   * `branch.<name>.remote = .`); null when it started from a commit or a detached HEAD.
+   */
+  baseBranch?: string | null;
 }
 
 /** What a worktree holds that removing it would lose. */
@@ -322,6 +327,10 @@ export class WorktreeManager {
       throw new BatonError('INVALID_ARGUMENT', `Invalid base ref ${JSON.stringify(baseRef)}.`);
     }
     const baseCommit = (await this.tryGit(this.repoRoot, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${baseRef}^{commit}`]))?.trim();
+    // The local branch the session starts from is where its work lands (see sessions/landing.ts).
+    const baseBranch = baseRef === 'HEAD'
+      ? (await this.tryGit(this.repoRoot, ['symbolic-ref', '--quiet', '--short', 'HEAD']))?.trim() || null
+      : (await this.branchExists(baseRef)) ? baseRef : null;
     if (!baseCommit) throw new BatonError('INVALID_ARGUMENT', `Base ref "${baseRef}" does not name a commit in ${this.repoRoot}.`);
 
     const registry = await this.readRegistry();
@@ -343,6 +352,7 @@ export class WorktreeManager {
       path: canonicalPath(folder),
       createdAt: this.now().toISOString(),
       baseCommit,
+      baseBranch,
     };
     // Registered before git creates it, so a concurrent findOrphans never sees it as unregistered.
     await this.updateRegistry(records => [...records.filter(r => r.path !== info.path), info]);
@@ -352,6 +362,9 @@ export class WorktreeManager {
       await this.updateRegistry(records => records.filter(r => r.path !== info.path)).catch(() => undefined);
       await this.undoFailedAdd(branch, baseCommit, info.path);
       throw new BatonError('UNAVAILABLE', `git could not create the worktree for branch ${branch}: ${errorText(error)}`);
+    }
+    if (baseBranch && (await this.tryGit(this.repoRoot, ['branch', '--quiet', `--set-upstream-to=${baseBranch}`, branch])) === null) {
+      this.log('warn', `Could not record ${baseBranch} as the upstream of ${branch}; landing will use the branch checked out in ${this.repoRoot}.`);
     }
     this.log('info', `Created worktree ${info.path} on branch ${branch} for session ${sessionId}${taskId ? ` (task ${taskId})` : ''}.`);
     return { ...info };
@@ -797,6 +810,7 @@ export class WorktreeManager {
           path: canonicalPath(r.path),
           createdAt: typeof r.createdAt === 'string' ? r.createdAt : '',
           baseCommit: typeof r.baseCommit === 'string' ? r.baseCommit : '',
+          baseBranch: typeof r.baseBranch === 'string' ? r.baseBranch : null,
         }));
     } catch {
       const aside = `${file}.corrupt-${compactTimestamp(this.now())}`;

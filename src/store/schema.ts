@@ -324,4 +324,12 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_task ON reviews(task_id, round);
 `,
   },
+  {
+    version: 7,
+    description: "landing: how a terminal session's branch was landed (merged, rebased or kept)",
+    // landing: JSON { mode, outcome, commit, base, branch, at, by } written by sessions/landing.ts; NULL until landed.
+    sql: `
+ALTER TABLE terminal_sessions ADD COLUMN landing TEXT;
+`,
+  },
 ];
