@@ -53,6 +53,8 @@ export const COMMANDS = {
   stopSession: 'baton.stopSession',
   readSessionOutput: 'baton.readSessionOutput',
   cleanupWorktrees: 'baton.cleanupWorktrees',
+  showTaskChanges: 'baton.showTaskChanges',
+  landTask: 'baton.landTask',
 } as const;
 
 export const CONTEXT_KEYS = {
@@ -82,6 +84,8 @@ export const SETTINGS = {
   sessionsUseTmux: 'baton.sessions.useTmux',
   sessionsNotifyWaiting: 'baton.sessions.notifyWhenWaiting',
   hooks: 'baton.hooks',
+  landMergeStrategy: 'baton.land.mergeStrategy',
+  landOnApprove: 'baton.land.onApprove',
 } as const;
 
 export const MCP_PROVIDER_ID = 'baton.mcp';
