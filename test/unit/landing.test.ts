@@ -48,7 +48,7 @@ interface Fixture {
   session(title: string, options?: { live?: boolean }): Promise<{ taskId: string; sessionId: string; branch: string; worktree: string }>;
 }
 
-async function fixture(t: TestContext, settings: Partial<LandingSettings> = {}): Promise<Fixture> {
+async function fixture(t: TestContext, settings: Partial<LandingSettings> = {}, options: { reviews?: boolean } = {}): Promise<Fixture> {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'baton-land-')));
   const repo = path.join(root, 'repo');
   fs.mkdirSync(repo);
@@ -69,7 +69,10 @@ async function fixture(t: TestContext, settings: Partial<LandingSettings> = {}):
   const worktrees = new WorktreeManager(repo);
   const live = new Set<string>();
   const current: LandingSettings = { ...DEFAULT_LANDING_SETTINGS, ...settings };
-  const lander = new Lander({ workspaceDir: repo, plan: owner.plan, sessions, settings: () => current, isLive: r => live.has(r.id) });
+  const lander = new Lander({
+    workspaceDir: repo, plan: owner.plan, sessions, settings: () => current, isLive: r => live.has(r.id),
+    ...(options.reviews ? { reviews: owner.services.reviews } : {}),
+  });
   t.after(() => lander.dispose());
   let n = 0;
   return {
@@ -272,6 +275,41 @@ test('a session still running: its work lands, its worktree stays until it ends;
   assert.equal(head(f.repo, 'HEAD'), head(f.repo, 'refs/heads/elsewhere'), "the person's checkout is untouched");
   assert.ok(fs.existsSync(s.worktree));
   assert.match(r.release ?? '', /stays while session .* runs/);
+});
+
+test('baton.land.onApprove: the review gate approving the task lands its branch; a conflict is noted in its activity instead', async t => {
+  const f = await fixture(t, { onApprove: 'rebase' }, { reviews: true });
+  const agent: Actor = { kind: 'agent', name: 'claude#run-1' };
+  const approve = async (taskId: string) => {
+    f.owner.services.reviews.setPipeline(taskId, 'implement: claude -> gate: human', ada);
+    f.owner.plan.startTask(taskId, agent);
+    assert.equal(f.owner.plan.completeTask(taskId, 'done', agent).status, 'IN_REVIEW');
+    const round = f.owner.services.reviews.details(taskId).rounds[0];
+    f.owner.services.inbox.approve(round.requestId!, undefined, ada);
+    assert.equal(f.owner.plan.getTask(taskId).status, 'DONE');
+  };
+  const until = async (what: string, ok: () => boolean) => {
+    for (let i = 0; i < 100 && !ok(); i++) await new Promise(resolve => setTimeout(resolve, 50));
+    assert.ok(ok(), what);
+  };
+
+  const s = await f.session('Approved work');
+  commitFile(s.worktree, 'feature.txt', 'feature\n');
+  const mainTip = commitFile(f.repo, 'other.txt', 'other\n');
+  await approve(s.taskId);
+  await until('landed after approval', () => f.owner.plan.listActivity({ taskId: s.taskId }).some(a => a.action === 'task.landed'));
+  assert.equal(git(f.repo, 'rev-list', '--count', `${mainTip}..main`).trim(), '1', 'rebased onto main: one new commit, no merge');
+  assert.equal(fs.readFileSync(path.join(f.repo, 'feature.txt'), 'utf8'), 'feature\n');
+  assert.equal(f.owner.plan.listActivity({ taskId: s.taskId }).find(a => a.action === 'task.landed')!.actor.name, 'baton');
+
+  const c = await f.session('Conflicting approved work');
+  commitFile(c.worktree, 'shared.txt', 'branch\n');
+  commitFile(f.repo, 'shared.txt', 'main\n');
+  const before = head(f.repo, 'refs/heads/main');
+  await approve(c.taskId);
+  await until('refusal noted', () => f.owner.plan.listActivity({ taskId: c.taskId }).some(a => a.action === 'task.land_refused'));
+  assert.match(f.owner.plan.listActivity({ taskId: c.taskId }).find(a => a.action === 'task.land_refused')!.detail, /approved but not landed: .*conflicts in 1 file: shared\.txt/);
+  assert.equal(head(f.repo, 'refs/heads/main'), before);
 });
 
 test('errors: a task without a session branch, an unknown mode', async t => {
