@@ -266,6 +266,27 @@ export class Lander implements Disposable {
     return this.repoRoot().then(root => serialize(root, () => this.landNow(taskRef, mode, actor)));
   }
 
+  /**
+   * Where a new worktree for `taskRef` starts (`baton.worktrees.startFrom = dependency-branch`): the
+   * branch of its one dependency that is DONE but not landed yet, still landing into that branch's
+   * base; null (start from the base) when every DONE dependency is landed or has no branch, or when
+   * several are unlanded (one branch cannot hold both; a warning is logged).
+   */
+  async startPoint(taskRef: string): Promise<{ baseRef: string; baseBranch: string; dependency: string } | null> {
+    const details = this.options.plan.getTaskDetails(taskRef, 0);
+    const unlanded: TaskBranch[] = [];
+    for (const dep of details.dependsOn) {
+      if (this.options.plan.getTask(dep.id).status !== 'DONE') continue;
+      const b = await this.branchOf(dep.id).catch(() => null);
+      if (b && !b.landed) unlanded.push(b);
+    }
+    if (unlanded.length === 1) return { baseRef: unlanded[0].branch, baseBranch: unlanded[0].base, dependency: unlanded[0].taskId };
+    if (unlanded.length > 1) {
+      this.log('warn', `[Land] ${details.task.id} starts from the base: its dependencies ${unlanded.map(b => `${b.taskId} (${b.branch})`).join(', ')} are done but not landed, and one worktree can start from only one of them. Land them first to build on all.`);
+    }
+    return null;
+  }
+
   // ---------------------------------------------------------------------------------------------
 
   private async landNow(taskRef: string, mode: LandMode, actor: Actor): Promise<LandResult> {

@@ -225,12 +225,14 @@ export class WorktreeManager {
    * @param input.taskId task the session works on, or null; its slug names the branch.
    * @param input.sessionId the session that owns the worktree (non-empty).
    * @param input.baseRef commit-ish the branch starts from; default `HEAD`.
+   * @param input.baseBranch the local branch the work lands into (recorded as the branch's upstream);
+   *   default the branch `baseRef` names (for `HEAD`: the branch checked out in `repoRoot`), if any.
    * @returns the registered worktree.
    * @throws BatonError INVALID_ARGUMENT when `repoRoot` is not a git repository, has no commits, or
    *   `baseRef` does not name a commit; CONFLICT when the branch exists for this session or the
    *   folder exists and is not empty; UNAVAILABLE when git fails.
    */
-  create(input: { taskId: string | null; sessionId: string; baseRef?: string }): Promise<WorktreeInfo> {
+  create(input: { taskId: string | null; sessionId: string; baseRef?: string; baseBranch?: string }): Promise<WorktreeInfo> {
     return serialize(this.repoRoot, () => this.createNow(input));
   }
 
@@ -311,7 +313,7 @@ export class WorktreeManager {
   // ---------------------------------------------------------------------------------------------
   // Operations
 
-  private async createNow(input: { taskId: string | null; sessionId: string; baseRef?: string }): Promise<WorktreeInfo> {
+  private async createNow(input: { taskId: string | null; sessionId: string; baseRef?: string; baseBranch?: string }): Promise<WorktreeInfo> {
     const { sessionId } = input;
     const taskId = input.taskId ?? null;
     if (typeof sessionId !== 'string' || sessionId.trim() === '') throw new BatonError('INVALID_ARGUMENT', 'A worktree needs a session id.');
@@ -328,7 +330,7 @@ export class WorktreeManager {
     }
     const baseCommit = (await this.tryGit(this.repoRoot, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${baseRef}^{commit}`]))?.trim();
     // The local branch the session starts from is where its work lands (see sessions/landing.ts).
-    const baseBranch = baseRef === 'HEAD'
+    const baseBranch = input.baseBranch !== undefined ? ((await this.branchExists(input.baseBranch)) ? input.baseBranch : null) : baseRef === 'HEAD'
       ? (await this.tryGit(this.repoRoot, ['symbolic-ref', '--quiet', '--short', 'HEAD']))?.trim() || null
       : (await this.branchExists(baseRef)) ? baseRef : null;
     if (!baseCommit) throw new BatonError('INVALID_ARGUMENT', `Base ref "${baseRef}" does not name a commit in ${this.repoRoot}.`);

@@ -86,6 +86,7 @@ export const SETTINGS = {
   hooks: 'baton.hooks',
   landMergeStrategy: 'baton.land.mergeStrategy',
   landOnApprove: 'baton.land.onApprove',
+  worktreesStartFrom: 'baton.worktrees.startFrom',
 } as const;
 
 export const MCP_PROVIDER_ID = 'baton.mcp';

@@ -312,6 +312,23 @@ test('baton.land.onApprove: the review gate approving the task lands its branch;
   assert.equal(head(f.repo, 'refs/heads/main'), before);
 });
 
+test('startPoint (baton.worktrees.startFrom = dependency-branch): a dependency done but not landed gives its branch; once landed, the base', async t => {
+  const f = await fixture(t);
+  const dep = await f.session('Foundation');
+  commitFile(dep.worktree, 'foundation.txt', 'base layer\n');
+  f.owner.plan.startTask(dep.taskId, ada);
+  f.owner.plan.completeTask(dep.taskId, 'foundation laid', ada);
+  const next = f.owner.plan.createTask({ title: 'Built on top', dependsOn: [dep.taskId] }, ada);
+  const start = await f.lander.startPoint(next.id);
+  assert.deepEqual(start, { baseRef: dep.branch, baseBranch: 'main', dependency: dep.taskId });
+  const wt = await f.worktrees.create({ taskId: next.id, sessionId: 'run-99', baseRef: start!.baseRef, baseBranch: start!.baseBranch });
+  assert.equal(fs.readFileSync(path.join(wt.path, 'foundation.txt'), 'utf8'), 'base layer\n', "the dependency's work is there");
+  assert.equal(git(f.repo, 'config', `branch.${wt.branch}.merge`).trim(), 'refs/heads/main', 'it still lands into main');
+
+  await f.lander.land(dep.taskId, 'merge', ada);
+  assert.equal(await f.lander.startPoint(next.id), null, 'landed: start from the updated base');
+});
+
 test('errors: a task without a session branch, an unknown mode', async t => {
   const f = await fixture(t);
   const task = f.owner.plan.createTask({ title: 'No session' }, ada);
