@@ -57,7 +57,8 @@ export function registerLandingCommands(
       : editable ? vscode.Uri.joinPath(vscode.Uri.file(d.worktree!), f.path) : gitContentUri(d.branchCommit, f.path);
     const left = (f: ChangedFile) => gitContentUri(d.mergeBase, f.oldPath ?? f.path);
     const title = vscode.l10n.t('{0}: {1} ↔ {2}', task.id, d.base, d.branch);
-    const resources = d.files.map(f => [vscode.Uri.joinPath(vscode.Uri.file(d.repoRoot), f.path), left(f), right(f)]);
+    // An added file has no base side and a deleted one no branch side: the editor shows them as added / deleted.
+    const resources = d.files.map(f => [vscode.Uri.joinPath(vscode.Uri.file(d.repoRoot), f.path), f.status === 'A' ? undefined : left(f), f.status === 'D' ? undefined : right(f)]);
     try {
       await vscode.commands.executeCommand('vscode.changes', title, resources);
     } catch {
