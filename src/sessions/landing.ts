@@ -13,7 +13,7 @@
  *
  * A session branch's base is its upstream when that is a local branch (`branch.<name>.remote = .`,
  * set by {@link WorktreeManager.create}); for branches made before that, the branch checked out in
- * the repository's main worktree.
+ * the workspace folder.
  *
  * All git commands run through `simple-git`.
  */
@@ -389,7 +389,7 @@ export class Lander implements Disposable {
     const folder = path.join(temp, 'wt');
     await gitOk(b.repoRoot, ['worktree', 'add', '--detach', '--quiet', folder, b.branchCommit], 'create a temporary worktree for the rebase');
     try {
-      const { code } = await git(folder, [...await identity(b.repoRoot), 'rebase', '--quiet', '--no-autostash', b.baseCommit], [0, 1, 128]);
+      const { code } = await git(folder, [...await identity(b.repoRoot), 'rebase', '--quiet', '--no-autostash', '--no-update-refs', b.baseCommit], [0, 1, 128]);
       if (code !== 0) {
         const conflicted = (await tryGit(folder, ['diff', '--name-only', '-z', '--diff-filter=U']))?.split('\0').filter(Boolean) ?? [];
         await tryGit(folder, ['rebase', '--abort']);
@@ -448,9 +448,11 @@ export class Lander implements Disposable {
       const base = merge.slice('refs/heads/'.length);
       if ((await tryGit(repoRoot, ['show-ref', '--verify', '--quiet', `refs/heads/${base}`])) !== null) return { base, source: 'upstream' };
     }
-    const checkout = (await tryGit(repoRoot, ['symbolic-ref', '--quiet', '--short', 'HEAD']))?.trim();
-    if (!checkout) throw invalid(`Cannot tell what ${branch} lands into: it has no local upstream and ${repoRoot} has no branch checked out. Check out the base branch there.`);
-    if (checkout === branch) throw invalid(`${branch} is checked out in ${repoRoot}; check out its base branch there.`);
+    // Sessions start from the workspace's checkout (SessionManager), so that is their base.
+    const where = this.options.workspaceDir ?? repoRoot;
+    const checkout = (await tryGit(where, ['symbolic-ref', '--quiet', '--short', 'HEAD']))?.trim();
+    if (!checkout) throw invalid(`Cannot tell what ${branch} lands into: it has no local upstream and ${where} has no branch checked out. Check out the base branch there.`);
+    if (checkout === branch) throw invalid(`${branch} is checked out in ${where}; check out its base branch there.`);
     return { base: checkout, source: 'checkout' };
   }
 

@@ -329,6 +329,20 @@ test('startPoint (baton.worktrees.startFrom = dependency-branch): a dependency d
   assert.equal(await f.lander.startPoint(next.id), null, 'landed: start from the updated base');
 });
 
+test('a branch without upstream lands into the workspace checkout; a branch already in its base is "already landed" and released', async t => {
+  const f = await fixture(t);
+  const s = await f.session('Older session');
+  const tip = commitFile(s.worktree, 'feature.txt', 'feature\n');
+  git(f.repo, 'branch', '--unset-upstream', s.branch);
+  const d = await f.lander.diff(s.taskId);
+  assert.deepEqual([d.base, d.baseSource], ['main', 'checkout']);
+  git(f.repo, 'merge', '-q', '--ff-only', s.branch); // the person merged it by hand
+  const r = await f.lander.land(s.taskId, 'rebase', ada);
+  assert.equal(r.outcome, 'already-landed');
+  assert.equal(r.commit, tip);
+  assert.ok(!fs.existsSync(s.worktree), 'worktree released');
+});
+
 test('errors: a task without a session branch, an unknown mode', async t => {
   const f = await fixture(t);
   const task = f.owner.plan.createTask({ title: 'No session' }, ada);
