@@ -8,6 +8,9 @@ import { PlanRepository } from './store/planRepository';
 import { TerminalSessionRepository } from './store/terminalSessionRepository';
 import { AgentTerminals } from './ui/agentTerminals';
 import { registerSessionCommands } from './ui/sessionCommands';
+import { AutopilotRunner } from './orchestration/autopilotRunner';
+import { ReviewerLauncher } from './orchestration/reviewers';
+import { readAutopilotSettings, registerAutopilotUi } from './ui/autopilotUi';
 import { parseWorkflowRules } from './core/workflowRules';
 import { parsePipeline } from './core/reviewPipeline';
 import { toolNamesOfTier, type AgentTier, type BatonServices } from './mcp/batonMcpServer';
@@ -47,6 +50,7 @@ export interface BatonApi {
 
 let owner: WorkspaceOwner | undefined;
 let sessionShutdown: (() => Promise<void>) | undefined;
+let autopilotRunner: AutopilotRunner | undefined;
 
 /**
  * Composition root: store → services → MCP server → views and commands. Nothing else lives here.
@@ -204,6 +208,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     void vscode.window.showWarningMessage(vscode.l10n.t('Baton: {0} "{1}" is back in To Do: {2}.', lapse.taskId, lapse.title, lapse.reason), open)
       .then(choice => choice && vscode.commands.executeCommand(COMMANDS.openTaskDetails, lapse.taskId));
   }));
+  // Autopilot: keeps up to maxParallel sessions on ready tasks while its stored switch is on.
+  const autopilot = new AutopilotRunner({
+    plan, sessions, autopilot: current.services.autopilot, leases: current.leases, commit: current.db,
+    settings: () => readAutopilotSettings(log), log: (level, message) => log[level](message),
+  });
+  context.subscriptions.push(autopilot);
+  autopilotRunner = autopilot;
+  registerAutopilotUi(context, current.services.autopilot, autopilot, log);
+  void autopilot.start().catch(error => log.error(`[Autopilot] could not start: ${(error as Error).stack ?? String(error)}`));
+  // Review pipelines: a round that opens starts its reviewer sessions in the implementer's worktree.
+  context.subscriptions.push(new ReviewerLauncher({
+    plan, reviews: current.services.reviews, sessions, workspaceDir: folder.uri.fsPath, log: (level, message) => log[level](message),
+  }));
   const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
@@ -326,6 +343,9 @@ function positiveSetting(config: vscode.WorkspaceConfiguration, key: string, fal
 }
 
 export async function deactivate(): Promise<void> {
+  // Autopilot first: the sessions the window's closing ends are interrupted, not failed.
+  autopilotRunner?.dispose();
+  autopilotRunner = undefined;
   await sessionShutdown?.().catch(() => undefined);
   sessionShutdown = undefined;
   await owner?.close();

@@ -214,3 +214,33 @@ export function formatDiff(d: DiffRow): string {
   for (const f of d.files) lines.push(`  ${f.status}  ${f.old_path !== undefined ? `${f.old_path} → ` : ''}${f.path}`);
   return `${lines.join('\n')}\n`;
 }
+
+/** What the operator tool `autopilot` answers (`AutopilotStatus` in src/services/autopilotService.ts). */
+export interface AutopilotStatusRow {
+  enabled: boolean;
+  updatedAt: string | null;
+  updatedBy: string | null;
+  host: { running: { sessionId: string | null; taskId: string; agent: string }[]; maxParallel: number; stopped: string | null; agentHours: number; budgetAgentHours: number | null; ready: number } | null;
+  recent: { at: string; action: string; taskId: string | null; detail: string }[];
+}
+
+/**
+ * `baton autopilot status`: on/off and since when, what the window running sessions does (running
+ * sessions of the limit, why it stopped, agent hours of the budget), then the latest decisions.
+ */
+export function formatAutopilotStatus(s: AutopilotStatusRow): string {
+  const lines = [`Autopilot is ${s.enabled ? 'ON' : 'OFF'}${s.updatedAt ? ` (turned ${s.enabled ? 'on' : 'off'} by ${s.updatedBy} at ${when(s.updatedAt)})` : ' (never turned on in this workspace)'}`];
+  if (!s.host) {
+    lines.push('No VS Code window runs agent sessions for this workspace: autopilot starts sessions when one opens it.');
+  } else {
+    const h = s.host;
+    lines.push(`Sessions: ${h.running.length} of ${h.maxParallel} running${h.running.length ? ` (${h.running.map(r => `${r.taskId} on ${r.agent}${r.sessionId ? ` ${r.sessionId}` : ''}`).join(', ')})` : ''}; ${h.ready} task(s) ready`);
+    lines.push(`Agent time this run: ${h.agentHours.toFixed(2)} h${h.budgetAgentHours !== null ? ` of ${h.budgetAgentHours} h budget` : ''}`);
+    if (s.enabled && h.stopped) lines.push(`Stopped: ${h.stopped}`);
+  }
+  if (s.recent.length) {
+    lines.push('', 'Latest decisions:');
+    for (const e of s.recent) lines.push(`  ${when(e.at)}  ${e.detail}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -11,7 +11,7 @@ import { StdioProxy } from './stdioProxy';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatDiff, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
+import { formatActivity, formatAutopilotStatus, formatDiff, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -344,6 +344,20 @@ export function buildProgram(): Command {
           const t = await conn.call<TaskRow>('update_task', { task_id: target, agent: value });
           process.stdout.write(t.agent ? `${t.id}: agent ${t.agent}\n` : `${t.id}: no agent (the sprint's or workspace's default)\n`);
         }
+      });
+    });
+
+  program.command('autopilot')
+    .description('turn autopilot on or off for this workspace, or show its status: it keeps up to baton.sessions.maxParallel agent sessions on ready tasks (critical path first)')
+    .argument('[action]', 'on, off or status', 'status')
+    .option('--json', 'print JSON')
+    .addOption(ws).addOption(verbose)
+    .action(async (action: string, opts) => {
+      const act = action.trim().toLowerCase();
+      if (!['on', 'off', 'status'].includes(act)) throw new InvalidArgumentError(`autopilot takes on, off or status, got "${action}".`);
+      await withConnection(opts, async conn => {
+        const s = await conn.call<AutopilotStatusRow>('autopilot', { action: act });
+        process.stdout.write(opts.json ? JSON.stringify(s, null, 2) + '\n' : formatAutopilotStatus(s));
       });
     });
 

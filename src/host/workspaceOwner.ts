@@ -14,6 +14,8 @@ import { InboxService } from '../services/inboxService';
 import { MessageService } from '../services/messageService';
 import { SessionService } from '../services/sessionService';
 import { WorkflowService } from '../services/workflowService';
+import { AutopilotService } from '../services/autopilotService';
+import { AutopilotRepository } from '../store/autopilotRepository';
 import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperatorToken, readRecordedPort, recordPort, removeEndpoint, writeEndpoint } from './endpoint';
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
@@ -247,7 +249,8 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
     workspaceDir: options.workspaceDir, plan, sessions: new TerminalSessionRepository(db), reviews,
     settings: options.landing ?? (() => DEFAULT_LANDING_SETTINGS), log: options.log,
   });
-  return { plan, sessions, inbox, messages, workflow, artifacts, reviews, landing };
+  const autopilot = new AutopilotService(new AutopilotRepository(db), plan);
+  return { plan, sessions, inbox, messages, workflow, artifacts, reviews, autopilot, landing };
 }
 
 /**

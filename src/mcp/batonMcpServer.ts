@@ -1,3 +1,5 @@
+import type { AutopilotService } from '../services/autopilotService';
+import { registerAutopilotTool } from './autopilotTool';
 import { createHash } from 'node:crypto';
 import { McpServer, ResourceTemplate, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -34,6 +36,8 @@ export interface BatonServices {
   workflow: WorkflowService;
   artifacts: ArtifactService;
   reviews: ReviewService;
+  /** Autopilot's switch and status (the operator tool `autopilot`). */
+  autopilot: AutopilotService;
   /** Lands tasks' session branches (operator tools `get_task_diff`, `land_task`). */
   landing: Lander;
 }
@@ -52,7 +56,7 @@ export type AgentTier = (typeof AGENT_TIERS)[number];
 
 export const CORE_TOOLS = [
   'agent_init', 'claim_next_task', 'list_tasks', 'get_task', 'report_progress', 'save_context', 'ask_human',
-  'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session',
+  'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session', 'submit_review',
 ] as const;
 
 type Hints = Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
@@ -102,6 +106,7 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   pause_task: write(false, false),
   intervene: write(false, false),
   list_activity: read,
+  autopilot: write(false, true), // on/off are switches (the same again changes nothing more); status only reads
   hand_over: write(true, true), // the headless owner stops
   submit_review: write(false, false), // adds a review and may move the task; the same review again is refused in its round but adds one in a later round
   get_reviews: read,
@@ -277,6 +282,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   registerReviewTools(wrapped, services.reviews, caller);
   if (operator) registerOperatorTools(wrapped, services, caller);
   if (operator) registerReviewOperatorTools(wrapped, services.reviews, caller);
+  if (operator) registerAutopilotTool(wrapped, services.autopilot, caller);
   if (operator) registerLandingTools(wrapped, services.landing, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;

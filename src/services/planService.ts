@@ -287,6 +287,15 @@ export class PlanService {
     return this.repo.listDependencies();
   }
 
+  /**
+   * The dependencies from the plan's cache: the same array until the plan's shape changes (a
+   * dependency, task or sprint added, moved or removed), so a caller can tell by reference whether it
+   * has to look again. Read-only: callers must not mutate it.
+   */
+  cachedDependencies(): readonly Dependency[] {
+    return this.plan().dependencies;
+  }
+
   /** The ready set (TODO with all dependencies done or cancelled), most urgent first. */
   readyTasks(sprintId?: string): Task[] {
     const tasks = this.plan().tasks;

@@ -81,8 +81,10 @@ export interface TaskBranch {
   behind: number;
   /** True when every commit of the branch is on the base already. */
   landed: boolean;
-  /** True while the session runs. */
+  /** True while the session runs, or another session works in its worktree (a reviewer). */
   live: boolean;
+  /** The running session that keeps the worktree in use, when `live`. */
+  liveSession: string | null;
   /** Repository root (main worktree). */
   repoRoot: string;
 }
@@ -222,9 +224,12 @@ export class Lander implements Disposable {
     const behind = Number(counts[1]);
     const worktree = record.worktree && fs.existsSync(record.worktree) && (await this.checkedOutAt(repoRoot, branch)) === canonical(record.worktree)
       ? canonical(record.worktree) : null;
+    // The session itself, or another one working in its worktree (reviewer sessions run there).
+    const running = this.isLive(record) ? record
+      : worktree ? this.options.sessions.listLive().find(r => r.cwd && canonical(r.cwd) === worktree && this.isLive(r)) : undefined;
     return {
       taskId: task.id, sessionId: record.id, branch, branchCommit, worktree, base, baseSource: source, baseCommit, mergeBase,
-      ahead, behind, landed: ahead === 0, live: this.isLive(record), repoRoot,
+      ahead, behind, landed: ahead === 0, live: running !== undefined, liveSession: running?.id ?? null, repoRoot,
     };
   }
 
@@ -409,7 +414,7 @@ export class Lander implements Disposable {
 
   /** Releases the session's worktree by the cleanup policy once the session has ended; a landed branch left without a worktree is deleted. */
   private async release(b: TaskBranch, settings: LandingSettings): Promise<string | null> {
-    if (b.live) return b.worktree ? `Worktree ${b.worktree} stays while session ${b.sessionId} runs; it is released when the session ends.` : null;
+    if (b.live) return b.worktree ? `Worktree ${b.worktree} stays while session ${b.liveSession ?? b.sessionId} runs in it.` : null;
     if (settings.cleanup === 'keep') return null;
     try {
       if (b.worktree) {

@@ -146,14 +146,24 @@ export class SessionManager {
    * as the profile says. @throws BatonError when the profile's command is not installed (with how to
    * install it), the task cannot start, or sessions are unavailable (no node-pty).
    */
-  async start(input: { profileId: string; taskId?: string | null; role?: string | null; worktree?: boolean; cols?: number; rows?: number }): Promise<LiveSession> {
+  /**
+   * Starts an agent session. `review`: a reviewer session of a review round (`orchestration/reviewers.ts`):
+   * it runs in `review.cwd` (the implementer's worktree, so it sees the work on its branch; no worktree of
+   * its own), is given `review.prompt` instead of a task prompt, claims nothing (the task stays IN_REVIEW)
+   * and has `BATON_REVIEW_TASK_ID` set.
+   */
+  async start(input: {
+    profileId: string; taskId?: string | null; role?: string | null; worktree?: boolean; cols?: number; rows?: number;
+    review?: { taskId: string; cwd: string; prompt: string };
+  }): Promise<LiveSession> {
     const pty = this.options.pty();
     if (typeof pty === 'string') throw new BatonError('UNAVAILABLE', `Agent sessions are unavailable: ${pty}`);
     const profile = this.profile(input.profileId);
     const installed = checkInstalled(profile);
     if (!installed.ok) throw new BatonError('UNAVAILABLE', installed.message);
     const settings = this.options.settings();
-    const task = input.taskId ? this.options.plan.resolveTask(input.taskId) : null;
+    const review = input.review ? { ...input.review, task: this.options.plan.resolveTask(input.review.taskId) } : null;
+    const task = input.taskId && !review ? this.options.plan.resolveTask(input.taskId) : null;
     if (task) this.options.plan.checkStatusChange(task.id, 'IN_PROGRESS');
     const role = input.role ? this.agentDefinition(input.role) : null;
 
@@ -163,7 +173,10 @@ export class SessionManager {
     fs.mkdirSync(sessionDir, { recursive: true, mode: 0o700 });
     let cwd = profile.cwd ? path.resolve(this.options.workspaceDir, profile.cwd) : this.options.workspaceDir;
     let worktree: { path: string; branch: string } | null = null;
-    if (input.worktree ?? settings.useWorktrees) {
+    if (review) {
+      if (!fs.statSync(review.cwd, { throwIfNoEntry: false })?.isDirectory()) throw invalid(`The folder to review in does not exist: ${review.cwd}`);
+      cwd = review.cwd;
+    } else if (input.worktree ?? settings.useWorktrees) {
       const manager = await this.worktreeManager();
       if (!manager) throw invalid('Worktrees need the workspace to be a git repository with at least one commit.');
       const start = task && settings.startFrom === 'dependency-branch' && this.options.startPoint
@@ -182,6 +195,7 @@ export class SessionManager {
     const env: Record<string, string> = { ...(profile.env ?? {}), BATON_SESSION_ID: id, BATON_WORKSPACE: this.options.workspaceDir };
     if (task) env.BATON_TASK_ID = task.id;
     if (role) env.BATON_ROLE = role.name;
+    if (review) env.BATON_REVIEW_TASK_ID = review.task.id;
     const useTmux = settings.useTmux && (await tmuxAvailable());
     const endpoint = this.options.mcpEndpoint();
     if (endpoint) {
@@ -199,7 +213,9 @@ export class SessionManager {
     } else {
       this.options.log('warn', `[Sessions] ${id}: Baton's MCP server is off, so ${profile.label} cannot reach the plan`);
     }
-    const prompt = task || role ? [role ? rolePrompt(role) : '', task ? this.taskPrompt(task.id, role?.name) : ''].filter(Boolean).join('\n\n') : null;
+    const prompt = task || role || review
+      ? [role ? rolePrompt(role) : '', review ? review.prompt : task ? this.taskPrompt(task.id, role?.name) : ''].filter(Boolean).join('\n\n')
+      : null;
     if (prompt && profile.prompt === 'argument') args.push(...(profile.promptArgs ?? []), prompt);
 
     const terminal = await TerminalSession.start({
@@ -208,7 +224,8 @@ export class SessionManager {
       detector: profileDetectorPatterns(profile), pty,
     });
     const record: TerminalSessionRecord = {
-      id, profile: profile.id, title: `${profile.label}${role ? ` (${role.name})` : ''}${task ? ` · ${task.id} ${task.title}` : ''}`,
+      id, profile: profile.id,
+      title: `${profile.label}${role ? ` (${role.name})` : ''}${task ? ` · ${task.id} ${task.title}` : ''}${review ? ` · review of ${review.task.id} ${review.task.title}` : ''}`,
       command: [profile.command, ...profile.args].join(' '), taskId: task?.id ?? null, cwd, worktree: worktree?.path ?? null,
       branch: worktree?.branch ?? null, tmuxSession: terminal.tmuxSession ?? null, pid: terminal.pid ?? null, state: terminal.state,
       startedAt: this.now().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
@@ -278,6 +295,9 @@ export class SessionManager {
       if (s.terminal.tmuxSession) {
         await s.terminal.detach().catch(() => undefined);
       } else {
+        // Out of `live` first: the exit that stopping causes is the window's closing, not the agent's end
+        // (no `onDidExit`, and the record keeps `window-closed`).
+        this.live.delete(s.record.id);
         this.finish(s, null, 'window-closed');
         await s.terminal.stop().catch(() => undefined);
       }

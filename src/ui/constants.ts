@@ -53,6 +53,10 @@ export const COMMANDS = {
   stopSession: 'baton.stopSession',
   readSessionOutput: 'baton.readSessionOutput',
   cleanupWorktrees: 'baton.cleanupWorktrees',
+  autopilotOn: 'baton.autopilotOn',
+  autopilotOff: 'baton.autopilotOff',
+  autopilotToggle: 'baton.autopilotToggle',
+  autopilotStatus: 'baton.autopilotStatus',
   showTaskChanges: 'baton.showTaskChanges',
   landTask: 'baton.landTask',
 } as const;
@@ -61,6 +65,8 @@ export const CONTEXT_KEYS = {
   ready: 'baton.ready',
   unavailable: 'baton.unavailable',
   sessionsUnavailable: 'baton.sessionsUnavailable',
+  /** Autopilot is on in this workspace (the Sprints & Tasks title shows Off, else On). */
+  autopilotOn: 'baton.autopilot.on',
 } as const;
 
 export const SETTINGS = {
@@ -79,6 +85,10 @@ export const SETTINGS = {
   sessionsDefaultProfile: 'baton.sessions.defaultProfile',
   sessionsBufferBytes: 'baton.sessions.outputBufferBytes',
   sessionsMaxParallel: 'baton.sessions.maxParallel',
+  autopilotDefaultAgent: 'baton.autopilot.defaultAgent',
+  autopilotMaxConsecutiveFailures: 'baton.autopilot.maxConsecutiveFailures',
+  autopilotRetryLimit: 'baton.autopilot.retryLimit',
+  autopilotBudgetAgentHours: 'baton.autopilot.budget.agentHours',
   sessionsUseWorktrees: 'baton.sessions.useWorktrees',
   sessionsWorktreeCleanup: 'baton.sessions.worktreeCleanup',
   sessionsUseTmux: 'baton.sessions.useTmux',

@@ -44,7 +44,9 @@ interface Fixture {
   worktrees: WorktreeManager;
   settings: LandingSettings;
   lander: Lander;
-  /** A task with an ended session in its own worktree (one commit there unless `commit` is false). */
+  /** Ids of the sessions that count as running. */
+  live: Set<string>;
+  /** A task with an ended (or, with `live`, running) session in its own worktree. */
   session(title: string, options?: { live?: boolean }): Promise<{ taskId: string; sessionId: string; branch: string; worktree: string }>;
 }
 
@@ -74,9 +76,8 @@ async function fixture(t: TestContext, settings: Partial<LandingSettings> = {}, 
     ...(options.reviews ? { reviews: owner.services.reviews } : {}),
   });
   t.after(() => lander.dispose());
-  let n = 0;
   return {
-    repo, owner, sessions, worktrees, settings: current, lander,
+    repo, owner, sessions, worktrees, settings: current, lander, live,
     async session(title, options = {}) {
       const task = owner.plan.createTask({ title }, ada);
       const num = sessions.nextNumber();
@@ -87,7 +88,6 @@ async function fixture(t: TestContext, settings: Partial<LandingSettings> = {}, 
         tmuxSession: null, pid: null, state: 'exited', startedAt: new Date().toISOString(), endedAt: new Date().toISOString(), exitCode: 0, endReason: 'exited', lastOutput: '',
       });
       if (options.live) live.add(sessionId);
-      n++;
       return { taskId: task.id, sessionId, branch: wt.branch, worktree: wt.path };
     },
   };
@@ -274,7 +274,7 @@ test('a session still running: its work lands, its worktree stays until it ends;
   assert.equal(head(f.repo, 'refs/heads/main'), tip);
   assert.equal(head(f.repo, 'HEAD'), head(f.repo, 'refs/heads/elsewhere'), "the person's checkout is untouched");
   assert.ok(fs.existsSync(s.worktree));
-  assert.match(r.release ?? '', /stays while session .* runs/);
+  assert.match(r.release ?? '', /stays while session .* runs in it/);
 });
 
 test('baton.land.onApprove: the review gate approving the task lands its branch; a conflict is noted in its activity instead', async t => {
@@ -341,6 +341,22 @@ test('a branch without upstream lands into the workspace checkout; a branch alre
   assert.equal(r.outcome, 'already-landed');
   assert.equal(r.commit, tip);
   assert.ok(!fs.existsSync(s.worktree), 'worktree released');
+});
+
+test("a reviewer session still running in the task's worktree keeps it there after landing", async t => {
+  const f = await fixture(t);
+  const s = await f.session('Reviewed in place');
+  commitFile(s.worktree, 'feature.txt', 'feature\n');
+  const num = f.sessions.nextNumber();
+  f.sessions.insert(num, {
+    id: `run-${num}`, profile: 'codex', title: 'review', command: 'codex', taskId: null, cwd: s.worktree, worktree: null, branch: null,
+    tmuxSession: null, pid: process.pid, state: 'idle', startedAt: new Date().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
+  });
+  f.live.add(`run-${num}`);
+  const r = await f.lander.land(s.taskId, 'merge', ada);
+  assert.equal(r.outcome, 'fast-forward');
+  assert.ok(fs.existsSync(s.worktree));
+  assert.match(r.release ?? '', new RegExp(`stays while session run-${num} runs in it`));
 });
 
 test('errors: a task without a session branch, an unknown mode', async t => {
