@@ -8,6 +8,7 @@ import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLocation';
 import { StdioProxy } from './stdioProxy';
+import { DEFAULT_LANDING_SETTINGS, MERGE_STRATEGIES } from '../sessions/landing';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
@@ -472,6 +473,8 @@ export function buildProgram(): Command {
     .option('--idle-timeout <seconds>', 'close an MCP session after this many seconds without a request or an open stream, ending its agent session', seconds('--idle-timeout'), 600)
     .option('--lease <seconds>', 'a claimed task goes back to To Do after its agent shows no sign of life for this many seconds', seconds('--lease'), 900)
     .option('--review-pipeline <spec>', 'the workspace\'s review pipeline, e.g. "review: codex, gemini -> gate: human" (tasks and sprints can set their own with baton pipeline)')
+    .addOption(new Option('--merge-strategy <strategy>', 'how baton land merges: fast-forward else a merge commit, always a merge commit, or fast-forward only').choices([...MERGE_STRATEGIES]).default('ff-or-merge'))
+    .addOption(new Option('--land-on-approve <mode>', "land a task's session branch when its review gate approves it").choices(['off', 'merge', 'rebase']).default('off'))
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const running = readEndpoint(storageDir);
@@ -483,6 +486,7 @@ export function buildProgram(): Command {
         mcp: { port: opts.port, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools, sessionIdleSeconds: opts.idleTimeout },
         claimLeaseSeconds: opts.lease,
         reviewPipeline: opts.reviewPipeline ?? null,
+        landing: () => ({ ...DEFAULT_LANDING_SETTINGS, mergeStrategy: opts.mergeStrategy, onApprove: opts.landOnApprove }),
         onHandover: () => handedOver(),
       });
       for (const m of owner.recovery.messages) process.stderr.write(`[warn] ${m}\n`);
