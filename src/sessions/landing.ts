@@ -351,15 +351,17 @@ export class Lander implements Disposable {
       }
     }
 
-    // Everything checked: move the session branch (rebase), then the base.
-    if (rebasedBranch && rebasedBranch !== b.branchCommit) {
-      if (b.worktree) await gitOk(b.worktree, ['reset', '--keep', rebasedBranch], `move ${b.branch} to its rebased commits`);
-      else await gitOk(b.repoRoot, ['update-ref', '-m', `baton: rebase ${b.branch} onto ${b.base}`, `refs/heads/${b.branch}`, rebasedBranch, b.branchCommit], `move ${b.branch} to its rebased commits`);
-    }
+    // Everything checked: move the base (one step: a fast-forward, git checks the old value), then
+    // for a rebase the session branch. Should that second step fail, the branch keeps its original
+    // commits (nothing is lost; releasing the worktree preserves them) and the base has the work.
     if (baseCheckout) {
       await gitOk(baseCheckout, ['merge', '--ff-only', '--no-edit', '--quiet', newTip], `fast-forward ${b.base} in ${baseCheckout}`);
     } else {
       await gitOk(b.repoRoot, ['update-ref', '-m', `baton: land ${b.branch}`, `refs/heads/${b.base}`, newTip, b.baseCommit], `move ${b.base}`);
+    }
+    if (rebasedBranch && rebasedBranch !== b.branchCommit) {
+      if (b.worktree) await gitOk(b.worktree, ['reset', '--keep', rebasedBranch], `move ${b.branch} to its rebased commits`);
+      else await gitOk(b.repoRoot, ['update-ref', '-m', `baton: rebase ${b.branch} onto ${b.base}`, `refs/heads/${b.branch}`, rebasedBranch, b.branchCommit], `move ${b.branch} to its rebased commits`);
     }
     const how = outcome === 'fast-forward' ? 'fast-forward' : outcome === 'merge-commit' ? 'merge commit' : 'rebased, then fast-forward';
     let message = `Landed ${names} (${how}) at ${short(newTip)}: ${plural(touched.length, 'file')} changed.`;
