@@ -18,6 +18,8 @@ import type { PlanService } from './services/planService';
 import { openTakingOver, OwnedElsewhereError, WorkspaceOwner } from './host/workspaceOwner';
 import { resolveStorageDir } from './store/storageLocation';
 import { registerArtifactCommands } from './ui/artifactCommands';
+import { registerLandingCommands } from './ui/landingCommands';
+import type { LandingSettings } from './sessions/landing';
 import { registerCommands } from './ui/commands';
 import { registerCoordinationCommands } from './ui/coordinationCommands';
 import { InboxTreeProvider } from './ui/inboxTree';
@@ -108,6 +110,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
       workflowRules,
       reviewPipeline,
       claimLeaseSeconds: positiveSetting(config, SETTINGS.tasksClaimLeaseSeconds, 900, log),
+      landing: landingSettings,
       mcp: config.get<boolean>(SETTINGS.mcpEnabled, true)
         ? {
           port: config.get<number>(SETTINGS.mcpPort, 0),
@@ -146,7 +149,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   const plan = current.plan;
   const mcpConfig = () => current.agentEndpoint();
   const planRepository = new PlanRepository(current.db);
-  const tree = new TasksTreeProvider(plan, { imports: () => planRepository.listImports(), state: context.workspaceState });
+  const terminalSessions = new TerminalSessionRepository(current.db);
+  const tree = new TasksTreeProvider(plan, { imports: () => planRepository.listImports(), state: context.workspaceState, branches: () => terminalSessions.tasksWithBranch() });
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan, current.services));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
   const inboxTree = new InboxTreeProvider(current.services.inbox, current.services.messages, {
@@ -156,6 +160,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   context.subscriptions.push(inboxTree, new MessageDocumentProvider(current.services.messages, plan));
   registerCoordinationCommands(context, current.services, inboxTree, log);
   registerArtifactCommands(context, current.services.artifacts, plan, log);
+  registerLandingCommands(context, current.services.landing, plan, terminalSessions, log);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
     if (!e.affectsConfiguration(SETTINGS.reviewPipeline)) return;
     try {
@@ -223,6 +228,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   return { plan, services: current.services, tasksTree: tree, inboxTree, sessionManager: sessions, sessionsTree, mcpUrl: current.mcpUrl, storageDir, mcpDefinitions };
 }
 
+/** `baton.land.*` and `baton.sessions.worktreeCleanup`, read at each landing. */
+function landingSettings(): LandingSettings {
+  const config = vscode.workspace.getConfiguration();
+  return {
+    mergeStrategy: config.get(SETTINGS.landMergeStrategy, 'ff-or-merge'),
+    onApprove: config.get(SETTINGS.landOnApprove, 'off'),
+    cleanup: config.get(SETTINGS.sessionsWorktreeCleanup, 'preserve-and-remove'),
+  };
+}
+
 /** `baton.mcp.toolTier` as a tier agents may have (anything but `full` is `core`). */
 function agentTierSetting(): AgentTier {
   return vscode.workspace.getConfiguration().get<string>(SETTINGS.mcpToolTier, 'core') === 'full' ? 'full' : 'core';
@@ -269,12 +284,14 @@ async function startAgentSessions(
       useTmux: config().get(SETTINGS.sessionsUseTmux, true),
       useWorktrees: config().get(SETTINGS.sessionsUseWorktrees, false),
       worktreeCleanup: config().get(SETTINGS.sessionsWorktreeCleanup, 'preserve-and-remove'),
+      startFrom: config().get(SETTINGS.worktreesStartFrom, 'base'),
       maxParallel: config().get(SETTINGS.sessionsMaxParallel, 4),
       cols: 120,
       rows: 32,
     }),
     hooks,
     mcpEndpoint: mcpConfig,
+    startPoint: taskId => current.services.landing.startPoint(taskId),
     cliPath: path.join(context.extensionPath, 'dist', 'cli.js'),
     pty: () => ('error' in pty ? pty.error : pty.pty),
     log: (level, message) => log[level](message),

@@ -197,6 +197,24 @@ export function formatMessages(messages: MessageRow[]): string {
     .join('\n') + '\n';
 }
 
+/** A task's diff as `get_task_diff` returns it. */
+export interface DiffRow {
+  task_id: string; branch: string; base: string; base_from: string; worktree: string | null;
+  ahead: number; behind: number; landed: boolean; live: boolean; uncommitted: number;
+  files: { status: string; path: string; old_path?: string }[];
+}
+
+/** `baton diff`: the branch against its base, then one line per changed file (git's status letters). */
+export function formatDiff(d: DiffRow): string {
+  const lines = [
+    `${d.task_id}: ${d.branch} → ${d.base}${d.base_from === 'checkout' ? ' (the branch checked out)' : ''}: ${d.ahead} commit(s) ahead, ${d.behind} behind${d.landed ? ', landed' : ''}`,
+  ];
+  if (d.worktree) lines.push(`  worktree ${d.worktree}${d.live ? ' (session running)' : ''}${d.uncommitted ? `, ${d.uncommitted} file(s) not committed` : ''}`);
+  if (!d.files.length) lines.push('  no changed files');
+  for (const f of d.files) lines.push(`  ${f.status}  ${f.old_path !== undefined ? `${f.old_path} → ` : ''}${f.path}`);
+  return `${lines.join('\n')}\n`;
+}
+
 /** What the operator tool `autopilot` answers (`AutopilotStatus` in src/services/autopilotService.ts). */
 export interface AutopilotStatusRow {
   enabled: boolean;

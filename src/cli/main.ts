@@ -8,10 +8,11 @@ import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLocation';
 import { StdioProxy } from './stdioProxy';
+import { DEFAULT_LANDING_SETTINGS, MERGE_STRATEGIES } from '../sessions/landing';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatAutopilotStatus, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
+import { formatActivity, formatAutopilotStatus, formatDiff, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -28,8 +29,9 @@ function workspaceOf(opts: { workspace?: string }): string {
 }
 
 async function withConnection<T>(opts: { workspace?: string; verbose?: boolean }, fn: (c: BatonConnection) => Promise<T>): Promise<T> {
-  const storage = resolveStorageDir(workspaceOf(opts));
-  const conn = await connect(storage, VERSION, makeLog(!!opts.verbose));
+  const workspace = workspaceOf(opts);
+  const storage = resolveStorageDir(workspace);
+  const conn = await connect(storage, VERSION, makeLog(!!opts.verbose), undefined, workspace);
   try {
     return await fn(conn);
   } finally {
@@ -270,6 +272,35 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('diff')
+    .description("the files a task's session branch changed against its base branch")
+    .argument('<task>', 'task id, e.g. T-5')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const d = await conn.call<DiffRow>('get_task_diff', { task_id: task });
+        process.stdout.write(opts.json ? JSON.stringify(d, null, 2) + '\n' : formatDiff(d));
+      });
+    });
+
+  program.command('land')
+    .description("land a task's session branch into its base: merge (default), rebase, or keep it as it is")
+    .argument('<task>', 'task id, e.g. T-5')
+    .option('--merge', 'merge it (fast-forward or merge commit, by baton.land.mergeStrategy; the default)')
+    .option('--rebase', 'rebase it onto the base, then fast-forward the base')
+    .option('--keep', 'leave it unlanded and record the decision')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      const modes = (['merge', 'rebase', 'keep'] as const).filter(m => opts[m]);
+      if (modes.length > 1) throw new InvalidArgumentError(`Give one of --merge, --rebase, --keep (got ${modes.map(m => `--${m}`).join(' and ')}).`);
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ message: string }>('land_task', { task_id: task, mode: modes[0] ?? 'merge' });
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.message}\n`);
+      });
+    });
+
   program.command('note')
     .description('add a note to a task')
     .argument('<task>', 'task id, e.g. T-3')
@@ -442,6 +473,8 @@ export function buildProgram(): Command {
     .option('--idle-timeout <seconds>', 'close an MCP session after this many seconds without a request or an open stream, ending its agent session', seconds('--idle-timeout'), 600)
     .option('--lease <seconds>', 'a claimed task goes back to To Do after its agent shows no sign of life for this many seconds', seconds('--lease'), 900)
     .option('--review-pipeline <spec>', 'the workspace\'s review pipeline, e.g. "review: codex, gemini -> gate: human" (tasks and sprints can set their own with baton pipeline)')
+    .addOption(new Option('--merge-strategy <strategy>', 'how baton land merges: fast-forward else a merge commit, always a merge commit, or fast-forward only').choices([...MERGE_STRATEGIES]).default('ff-or-merge'))
+    .addOption(new Option('--land-on-approve <mode>', "land a task's session branch when its review gate approves it").choices(['off', 'merge', 'rebase']).default('off'))
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const running = readEndpoint(storageDir);
@@ -453,6 +486,7 @@ export function buildProgram(): Command {
         mcp: { port: opts.port, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools, sessionIdleSeconds: opts.idleTimeout },
         claimLeaseSeconds: opts.lease,
         reviewPipeline: opts.reviewPipeline ?? null,
+        landing: () => ({ ...DEFAULT_LANDING_SETTINGS, mergeStrategy: opts.mergeStrategy, onApprove: opts.landOnApprove }),
         onHandover: () => handedOver(),
       });
       for (const m of owner.recovery.messages) process.stderr.write(`[warn] ${m}\n`);

@@ -26,6 +26,7 @@ import { createWorkerParser } from './importParser';
 import { LeaseService } from '../services/leaseService';
 import { processRunning } from '../sessions/terminalSession';
 import { TerminalSessionRepository } from '../store/terminalSessionRepository';
+import { DEFAULT_LANDING_SETTINGS, Lander, type LandingSettings } from '../sessions/landing';
 import { mkdirPrivate, tightenStateFolder } from '../store/fileModes';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -55,6 +56,11 @@ export interface OwnerOptions {
    * "review: codex, gemini -> gate: human"; tasks and sprints can set their own. Invalid: the owner refuses to open.
    */
   reviewPipeline?: string | null;
+  /**
+   * Landing settings, read at each landing (`baton.land.*`, `baton.sessions.worktreeCleanup`); default
+   * `DEFAULT_LANDING_SETTINGS` (merge fast-forward or merge commit, never on approval).
+   */
+  landing?: () => LandingSettings;
   /** A headless owner that can hand over to VS Code passes what to do when asked (see `hand_over`). */
   onHandover?: () => void;
 }
@@ -239,9 +245,12 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
   }
   const reviews = new ReviewService(new ReviewRepository(db), plan, artifacts, inbox, messages, redact, undefined, (level, message) => options.log(level, message));
   reviews.setWorkspacePipeline(options.reviewPipeline);
-  
+  const landing = new Lander({
+    workspaceDir: options.workspaceDir, plan, sessions: new TerminalSessionRepository(db), reviews,
+    settings: options.landing ?? (() => DEFAULT_LANDING_SETTINGS), log: options.log,
+  });
   const autopilot = new AutopilotService(new AutopilotRepository(db), plan);
-  return { plan, sessions, inbox, messages, workflow, artifacts, reviews, autopilot };
+  return { plan, sessions, inbox, messages, workflow, artifacts, reviews, autopilot, landing };
 }
 
 /**

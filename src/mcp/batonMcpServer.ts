@@ -14,6 +14,7 @@ import type { InboxService } from '../services/inboxService';
 import type { MessageService } from '../services/messageService';
 import type { PlanService } from '../services/planService';
 import type { ReviewService } from '../services/reviewService';
+import type { Lander } from '../sessions/landing';
 import type { SessionService } from '../services/sessionService';
 import type { WorkflowService } from '../services/workflowService';
 import type { AgentSession } from '../store/coordinationRepository';
@@ -22,6 +23,7 @@ import { decodeCursor, encodeCursor, guardRequests, invalidParams, JsonRpcError,
 import { registerCoordinationTools, registerOperatorTools, type Caller } from './coordinationTools';
 import { registerImportTool, registerPlanTools, taskSummary } from './planTools';
 import { registerReviewOperatorTools, registerReviewTools, reviewSummary } from './reviewTools';
+import { registerLandingTools } from './landingTools';
 
 export const MCP_SERVER_NAME = 'baton';
 
@@ -36,6 +38,8 @@ export interface BatonServices {
   reviews: ReviewService;
   /** Autopilot's switch and status (the operator tool `autopilot`). */
   autopilot: AutopilotService;
+  /** Lands tasks' session branches (operator tools `get_task_diff`, `land_task`). */
+  landing: Lander;
 }
 
 /**
@@ -107,6 +111,8 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   submit_review: write(false, false), // adds a review and may move the task; the same review again is refused in its round but adds one in a later round
   get_reviews: read,
   set_review_pipeline: write(true, true), // overwrites the target's pipeline
+  get_task_diff: read,
+  land_task: write(true, false), // moves the base branch (and, for rebase, the session branch)
 };
 
 /** The MCP prompts' names: prefixed, so no agent CLI's built-in slash command (e.g. Gemini CLI's /init) hides them. */
@@ -277,6 +283,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   if (operator) registerOperatorTools(wrapped, services, caller);
   if (operator) registerReviewOperatorTools(wrapped, services.reviews, caller);
   if (operator) registerAutopilotTool(wrapped, services.autopilot, caller);
+  if (operator) registerLandingTools(wrapped, services.landing, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;
     wrapped.registerTool('hand_over', {

@@ -23,6 +23,11 @@ export interface SessionSettings {
   useTmux: boolean;
   useWorktrees: boolean;
   worktreeCleanup: WorktreeCleanupPolicy;
+  /**
+   * `baton.worktrees.startFrom`: a task's worktree starts from the base (`HEAD` of the workspace), or
+   * from the branch of its dependency that is done but not landed yet (`dependency-branch`). Default `base`.
+   */
+  startFrom?: 'base' | 'dependency-branch';
   /** Most sessions "Start ready tasks" runs at once. */
   maxParallel: number;
   cols: number;
@@ -45,6 +50,8 @@ export interface SessionManagerOptions {
   /** node-pty, loaded lazily by the caller; a string is why it is unavailable. */
   pty: () => typeof import('node-pty') | string;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Where a task's worktree starts under `startFrom: dependency-branch` (Lander.startPoint); null: the base. */
+  startPoint?: (taskId: string) => Promise<{ baseRef: string; baseBranch: string; dependency: string } | null>;
   /** tmux socket name (tests use their own). */
   tmuxSocket?: string;
   now?: () => Date;
@@ -172,7 +179,14 @@ export class SessionManager {
     } else if (input.worktree ?? settings.useWorktrees) {
       const manager = await this.worktreeManager();
       if (!manager) throw invalid('Worktrees need the workspace to be a git repository with at least one commit.');
-      worktree = await manager.create({ taskId: task?.id ?? null, sessionId: id });
+      const start = task && settings.startFrom === 'dependency-branch' && this.options.startPoint
+        ? await this.options.startPoint(task.id).catch(error => {
+          this.options.log('warn', `[Worktrees] ${task.id} starts from the base: ${(error as Error).message}`);
+          return null;
+        })
+        : null;
+      worktree = await manager.create({ taskId: task?.id ?? null, sessionId: id, ...(start ? { baseRef: start.baseRef, baseBranch: start.baseBranch } : {}) });
+      if (start) this.options.log('info', `[Worktrees] ${id} starts from ${start.baseRef}, the branch of ${start.dependency} (done, not landed yet); it lands into ${start.baseBranch}`);
       cwd = worktree.path;
     }
 

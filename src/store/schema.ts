@@ -351,4 +351,12 @@ CREATE INDEX autopilot_runs_open ON autopilot_runs(ended_at);
 CREATE INDEX autopilot_runs_task ON autopilot_runs(task_id);
 `,
   },
+  {
+    version: 8,
+    description: "landing: how a terminal session's branch was landed (merged, rebased or kept)",
+    // landing: JSON { mode, outcome, commit, base, branch, at, by } written by sessions/landing.ts; NULL until landed.
+    sql: `
+ALTER TABLE terminal_sessions ADD COLUMN landing TEXT;
+`,
+  },
 ];

@@ -57,6 +57,8 @@ export const COMMANDS = {
   autopilotOff: 'baton.autopilotOff',
   autopilotToggle: 'baton.autopilotToggle',
   autopilotStatus: 'baton.autopilotStatus',
+  showTaskChanges: 'baton.showTaskChanges',
+  landTask: 'baton.landTask',
 } as const;
 
 export const CONTEXT_KEYS = {
@@ -92,6 +94,9 @@ export const SETTINGS = {
   sessionsUseTmux: 'baton.sessions.useTmux',
   sessionsNotifyWaiting: 'baton.sessions.notifyWhenWaiting',
   hooks: 'baton.hooks',
+  landMergeStrategy: 'baton.land.mergeStrategy',
+  landOnApprove: 'baton.land.onApprove',
+  worktreesStartFrom: 'baton.worktrees.startFrom',
 } as const;
 
 export const MCP_PROVIDER_ID = 'baton.mcp';
