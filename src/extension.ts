@@ -240,6 +240,7 @@ async function startAgentSessions(
     }),
     hooks,
     mcpEndpoint: mcpConfig,
+    telemetryEndpoint: () => current.telemetryEndpoint(),
     cliPath: path.join(context.extensionPath, 'dist', 'cli.js'),
     pty: () => ('error' in pty ? pty.error : pty.pty),
     log: (level, message) => log[level](message),

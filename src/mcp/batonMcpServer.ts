@@ -13,6 +13,7 @@ import type { MessageService } from '../services/messageService';
 import type { PlanService } from '../services/planService';
 import type { SessionService } from '../services/sessionService';
 import type { WorkflowService } from '../services/workflowService';
+import type { UsageService } from '../services/usageService';
 import type { AgentSession } from '../store/coordinationRepository';
 import { artifactResources, registerArtifactTools } from './artifactTools';
 import { decodeCursor, encodeCursor, guardRequests, invalidParams, JsonRpcError, RESOURCE_NOT_FOUND, resourceCall } from './jsonRpc';
@@ -29,6 +30,8 @@ export interface BatonServices {
   messages: MessageService;
   workflow: WorkflowService;
   artifacts: ArtifactService;
+  /** Token and cost usage the agent CLIs report (OTLP). */
+  usage: UsageService;
 }
 
 /**

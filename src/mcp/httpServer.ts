@@ -41,6 +41,12 @@ export interface McpHttpOptions {
   /** Clock, for tests; default `Date.now`. */
   now?: () => number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /**
+   * The OTLP/HTTP receiver for requests under `/otlp/` (src/host/otlpReceiver.ts): it checks their
+   * per-session telemetry token itself (the agents' and operator tokens are not accepted there). Absent:
+   * those paths get 404.
+   */
+  otlp?: (request: { method: string; path: string; authorization: string | undefined; contentType: string | undefined; body: Buffer }) => { status: number; contentType: string; body: string };
 }
 
 /** Default idle timeout of an MCP session (10 minutes), see `McpHttpOptions.sessionIdleMs`. */
@@ -167,11 +173,24 @@ export class McpHttpServer {
     }
   }
 
+  /** An OTLP/HTTP export: the body read up to `maxBodyBytes` (else 413), then the receiver's answer. */
+  private async handleOtlp(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    const body = req.method === 'POST' ? await readBody(req, this.options.maxBodyBytes) : Buffer.alloc(0);
+    if (body === 'too-large') {
+      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end(`Request body exceeds the limit of ${this.options.maxBodyBytes} bytes.`);
+      return;
+    }
+    const answer = this.options.otlp!({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, contentType: header(req, 'content-type'), body });
+    if (answer.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="baton-telemetry"');
+    res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.body);
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!this.hostAllowed(req.headers.host)) return plain(res, 403, 'Forbidden: Host header must be 127.0.0.1 or localhost with this port.');
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin)) return plain(res, 403, `Forbidden: origin ${origin} may not call Baton's MCP server.`);
+    if (url.pathname.startsWith('/otlp/') && this.options.otlp) return this.handleOtlp(req, res, url.pathname);
     const credential = this.credential(req.headers.authorization);
     if (!credential) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="baton"');

@@ -276,4 +276,27 @@ ALTER TABLE import_stage_tasks ADD COLUMN agent_profile TEXT;
 ALTER TABLE import_stage_tasks ADD COLUMN agent_role TEXT;
 `,
   },
+  {
+    version: 6,
+    description: 'usage: token and cost samples the agent CLIs report over OTLP, per terminal session',
+    sql: `
+CREATE TABLE usage_samples (
+  id INTEGER PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  task_id TEXT,
+  source TEXT NOT NULL,
+  model TEXT,
+  kind TEXT NOT NULL,
+  value REAL NOT NULL,
+  temporality TEXT NOT NULL,
+  series TEXT NOT NULL,
+  start_ns TEXT NOT NULL,
+  time_ns TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE INDEX usage_samples_session ON usage_samples(session_id);
+CREATE INDEX usage_samples_task ON usage_samples(task_id);
+CREATE INDEX usage_samples_series ON usage_samples(session_id, series, start_ns);
+`,
+  },
 ];

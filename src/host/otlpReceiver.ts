@@ -1,0 +1,72 @@
+import { decodeLogsRequest, decodeMetricsRequest, OtlpDecodeError } from './otlpDecode';
+import type { TelemetryTokens } from './telemetryTokens';
+import type { UsageService } from '../services/usageService';
+
+/** The path prefix of Baton's OTLP receiver on its loopback HTTP server (`<prefix>/v1/metrics`, `/v1/logs`, `/v1/traces`). */
+export const OTLP_PATH = '/otlp';
+
+/** An OTLP/HTTP request as the HTTP server hands it over. */
+export interface OtlpRequest {
+  method: string;
+  /** Path after the host, e.g. `/otlp/v1/metrics`. */
+  path: string;
+  /** The `Authorization` header, if any. */
+  authorization: string | undefined;
+  contentType: string | undefined;
+  body: Buffer;
+}
+
+/** The answer: status, content type, body. */
+export interface OtlpResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * Baton's OTLP/HTTP receiver (OTLP 1.x, "OTLP/HTTP"): `POST /otlp/v1/metrics` stores the token and cost
+ * samples in the body for the session its bearer token names; `/v1/logs` and `/v1/traces` are accepted
+ * and dropped (so exporters do not retry). Authentication: `Authorization: Bearer <session telemetry
+ * token>` (see TelemetryTokens), never the MCP or operator token; a missing or foreign token gets 401.
+ * Success is `200 {}` (an empty ExportServiceResponse, JSON). Errors: 405 for a method other than POST,
+ * 404 for another path, 400/415 from the decoder (the message says what was wrong), 404 for a session
+ * Baton has no record of.
+ */
+export function createOtlpReceiver(tokens: TelemetryTokens, usage: UsageService, log?: (level: 'info' | 'warn', message: string) => void): (request: OtlpRequest) => OtlpResponse {
+  return request => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
+    const sessionId = bearer ? tokens.sessionOf(bearer) : null;
+    if (!sessionId) return text(401, 'Unauthorized: send Authorization: Bearer <the session\'s telemetry token> (Baton sets it in OTEL_EXPORTER_OTLP_HEADERS).');
+    if (request.method !== 'POST') return text(405, 'Method not allowed: OTLP/HTTP exports are POST requests.');
+    const signal = request.path.slice(OTLP_PATH.length);
+    try {
+      if (signal === '/v1/metrics') {
+        const samples = decodeMetricsRequest(request.contentType, request.body);
+        usage.record(sessionId, samples);
+        return ok();
+      }
+      if (signal === '/v1/logs') {
+        decodeLogsRequest(request.contentType, request.body);
+        return ok();
+      }
+      if (signal === '/v1/traces') return ok();
+      return text(404, `Not found: Baton's OTLP receiver takes ${OTLP_PATH}/v1/metrics, ${OTLP_PATH}/v1/logs and ${OTLP_PATH}/v1/traces.`);
+    } catch (error) {
+      if (error instanceof OtlpDecodeError) {
+        log?.('warn', `[Telemetry] ${sessionId}: ${error.message}`);
+        return text(error.status, error.message);
+      }
+      const message = error instanceof Error ? error.message : String(error);
+      if (/No terminal session/.test(message)) return text(404, message);
+      throw error;
+    }
+  };
+}
+
+function ok(): OtlpResponse {
+  return { status: 200, contentType: 'application/json', body: '{}' };
+}
+
+function text(status: number, body: string): OtlpResponse {
+  return { status, contentType: 'text/plain; charset=utf-8', body };
+}
