@@ -19,6 +19,7 @@ import { artifactResources, registerArtifactTools } from './artifactTools';
 import { decodeCursor, encodeCursor, guardRequests, invalidParams, JsonRpcError, RESOURCE_NOT_FOUND, resourceCall } from './jsonRpc';
 import { registerCoordinationTools, registerOperatorTools, type Caller } from './coordinationTools';
 import { registerImportTool, registerPlanTools, taskSummary } from './planTools';
+import { registerUsageTools } from './usageTools';
 
 export const MCP_SERVER_NAME = 'baton';
 
@@ -98,6 +99,7 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   pause_task: write(false, false),
   intervene: write(false, false),
   list_activity: read,
+  get_cost: read,
   hand_over: write(true, true), // the headless owner stops
 };
 
@@ -259,6 +261,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   registerImportTool(wrapped, plan, actorOf);
   registerCoordinationTools(wrapped, services, caller);
   registerArtifactTools(wrapped, services.artifacts, actorOf);
+  registerUsageTools(wrapped, services.usage);
   if (operator) registerOperatorTools(wrapped, services, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;
