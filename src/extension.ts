@@ -181,7 +181,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     void vscode.window.showWarningMessage(vscode.l10n.t('Baton: {0} "{1}" is back in To Do: {2}.', lapse.taskId, lapse.title, lapse.reason), open)
       .then(choice => choice && vscode.commands.executeCommand(COMMANDS.openTaskDetails, lapse.taskId));
   }));
-  const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
+  const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState, current.services.usage);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);

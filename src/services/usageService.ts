@@ -1,3 +1,4 @@
+import { Emitter, type Event } from '../core/event';
 import type { UsageKind, UsageSample } from '../host/otlpDecode';
 import type { SqlStore, SqlValue } from '../store/planRepository';
 import type { PlanService } from './planService';
@@ -54,6 +55,10 @@ type Row = { session_id: string; task_id: string | null; source: string; model: 
  * means the counter restarted, so the totals of each start add up).
  */
 export class UsageService {
+  private readonly _onDidChangeUsage = new Emitter<{ sessionId: string; taskId: string | null }>();
+  /** Fires after samples were stored for a session (throttled by the CLIs' export interval). */
+  readonly onDidChangeUsage: Event<{ sessionId: string; taskId: string | null }> = this._onDidChangeUsage.event;
+
   constructor(private readonly db: SqlStore, private readonly plan: PlanService, private readonly redact: (text: string) => string) {}
 
   /**
@@ -76,6 +81,7 @@ export class UsageService {
         );
       }
     });
+    this._onDidChangeUsage.fire({ sessionId, taskId: session.task_id });
     return samples.length;
   }
 
@@ -121,7 +127,7 @@ export class UsageService {
   }
 
   dispose(): void {
-    // nothing held
+    this._onDidChangeUsage.dispose();
   }
 
   private rows(where: string, params: SqlValue[]): Row[] {
