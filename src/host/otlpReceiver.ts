@@ -5,13 +5,11 @@ import type { UsageService } from '../services/usageService';
 /** The path prefix of Baton's OTLP receiver on its loopback HTTP server (`<prefix>/v1/metrics`, `/v1/logs`, `/v1/traces`). */
 export const OTLP_PATH = '/otlp';
 
-/** An OTLP/HTTP request as the HTTP server hands it over. */
+/** An OTLP/HTTP request as the HTTP server hands it over (after the token was checked). */
 export interface OtlpRequest {
   method: string;
   /** Path after the host, e.g. `/otlp/v1/metrics`. */
   path: string;
-  /** The `Authorization` header, if any. */
-  authorization: string | undefined;
   contentType: string | undefined;
   body: Buffer;
 }
@@ -27,16 +25,21 @@ export interface OtlpResponse {
  * Baton's OTLP/HTTP receiver (OTLP 1.x, "OTLP/HTTP"): `POST /otlp/v1/metrics` stores the token and cost
  * samples in the body for the session its bearer token names; `/v1/logs` and `/v1/traces` are accepted
  * and dropped (so exporters do not retry). Authentication: `Authorization: Bearer <session telemetry
- * token>` (see TelemetryTokens), never the MCP or operator token; a missing or foreign token gets 401.
+ * token>` (see TelemetryTokens), never the MCP or operator token; a missing or foreign token gets 401
+ * (answered by the HTTP server from `sessionOf`, before the body is read).
  * Success is `200 {}` (an empty ExportServiceResponse, JSON). Errors: 405 for a method other than POST,
  * 404 for another path, 400/415 from the decoder (the message says what was wrong), 404 for a session
  * Baton has no record of.
  */
-export function createOtlpReceiver(tokens: TelemetryTokens, usage: UsageService, log?: (level: 'info' | 'warn', message: string) => void): (request: OtlpRequest) => OtlpResponse {
-  return request => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(request.authorization ?? '')?.[1];
-    const sessionId = bearer ? tokens.sessionOf(bearer) : null;
-    if (!sessionId) return text(401, 'Unauthorized: send Authorization: Bearer <the session\'s telemetry token> (Baton sets it in OTEL_EXPORTER_OTLP_HEADERS).');
+export function createOtlpReceiver(tokens: TelemetryTokens, usage: UsageService, log?: (level: 'info' | 'warn', message: string) => void): {
+  sessionOf: (authorization: string | undefined) => string | null;
+  receive: (sessionId: string, request: OtlpRequest) => OtlpResponse;
+} {
+  const sessionOf = (authorization: string | undefined) => {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+    return bearer ? tokens.sessionOf(bearer) : null;
+  };
+  return { sessionOf, receive: (sessionId, request) => {
     if (request.method !== 'POST') return text(405, 'Method not allowed: OTLP/HTTP exports are POST requests.');
     const signal = request.path.slice(OTLP_PATH.length);
     try {
@@ -60,7 +63,7 @@ export function createOtlpReceiver(tokens: TelemetryTokens, usage: UsageService,
       if (/No terminal session/.test(message)) return text(404, message);
       throw error;
     }
-  };
+  } };
 }
 
 function ok(): OtlpResponse {

@@ -46,8 +46,19 @@ export interface McpHttpOptions {
    * per-session telemetry token itself (the agents' and operator tokens are not accepted there). Absent:
    * those paths get 404.
    */
-  otlp?: (request: { method: string; path: string; authorization: string | undefined; contentType: string | undefined; body: Buffer }) => { status: number; contentType: string; body: string };
+  otlp?: {
+    /** The session a request's `Authorization` header names (its telemetry token), or null: 401 before the body is read. */
+    sessionOf: (authorization: string | undefined) => string | null;
+    /** Answers an authenticated export (body read up to {@link OTLP_MAX_BODY_BYTES}). */
+    receive: (sessionId: string, request: { method: string; path: string; contentType: string | undefined; body: Buffer }) => { status: number; contentType: string; body: string };
+  };
 }
+
+/**
+ * Largest OTLP export body accepted (bytes): 16 MiB, not the MCP limit, since a CLI's metrics export
+ * holds every histogram's buckets (Codex 0.169 sends about 600 KB at exit). Read only after the token checked.
+ */
+export const OTLP_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Default idle timeout of an MCP session (10 minutes), see `McpHttpOptions.sessionIdleMs`. */
 export const DEFAULT_SESSION_IDLE_MS = 600_000;
@@ -173,15 +184,22 @@ export class McpHttpServer {
     }
   }
 
-  /** An OTLP/HTTP export: the body read up to `maxBodyBytes` (else 413), then the receiver's answer. */
+  /** An OTLP/HTTP export: the token checked (else 401), the body read up to OTLP_MAX_BODY_BYTES (else 413), then the receiver's answer. */
   private async handleOtlp(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
-    const body = req.method === 'POST' ? await readBody(req, this.options.maxBodyBytes) : Buffer.alloc(0);
-    if (body === 'too-large') {
-      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end(`Request body exceeds the limit of ${this.options.maxBodyBytes} bytes.`);
+    const otlp = this.options.otlp!;
+    const sessionId = otlp.sessionOf(req.headers.authorization);
+    if (!sessionId) {
+      req.resume();
+      res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', 'WWW-Authenticate': 'Bearer realm="baton-telemetry"' })
+        .end("Unauthorized: send Authorization: Bearer <the session's telemetry token> (Baton sets it in OTEL_EXPORTER_OTLP_HEADERS).");
       return;
     }
-    const answer = this.options.otlp!({ method: req.method ?? 'GET', path, authorization: req.headers.authorization, contentType: header(req, 'content-type'), body });
-    if (answer.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="baton-telemetry"');
+    const body = req.method === 'POST' ? await readBody(req, OTLP_MAX_BODY_BYTES) : Buffer.alloc(0);
+    if (body === 'too-large') {
+      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end(`Request body exceeds the limit of ${OTLP_MAX_BODY_BYTES} bytes.`);
+      return;
+    }
+    const answer = otlp.receive(sessionId, { method: req.method ?? 'GET', path, contentType: header(req, 'content-type'), body });
     res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.body);
   }
 

@@ -148,6 +148,13 @@ test('the receiver on the owner\'s loopback server: no token, the agents\' MCP t
   assert.match(proto.text, /http\/json/);
   const unknown = await post('metrics', body, bearer(endpoint.tokenFor('run-9999')));
   assert.equal(unknown.status, 404, 'a token for a session Baton never recorded stores nothing');
+  // A body larger than the MCP limit (the test owner's is 64 KB; Codex sends ~600 KB of histograms at exit) is taken.
+  const big = JSON.parse(body.toString('utf8'));
+  big.resourceMetrics[0].scopeMetrics[0].metrics.push({ name: 'padding.histogram', histogram: { aggregationTemporality: 1, dataPoints: Array.from({ length: 4000 }, (_, i) => ({ attributes: [{ key: 'i', value: { intValue: i } }], count: 1, sum: 1, bucketCounts: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], explicitBounds: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024] })) } });
+  const bigText = JSON.stringify(big);
+  assert.ok(bigText.length > 600_000, `${bigText.length} bytes`);
+  assert.equal((await post('metrics', bigText, bearer(endpoint.tokenFor(id)))).status, 200);
+  assert.equal(owner.services.usage.forSession(id).tokens.input, 36015);
   // The MCP endpoint still refuses the telemetry token.
   const mcp = await fetch(owner.mcpUrl!, { method: 'POST', headers: { ...bearer(endpoint.tokenFor(id)), 'content-type': JSON_TYPE, accept: 'application/json, text/event-stream' }, body: '{}' });
   assert.equal(mcp.status, 401);

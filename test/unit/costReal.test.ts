@@ -1,9 +1,9 @@
 /*
- * End to end with the real Claude Code: Baton's SessionManager starts it on a task (headless, its model the
- * scripted model server of helpers/modelServer.ts), with the MCP and telemetry wiring; Claude Code exports
- * its token and cost metrics to the owner's OTLP receiver with the session's token; `baton cost --json`
- * (a separate process, through the owner) shows the tokens the model server reported, on the task and in
- * its sprint. Skipped with a message when Claude Code is missing; fails under CI=true.
+ * End to end with the real agent CLIs: Baton's SessionManager starts each on a task (headless, its model
+ * the scripted model server of helpers/modelServer.ts), with the MCP and telemetry wiring; the CLI exports
+ * its token (and, Claude Code only, cost) metrics to the owner's OTLP receiver with the session's token;
+ * `baton cost --json` (a separate process, through the owner) shows the tokens the model server reported,
+ * on the task and in its sprint. Skipped with a message when a CLI is missing; fails under CI=true.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -22,15 +22,60 @@ import { startModelServer } from './helpers/modelServer';
 import { openTestOwner } from './helpers/owner';
 import { missingBinary, requirePresent, skipOutsideCi } from './helpers/required';
 
-const CLAUDE = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin/claude');
-const missing = missingBinary(CLAUDE, 'run `bash scripts/setup-agents.sh` to test cost reporting with the real Claude Code');
+const BIN = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin');
 const user = { kind: 'user', name: 'ada' } as const;
 
-test('claude: a session Baton starts on a task reports its tokens and cost over OTLP; `baton cost --json` shows the model server\'s token counts on the task and its sprint', { skip: skipOutsideCi(missing), timeout: 120_000 }, async t => {
+/**
+ * How `cli` runs headless against the scripted model server (as in agentLoopReal.test.ts), with what it
+ * needs written in `home`: arguments in the profile's place, arguments before the prompt, environment.
+ */
+function headlessLaunch(cli: string, home: string, workspace: string, modelUrl: string): { args: string[]; promptArgs: string[]; env: Record<string, string> } {
+  switch (cli) {
+    case 'claude':
+      return {
+        args: ['-p', '--output-format', 'stream-json', '--verbose', '--allowedTools', 'mcp__baton'], promptArgs: ['--'],
+        env: { ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'sk-ant-offline-test', ENABLE_TOOL_SEARCH: 'false' },
+      };
+    case 'codex':
+      fs.mkdirSync(path.join(home, '.codex'), { recursive: true });
+      return {
+        args: [
+          '-c', `model_providers.scripted={name="scripted",base_url="${modelUrl}/v1",env_key="SCRIPTED_MODEL_KEY",wire_api="responses"}`,
+          '-c', 'model_provider="scripted"', '-c', 'model="scripted-model"', 'exec', '--json', '--skip-git-repo-check',
+        ],
+        promptArgs: ['--'], env: { SCRIPTED_MODEL_KEY: 'offline-test', CODEX_HOME: path.join(home, '.codex') },
+      };
+    case 'gemini':
+      fs.mkdirSync(path.join(home, '.gemini'), { recursive: true });
+      fs.writeFileSync(path.join(home, '.gemini', 'trustedFolders.json'), JSON.stringify({ [workspace]: 'TRUST_FOLDER' }));
+      fs.writeFileSync(path.join(home, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
+      return {
+        args: ['--approval-mode', 'yolo', '--output-format', 'stream-json', '-m', 'gemini-2.5-flash'], promptArgs: ['-p'],
+        env: { GOOGLE_GEMINI_BASE_URL: modelUrl, GEMINI_API_KEY: 'offline-test', GEMINI_CLI_HOME: home },
+      };
+    case 'qwen':
+      return {
+        args: ['--approval-mode', 'yolo', '--output-format', 'stream-json', '--auth-type', 'openai', '--openai-api-key', 'offline-test', '--openai-base-url', `${modelUrl}/v1`, '-m', 'scripted-model'],
+        promptArgs: [], env: { QWEN_CODE_SUPPRESS_YOLO_WARNING: '1' },
+      };
+    default:
+      throw new Error(`no headless launch for ${cli}`);
+  }
+}
+
+/** What each CLI reports: Claude Code tokens and cost; the others tokens only. */
+const REPORTS_COST: Record<string, boolean> = { claude: true, codex: false, gemini: false, qwen: false };
+const LABEL: Record<string, string> = { claude: 'Claude Code', codex: 'Codex', gemini: 'Gemini CLI', qwen: 'Qwen Code' };
+
+for (const cli of Object.keys(REPORTS_COST)) {
+const COMMAND = path.join(BIN, cli);
+const missing = missingBinary(COMMAND, `run \`bash scripts/setup-agents.sh\` to test cost reporting with the real ${cli} CLI`);
+
+test(`${cli}: a session Baton starts on a task reports its tokens${REPORTS_COST[cli] ? ' and cost' : ' (no cost)'} over OTLP; \`baton cost --json\` shows the model server's token counts on the task and its sprint`, { skip: skipOutsideCi(missing), timeout: 120_000 }, async t => {
   requirePresent(missing);
   const pty = loadNodePty();
   if ('error' in pty) throw new Error(`node-pty is needed for sessions: ${pty.error}`);
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'baton-cost-')));
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `baton-cost-${cli}-`)));
   const home = path.join(root, 'home');
   const workspace = path.join(root, 'workspace');
   fs.mkdirSync(home);
@@ -49,16 +94,16 @@ test('claude: a session Baton starts on a task reports its tokens and cost over 
   const task = owner.plan.createTask({ title: 'Fix the parser (costed)', sprintId: sprint.id }, user);
   const other = owner.plan.createTask({ title: 'Not started', sprintId: sprint.id }, user);
   const models = await startModelServer([
-    { tools: [{ tool: 'agent_init', args: { agent: 'scripted-claude', profile: 'claude', task_id: task.id } }] },
+    { tools: [{ tool: 'agent_init', args: { agent: `scripted-${cli}`, profile: cli, task_id: task.id } }] },
     { tools: [{ tool: 'complete_task', args: { task_id: task.id, summary: 'Done, with its cost counted' } }] },
     { text: 'The task is complete.' },
   ]);
   t.after(() => models.close());
 
+  const launch = headlessLaunch(cli, home, workspace, models.url);
   const headless: AgentProfile = {
-    ...BUILTIN_PROFILES.find(p => p.id === 'claude')!, command: CLAUDE,
-    args: ['-p', '--output-format', 'stream-json', '--verbose', '--allowedTools', 'mcp__baton'], promptArgs: ['--'],
-    env: { HOME: home, CI: 'true', NO_COLOR: '1', DISABLE_AUTOUPDATER: '1', ANTHROPIC_BASE_URL: models.url, ANTHROPIC_API_KEY: 'sk-ant-offline-test', ENABLE_TOOL_SEARCH: 'false' },
+    ...BUILTIN_PROFILES.find(p => p.id === cli)!, command: COMMAND, args: launch.args, promptArgs: launch.promptArgs,
+    env: { HOME: home, USERPROFILE: home, CI: 'true', NO_COLOR: '1', NO_BROWSER: 'true', DISABLE_AUTOUPDATER: '1', ...launch.env },
   };
   const logs: string[] = [];
   const manager = new SessionManager({
@@ -75,26 +120,27 @@ test('claude: a session Baton starts on a task reports its tokens and cost over 
     manager.dispose();
   });
   const exited = new Promise<SessionExit>(resolve => manager.onDidExit(resolve));
-  const live = await manager.start({ profileId: 'claude', taskId: task.id });
+  const live = await manager.start({ profileId: cli, taskId: task.id });
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit in 90 s:\n${manager.readOutput(live.record.id, 40).join('\n')}\n${models.summary()}`)), 90_000).unref());
   const exit = await Promise.race([exited, timeout]);
   const served = models.totalUsage();
   t.diagnostic(`exit ${exit.exitCode}; model usage ${JSON.stringify(served)}\n${models.summary()}\n${logs.filter(l => /report/.test(l)).join('\n')}`);
   assert.equal(exit.exitCode, 0, exit.session.lastOutput);
   assert.equal(owner.plan.getTask(task.id).status, 'DONE');
-  assert.ok(logs.some(l => l.includes(`${live.record.id}: Claude Code reports tokens and cost to ${owner.telemetryEndpoint()!.url}`)), logs.join('\n'));
+  assert.ok(logs.some(l => l.startsWith(`[Sessions] ${live.record.id}: ${LABEL[cli]} reports tokens`)), logs.join('\n'));
 
   const out = await new Promise<string>((resolve, reject) => execFile(process.execPath, [...CLI_ARGS, 'cost', '--sprint', sprint.id, '--json', '--workspace', workspace],
     { env: { ...process.env, BATON_HOME: batonHome }, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout))));
   const report = JSON.parse(out);
   const line = report.tasks.find((x: any) => x.task_id === task.id);
   assert.ok(line, out);
-  // Claude Code's token counts are the usage the scripted model server reported, every request summed.
+  // The CLI's token counts are the usage the scripted model server reported, every request summed.
   assert.equal(line.tokens.input, served.inputTokens, out);
   assert.equal(line.tokens.output, served.outputTokens, out);
   assert.equal(line.reported, true);
-  assert.ok(typeof line.cost_usd === 'number' && line.cost_usd > 0, `Claude Code prices the tokens: ${out}`);
-  assert.deepEqual(line.sources, ['claude']);
+  if (REPORTS_COST[cli]) assert.ok(typeof line.cost_usd === 'number' && line.cost_usd > 0, `Claude Code prices the tokens: ${out}`);
+  else assert.equal(line.cost_usd, null, `${cli} reports no cost: null, never 0`);
+  assert.deepEqual(line.sources, [cli]);
   assert.equal(report.total.tokens.input, served.inputTokens, "the sprint's total is its one session's");
   const session = report.sessions.find((s: any) => s.session_id === live.record.id);
   assert.equal(session.task_id, task.id);
@@ -103,5 +149,6 @@ test('claude: a session Baton starts on a task reports its tokens and cost over 
   // The text form says the same, for people.
   const text = await new Promise<string>((resolve, reject) => execFile(process.execPath, [...CLI_ARGS, 'cost', '--workspace', workspace],
     { env: { ...process.env, BATON_HOME: batonHome }, encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => (error ? reject(new Error(stderr)) : resolve(stdout))));
-  assert.match(text, new RegExp(`${task.id}  Fix the parser \\(costed\\): [\\d,]+ tokens \\(${served.inputTokens.toLocaleString('en-US')} in, ${served.outputTokens} out\\) · \\$\\d`));
+  assert.match(text, new RegExp(`${task.id}  Fix the parser \\(costed\\): [\\d,]+ tokens \\(${served.inputTokens.toLocaleString('en-US')} in, ${served.outputTokens} out[^)]*\\) · ${REPORTS_COST[cli] ? '\\$\\d' : 'cost not reported'}`));
 });
+}
