@@ -1,3 +1,4 @@
+import { BatonError } from '../core/errors';
 import { decodeLogsRequest, decodeMetricsRequest, OtlpDecodeError } from './otlpDecode';
 import type { TelemetryTokens } from './telemetryTokens';
 import type { UsageService } from '../services/usageService';
@@ -59,8 +60,7 @@ export function createOtlpReceiver(tokens: TelemetryTokens, usage: UsageService,
         log?.('warn', `[Telemetry] ${sessionId}: ${error.message}`);
         return text(error.status, error.message);
       }
-      const message = error instanceof Error ? error.message : String(error);
-      if (/No terminal session/.test(message)) return text(404, message);
+      if (error instanceof BatonError && error.code === 'NOT_FOUND') return text(404, error.message);
       throw error;
     }
   } };

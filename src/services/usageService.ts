@@ -1,3 +1,4 @@
+import { notFound } from '../core/errors';
 import { Emitter, type Event } from '../core/event';
 import type { UsageKind, UsageSample } from '../host/otlpDecode';
 import type { SqlStore, SqlValue } from '../store/planRepository';
@@ -64,11 +65,11 @@ export class UsageService {
   /**
    * Stores `samples` reported by terminal session `sessionId` (`run-3`), attributed to the session's task
    * as recorded when it started. Model names and series keys pass secret redaction. Returns how many
-   * samples were stored. @throws Error when the session is not one Baton recorded.
+   * samples were stored. @throws BatonError NOT_FOUND when the session is not one Baton recorded.
    */
   record(sessionId: string, samples: UsageSample[], now: Date = new Date()): number {
     const session = this.db.get<{ task_id: string | null }>('SELECT task_id FROM terminal_sessions WHERE id = ?', [sessionId]);
-    if (!session) throw new Error(`No terminal session ${sessionId} is recorded: usage can only be reported for a session Baton started.`);
+    if (!session) throw notFound(`No terminal session ${sessionId} is recorded: usage can only be reported for a session Baton started.`);
     if (!samples.length) return 0;
     const at = now.toISOString();
     this.db.transaction(tx => {
