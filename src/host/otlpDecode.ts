@@ -6,7 +6,7 @@
  * IResourceMetrics, IMetric, ISum, INumberDataPoint, IKeyValue, IAnyValue); the minimal subset used here is
  * declared below with the same field names, to be replaced by `import type` from that package when it is
  * installed. Only the JSON encoding is accepted: every CLI Baton configures sends it (Claude Code with
- * `OTEL_EXPORTER_OTLP_PROTOCOL=http/json`, Gemini CLI and Qwen Code with their `http` protocol, Codex with
+ * `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json`, Gemini CLI and Qwen Code with their `http` protocol, Codex with
  * `protocol = "json"`). A protobuf body is refused with a message saying so.
  *
  * What the CLIs emit (read from their bundles and captured from real runs, test/unit/fixtures/otlp):

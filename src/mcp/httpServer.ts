@@ -191,7 +191,7 @@ export class McpHttpServer {
     if (!sessionId) {
       req.resume();
       res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', 'WWW-Authenticate': 'Bearer realm="baton-telemetry"' })
-        .end("Unauthorized: send Authorization: Bearer <the session's telemetry token> (Baton sets it in OTEL_EXPORTER_OTLP_HEADERS).");
+        .end("Unauthorized: send Authorization: Bearer <the session's telemetry token> (Baton sets it in OTEL_EXPORTER_OTLP_METRICS_HEADERS).");
       return;
     }
     const body = req.method === 'POST' ? await readBody(req, OTLP_MAX_BODY_BYTES) : Buffer.alloc(0);

@@ -26,12 +26,14 @@ export const METRIC_EXPORT_INTERVAL_MS = 10_000;
 /**
  * The environment and arguments that make the agent of `profile` export its token (and cost) metrics to
  * Baton's OTLP receiver for this one session, in OTLP/HTTP with JSON encoding, the token in
- * `OTEL_EXPORTER_OTLP_HEADERS` (read by the OpenTelemetry SDKs of all four CLIs). Nothing of the person's
+ * `OTEL_EXPORTER_OTLP_METRICS_HEADERS` (read by the OpenTelemetry SDKs of all four CLIs; metrics-only, so
+ * traces and logs of programs the agent runs keep their own settings). Nothing of the person's
  * configuration is written: everything is per-session environment, or Codex's `-c` overrides. Found in
  * the CLIs' bundles and checked by capturing their exports (test/unit/fixtures/otlp):
  *
  * - `claude` (Claude Code 2.1): `CLAUDE_CODE_ENABLE_TELEMETRY=1`, `OTEL_METRICS_EXPORTER=otlp`,
- *   `OTEL_EXPORTER_OTLP_PROTOCOL=http/json`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_METRIC_EXPORT_INTERVAL`.
+ *   `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json`, `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`,
+ *   `OTEL_METRIC_EXPORT_INTERVAL`.
  *   Reports tokens by type and cost in USD.
  * - `gemini` (Gemini CLI 0.61): `GEMINI_TELEMETRY_ENABLED=true`, `GEMINI_TELEMETRY_TARGET=local`,
  *   `GEMINI_TELEMETRY_OTLP_ENDPOINT`, `GEMINI_TELEMETRY_OTLP_PROTOCOL=http` (JSON). Tokens, no cost.
@@ -40,8 +42,8 @@ export const METRIC_EXPORT_INTERVAL_MS = 10_000;
  *   (the token stays in the environment). Tokens, no cost.
  * - other styles (`aider`, `env-only`): nothing (`reports: false`): Baton shows "not reported".
  *
- * Prompts and responses are not asked for (no `OTEL_LOG_USER_PROMPTS`, `*_LOG_PROMPTS`), and logs and
- * traces exporters are left off. @throws Error when `endpoint.url` is not an http URL on a loopback host.
+ * Prompts and responses are not asked for (no `OTEL_LOG_USER_PROMPTS`; `*_LOG_PROMPTS=false`), and no
+ * logs or traces exporter is set. @throws Error when `endpoint.url` is not an http URL on a loopback host.
  */
 export function wireTelemetry(profile: AgentProfile, endpoint: TelemetryEndpoint): TelemetryWiring {
   let parsed: URL;
@@ -55,8 +57,10 @@ export function wireTelemetry(profile: AgentProfile, endpoint: TelemetryEndpoint
   }
   const url = endpoint.url.replace(/\/+$/, '');
   const label = profile.label || profile.id;
+  // Metrics-only variables (OTLP exporter spec: the per-signal ones win over OTEL_EXPORTER_OTLP_*), so an
+  // OpenTelemetry-instrumented program the agent runs keeps its own traces and logs settings.
   const standard: Record<string, string> = {
-    OTEL_EXPORTER_OTLP_HEADERS: `Authorization=Bearer ${endpoint.token}`,
+    OTEL_EXPORTER_OTLP_METRICS_HEADERS: `Authorization=Bearer ${endpoint.token}`,
     OTEL_METRIC_EXPORT_INTERVAL: String(METRIC_EXPORT_INTERVAL_MS),
   };
   switch (profile.mcp) {
@@ -64,10 +68,10 @@ export function wireTelemetry(profile: AgentProfile, endpoint: TelemetryEndpoint
       return {
         args: [], reports: true,
         env: {
-          ...standard, CLAUDE_CODE_ENABLE_TELEMETRY: '1', OTEL_METRICS_EXPORTER: 'otlp', OTEL_LOGS_EXPORTER: 'none', OTEL_TRACES_EXPORTER: 'none',
-          OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_ENDPOINT: url,
+          ...standard, CLAUDE_CODE_ENABLE_TELEMETRY: '1', OTEL_METRICS_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${url}/v1/metrics`,
         },
-        description: `${label} reports tokens and cost to ${url} (OTLP/HTTP JSON, CLAUDE_CODE_ENABLE_TELEMETRY)`,
+        description: `${label} reports tokens and cost to ${url}/v1/metrics (OTLP/HTTP JSON, CLAUDE_CODE_ENABLE_TELEMETRY)`,
       };
     case 'gemini':
     case 'qwen': {
@@ -85,7 +89,7 @@ export function wireTelemetry(profile: AgentProfile, endpoint: TelemetryEndpoint
       return {
         args: ['-c', `otel.metrics_exporter={otlp-http={endpoint=${JSON.stringify(`${url}/v1/metrics`)},protocol="json"}}`],
         env: { ...standard }, reports: true,
-        description: `${label} reports tokens to ${url}/v1/metrics (-c otel.metrics_exporter=…, token in OTEL_EXPORTER_OTLP_HEADERS; it reports no cost)`,
+        description: `${label} reports tokens to ${url}/v1/metrics (-c otel.metrics_exporter=…, token in OTEL_EXPORTER_OTLP_METRICS_HEADERS; it reports no cost)`,
       };
     default:
       // No known token metrics: nothing is set (a person's own OTEL_* settings for that tool stay as they are).

@@ -72,19 +72,20 @@ test('telemetry tokens name one session; a token changed by one character, anoth
   assert.throws(() => tokens.tokenFor('../x'), /letters, digits/);
 });
 
-test('wiring: each CLI gets per-session environment (Codex a -c override) with the token only in OTEL_EXPORTER_OTLP_HEADERS; aider nothing', () => {
+test('wiring: each CLI gets per-session environment (Codex a -c override) with the token only in OTEL_EXPORTER_OTLP_METRICS_HEADERS; aider nothing', () => {
   const endpoint = { url: 'http://127.0.0.1:4318/otlp', token: 'run-1.secret' };
   const of = (id: string) => wireTelemetry(BUILTIN_PROFILES.find(p => p.id === id)!, endpoint);
   const claude = of('claude');
   assert.equal(claude.env.CLAUDE_CODE_ENABLE_TELEMETRY, '1');
-  assert.equal(claude.env.OTEL_EXPORTER_OTLP_PROTOCOL, 'http/json');
-  assert.equal(claude.env.OTEL_EXPORTER_OTLP_ENDPOINT, endpoint.url);
+  assert.equal(claude.env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, 'http/json');
+  assert.equal(claude.env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, `${endpoint.url}/v1/metrics`);
   assert.equal(of('gemini').env.GEMINI_TELEMETRY_OTLP_ENDPOINT, endpoint.url);
   assert.equal(of('qwen').env.QWEN_TELEMETRY_ENABLED, 'true');
   assert.deepEqual(of('codex').args, ['-c', 'otel.metrics_exporter={otlp-http={endpoint="http://127.0.0.1:4318/otlp/v1/metrics",protocol="json"}}']);
   for (const id of ['claude', 'gemini', 'qwen', 'codex']) {
     const w = of(id);
-    assert.equal(w.env.OTEL_EXPORTER_OTLP_HEADERS, 'Authorization=Bearer run-1.secret');
+    assert.equal(w.env.OTEL_EXPORTER_OTLP_METRICS_HEADERS, 'Authorization=Bearer run-1.secret');
+    assert.ok(!Object.keys(w.env).some(k => /^OTEL_(LOGS|TRACES)_|^OTEL_EXPORTER_OTLP_(HEADERS|ENDPOINT|PROTOCOL)$/.test(k)), `${id}: traces and logs settings of programs the agent runs are left alone`);
     assert.ok(!w.args.join(' ').includes('secret') && !w.description.includes('secret'), `${id}: the token is not on the command line or in the log`);
   }
   assert.deepEqual(of('aider'), { args: [], env: {}, reports: false, description: 'Aider reports no usage Baton can read: its tokens and cost show as "not reported"' });
