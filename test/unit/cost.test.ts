@@ -2,12 +2,16 @@
  * Cost and tokens per session, task and sprint: the OTLP decoder on payloads captured from the real CLIs
  * (test/unit/fixtures/otlp, exported by Claude Code 2.1.329, Qwen Code 0.24.4, Gemini CLI 0.61.0 and Codex
  * 0.169.0 against the scripted model server), the receiver on a real owner's loopback server (its
- * per-session token), attribution to task and sprint, "not reported", and `get_cost`.
+ * per-session token), attribution to task and sprint, cumulative vs delta, "not reported", and `get_cost`.
+ * The end-to-end runs with the real CLIs are in costReal.test.ts.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import { createBatonMcpServer } from '../../src/mcp/batonMcpServer';
 import { decodeLogsRequest, decodeMetricsRequest, OtlpDecodeError, type UsageSample } from '../../src/host/otlpDecode';
 import { TelemetryTokens } from '../../src/host/telemetryTokens';
 import { wireTelemetry } from '../../src/sessions/telemetryWiring';
@@ -200,4 +204,36 @@ test('attribution: sessions → their task → its sprint; cumulative exports re
   assert.ok(!report.sessions.some(s => s.sessionId === claudeOnC));
   assert.match(formatUsage(owner.services.usage.forSession(qwenOnA)), /40,016 tokens \(40,000 in, 16 out\) · cost not reported/);
   assert.equal(owner.services.usage.forTask(c.id).tokens.input, 12005);
+});
+
+test('get_cost over MCP: read-only (annotated), not in the core tier, in full and operator; a sprint filter; an unknown sprint is a tool error naming it', async () => {
+  const client = async (tier: 'core' | 'full' | 'operator') => {
+    const server = createBatonMcpServer(owner.services, { version: 'test', tier, mcpSessionId: () => undefined, operatorName: 'ada' });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await server.connect(serverSide);
+    const c = new Client({ name: `cost-${tier}`, version: '1.0.0' });
+    await c.connect(clientSide);
+    return c;
+  };
+  const core = await client('core');
+  assert.ok(!(await core.listTools()).tools.some(t => t.name === 'get_cost'));
+  const full = await client('full');
+  const tool = (await full.listTools()).tools.find(t => t.name === 'get_cost')!;
+  assert.deepEqual(tool.annotations, { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false });
+  const operator = await client('operator');
+  const sprint = owner.plan.createSprint({ name: 'MCP cost' }, user);
+  const task = owner.plan.createTask({ title: 'Priced over MCP', sprintId: sprint.id }, user);
+  const id = recordSession(task.id);
+  await post('metrics', fixture('claude-2.1.329-metrics.json'), bearer(owner.telemetryEndpoint()!.tokenFor(id)));
+  const answer = await operator.callTool({ name: 'get_cost', arguments: { sprint_id: sprint.id } });
+  const report = JSON.parse((answer.content as { text: string }[])[0].text);
+  assert.equal(report.sprint_id, sprint.id);
+  assert.deepEqual(report.total.tokens, { input: 12005, output: 9, cache_read: 0, cache_creation: 0, thought: null, tool: null });
+  assert.equal(report.total.cost_usd, 0.0482);
+  assert.equal(report.total.usage, '12,014 tokens (12,005 in, 9 out) · $0.0482');
+  assert.deepEqual(report.sessions.map((s: any) => s.session_id), [id]);
+  const missing = await operator.callTool({ name: 'get_cost', arguments: { sprint_id: 'S-999' } });
+  assert.equal(missing.isError, true);
+  assert.match((missing.content as { text: string }[])[0].text, /S-999/);
+  await Promise.all([core.close(), full.close(), operator.close()]);
 });
