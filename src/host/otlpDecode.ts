@@ -1,11 +1,14 @@
 /*
  * Decoding of OTLP/HTTP requests (OpenTelemetry Protocol 1.x, "OTLP/HTTP", JSON encoding:
  * https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding) into the token and cost samples the
- * agent CLIs report. The request shapes are those of `ExportMetricsServiceRequest` /
- * `ExportLogsServiceRequest` as `@opentelemetry/otlp-transformer` types them (IExportMetricsServiceRequest,
- * IResourceMetrics, IMetric, ISum, INumberDataPoint, IKeyValue, IAnyValue); the minimal subset used here is
- * declared below with the same field names, to be replaced by `import type` from that package when it is
- * installed. Only the JSON encoding is accepted: every CLI Baton configures sends it (Claude Code with
+ * agent CLIs report. The request shapes are those of opentelemetry-proto's `ExportMetricsServiceRequest` /
+ * `ExportLogsServiceRequest` in the protobuf JSON mapping (field names as in
+ * https://github.com/open-telemetry/opentelemetry-proto, `opentelemetry/proto/metrics/v1/metrics.proto`).
+ * No OpenTelemetry JavaScript package decodes OTLP requests: `@opentelemetry/otlp-transformer` (0.301)
+ * only serializes them and exports just the response types and serializers, so the subset used here is
+ * declared below, named as in that package's internal types (IExportMetricsServiceRequest, IResourceMetrics,
+ * IMetric, ISum, IHistogram, INumberDataPoint, IKeyValue, IAnyValue), and parsed with JSON.parse.
+ * Only the JSON encoding is accepted: every CLI Baton configures sends it (Claude Code with
  * `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL=http/json`, Gemini CLI and Qwen Code with their `http` protocol, Codex with
  * `protocol = "json"`). A protobuf body is refused with a message saying so.
  *
