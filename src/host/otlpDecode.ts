@@ -4,7 +4,7 @@
  * agent CLIs report. The request shapes are those of opentelemetry-proto's `ExportMetricsServiceRequest` /
  * `ExportLogsServiceRequest` in the protobuf JSON mapping (field names as in
  * https://github.com/open-telemetry/opentelemetry-proto, `opentelemetry/proto/metrics/v1/metrics.proto`).
- * No OpenTelemetry JavaScript package decodes OTLP requests: `@opentelemetry/otlp-transformer` (0.301)
+ * No OpenTelemetry JavaScript package decodes OTLP requests: `@opentelemetry/otlp-transformer` (its current source)
  * only serializes them and exports just the response types and serializers, so the subset used here is
  * declared below, named as in that package's internal types (IExportMetricsServiceRequest, IResourceMetrics,
  * IMetric, ISum, IHistogram, INumberDataPoint, IKeyValue, IAnyValue), and parsed with JSON.parse.
