@@ -221,7 +221,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   context.subscriptions.push(new ReviewerLauncher({
     plan, reviews: current.services.reviews, sessions, workspaceDir: folder.uri.fsPath, log: (level, message) => log[level](message),
   }));
-  const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
+    const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState, current.services.usage);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);
@@ -292,6 +292,7 @@ async function startAgentSessions(
     hooks,
     mcpEndpoint: mcpConfig,
     startPoint: taskId => current.services.landing.startPoint(taskId),
+    telemetryEndpoint: () => current.telemetryEndpoint(),
     cliPath: path.join(context.extensionPath, 'dist', 'cli.js'),
     pty: () => ('error' in pty ? pty.error : pty.pty),
     log: (level, message) => log[level](message),

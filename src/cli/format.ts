@@ -244,3 +244,27 @@ export function formatAutopilotStatus(s: AutopilotStatusRow): string {
   }
   return lines.join('\n') + '\n';
 }
+
+/** One usage line of `get_cost` (see src/mcp/usageTools.ts). */
+export interface CostUsageRow { reported: boolean; usage: string }
+/** `get_cost`'s answer. */
+export interface CostRow {
+  sprint_id: string | null;
+  total: CostUsageRow;
+  tasks: (CostUsageRow & { task_id: string; title: string })[];
+  sessions: (CostUsageRow & { session_id: string; profile: string | null; task_id: string | null })[];
+}
+
+/** `baton cost`: the total, then one line per task and per session ("not reported" where a CLI sent nothing). */
+export function formatCost(r: CostRow): string {
+  const lines = [`${r.sprint_id ? `Sprint ${r.sprint_id}` : 'All sessions'}: ${r.total.usage}`];
+  if (r.tasks.length) {
+    lines.push('', 'By task:');
+    for (const t of r.tasks) lines.push(`  ${t.task_id}  ${t.title}: ${t.usage}`);
+  }
+  if (r.sessions.length) {
+    lines.push('', 'By session:');
+    for (const s of r.sessions) lines.push(`  ${s.session_id}  ${s.profile ?? '?'}${s.task_id ? ` on ${s.task_id}` : ''}: ${s.usage}`);
+  }
+  return lines.join('\n') + '\n';
+}

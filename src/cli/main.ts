@@ -12,7 +12,7 @@ import { DEFAULT_LANDING_SETTINGS, MERGE_STRATEGIES } from '../sessions/landing'
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatAutopilotStatus, formatDiff, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
+import { formatActivity, formatAutopilotStatus, formatDiff, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, formatCost, type CostRow, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -298,6 +298,18 @@ export function buildProgram(): Command {
       await withConnection(opts, async conn => {
         const r = await conn.call<{ message: string }>('land_task', { task_id: task, mode: modes[0] ?? 'merge' });
         process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.message}\n`);
+      });
+    });
+
+  program.command('cost')
+    .description('tokens and cost the agent CLIs reported, in total, by task and by session ("not reported" where a CLI sent nothing)')
+    .option('--sprint <id>', 'only this sprint\'s tasks, e.g. S-1')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async opts => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<CostRow>('get_cost', opts.sprint ? { sprint_id: opts.sprint } : {});
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : formatCost(r));
       });
     });
 

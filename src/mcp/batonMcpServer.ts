@@ -17,6 +17,7 @@ import type { ReviewService } from '../services/reviewService';
 import type { Lander } from '../sessions/landing';
 import type { SessionService } from '../services/sessionService';
 import type { WorkflowService } from '../services/workflowService';
+import type { UsageService } from '../services/usageService';
 import type { AgentSession } from '../store/coordinationRepository';
 import { artifactResources, registerArtifactTools } from './artifactTools';
 import { decodeCursor, encodeCursor, guardRequests, invalidParams, JsonRpcError, RESOURCE_NOT_FOUND, resourceCall } from './jsonRpc';
@@ -24,6 +25,7 @@ import { registerCoordinationTools, registerOperatorTools, type Caller } from '.
 import { registerImportTool, registerPlanTools, taskSummary } from './planTools';
 import { registerReviewOperatorTools, registerReviewTools, reviewSummary } from './reviewTools';
 import { registerLandingTools } from './landingTools';
+import { registerUsageTools } from './usageTools';
 
 export const MCP_SERVER_NAME = 'baton';
 
@@ -40,6 +42,8 @@ export interface BatonServices {
   autopilot: AutopilotService;
   /** Lands tasks' session branches (operator tools `get_task_diff`, `land_task`). */
   landing: Lander;
+  /** Token and cost usage the agent CLIs report (OTLP). */
+  usage: UsageService;
 }
 
 /**
@@ -107,6 +111,7 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   intervene: write(false, false),
   list_activity: read,
   autopilot: write(false, true), // on/off are switches (the same again changes nothing more); status only reads
+  get_cost: read,
   hand_over: write(true, true), // the headless owner stops
   submit_review: write(false, false), // adds a review and may move the task; the same review again is refused in its round but adds one in a later round
   get_reviews: read,
@@ -280,6 +285,7 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   registerCoordinationTools(wrapped, services, caller);
   registerArtifactTools(wrapped, services.artifacts, actorOf);
   registerReviewTools(wrapped, services.reviews, caller);
+  registerUsageTools(wrapped, services.usage);
   if (operator) registerOperatorTools(wrapped, services, caller);
   if (operator) registerReviewOperatorTools(wrapped, services.reviews, caller);
   if (operator) registerAutopilotTool(wrapped, services.autopilot, caller);

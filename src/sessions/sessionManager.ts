@@ -10,6 +10,7 @@ import type { TerminalSessionRecord, TerminalSessionRepository } from '../store/
 import type { HookRunner } from './hooks';
 import { listAgentDefinitions, type AgentDefinition } from './agentDefinitions';
 import { wireMcp } from './mcpWiring';
+import { wireTelemetry } from './telemetryWiring';
 import { checkInstalled, profileDetectorPatterns, type AgentProfile } from './profiles';
 import type { SessionState } from './stateDetector';
 import { TerminalSession } from './terminalSession';
@@ -45,6 +46,12 @@ export interface SessionManagerOptions {
   /** The hook runner for the current settings. */
   hooks: () => HookRunner;
   mcpEndpoint: () => { url: string; token: string } | null;
+  /**
+   * Baton's OTLP receiver (the owner's `telemetryEndpoint()`): each session's CLI is set to report its
+   * token usage there with the session's own token (src/sessions/telemetryWiring.ts). Absent or null:
+   * usage shows as "not reported".
+   */
+  telemetryEndpoint?: () => { url: string; tokenFor: (sessionId: string) => string } | null;
   /** The `baton` CLI (for agents that only speak MCP over stdio). */
   cliPath?: string;
   /** node-pty, loaded lazily by the caller; a string is why it is unavailable. */
@@ -212,6 +219,13 @@ export class SessionManager {
       this.options.log('info', `[Sessions] ${id}: ${wired.description}`);
     } else {
       this.options.log('warn', `[Sessions] ${id}: Baton's MCP server is off, so ${profile.label} cannot reach the plan`);
+    }
+    const telemetry = this.options.telemetryEndpoint?.();
+    if (telemetry) {
+      const wired = wireTelemetry(profile, { url: telemetry.url, token: telemetry.tokenFor(id) });
+      args.push(...wired.args);
+      Object.assign(env, wired.env);
+      this.options.log('info', `[Sessions] ${id}: ${wired.description}`);
     }
     const prompt = task || role || review
       ? [role ? rolePrompt(role) : '', review ? review.prompt : task ? this.taskPrompt(task.id, role?.name) : ''].filter(Boolean).join('\n\n')

@@ -359,4 +359,27 @@ CREATE INDEX autopilot_runs_task ON autopilot_runs(task_id);
 ALTER TABLE terminal_sessions ADD COLUMN landing TEXT;
 `,
   },
+  {
+    version: 9,
+    description: 'usage: token and cost samples the agent CLIs report over OTLP, per terminal session',
+    sql: `
+CREATE TABLE usage_samples (
+  id INTEGER PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  task_id TEXT,
+  source TEXT NOT NULL,
+  model TEXT,
+  kind TEXT NOT NULL,
+  value REAL NOT NULL,
+  temporality TEXT NOT NULL,
+  series TEXT NOT NULL,
+  start_ns TEXT NOT NULL,
+  time_ns TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE INDEX usage_samples_session ON usage_samples(session_id);
+CREATE INDEX usage_samples_task ON usage_samples(task_id);
+CREATE INDEX usage_samples_series ON usage_samples(session_id, series, start_ns);
+`,
+  },
 ];
