@@ -45,7 +45,7 @@ function rounds(fallback: number): number {
 }
 const mcpOptions: McpBenchOptions = quick
   ? { warmupCalls: 20, readCalls: 50, writeCalls: 30, clients: 8, durationMs: 500, claimPool: 30, rounds: rounds(2), log }
-  : { warmupCalls: 200, readCalls: 1000, writeCalls: 300, clients: 8, durationMs: 3000, claimPool: 100, rounds: rounds(6), log };
+  : { warmupCalls: 1000, readCalls: 1000, writeCalls: 300, clients: 8, durationMs: 3000, claimPool: 100, rounds: rounds(6), log };
 const durableOptions: DurableBenchOptions = quick
   ? { sizesMb: [1, 5], smallWrites: 50, wholeFileWrites: [10, 5], snapshots: 2, log }
   : { sizesMb: [1, 50], smallWrites: 300, wholeFileWrites: [100, 20], snapshots: 5, log };
