@@ -882,7 +882,7 @@ export class PlanService {
         await this.cleanUpImports(slicer);
         continue;
       }
-      const nextCache = this.cacheAfterImport(prepared, at);
+      const nextCache = await this.cacheAfterImportInSlices(prepared, at, slicer);
       await slicer.pause();
       if (this.generation !== generation) {
         await this.cleanUpImports(slicer);
@@ -1085,6 +1085,23 @@ export class PlanService {
    * do not reload every task in one go. Same order as `PlanRepository.listTasks`.
    */
   private cacheAfterImport(p: PreparedImport & { snapshot: ImportSnapshot }, at: string): NonNullable<PlanService['cache']> {
+    const steps = this.cacheAfterImportSteps(p, at);
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    return step.value;
+  }
+
+  /** `cacheAfterImport` with a turn of the event loop between its steps when the slice is spent. */
+  private async cacheAfterImportInSlices(p: PreparedImport & { snapshot: ImportSnapshot }, at: string, slicer: TimeSlicer): Promise<NonNullable<PlanService['cache']>> {
+    const steps = this.cacheAfterImportSteps(p, at);
+    for (let step = steps.next(); ; step = steps.next()) {
+      if (step.done) return step.value;
+      if (slicer.due()) await slicer.pause();
+    }
+  }
+
+  /** The steps of `cacheAfterImport` (a generator: it yields between the list, its order and the graph). */
+  private *cacheAfterImportSteps(p: PreparedImport & { snapshot: ImportSnapshot }, at: string): Generator<void, NonNullable<PlanService['cache']>, void> {
     const patches = new Map(p.taskUpdates);
     const tasks = p.snapshot.allTasks.map(t => {
       const patch = patches.get(t.id);
@@ -1093,6 +1110,7 @@ export class PlanService {
     for (const [, t] of p.newTasks) tasks.push({ ...t, updatedAt: at });
     const sprintPos = new Map<string, number>(this.repo.listSprints().map(s => [s.id, s.position]));
     for (const [, s] of p.newSprints) sprintPos.set(s.id, s.position);
+    yield;
     // Sort keys computed once per task: backlog (or unknown sprint) last, sprint position, position, number.
     const keys = tasks.map((t, i) => {
       const sp = t.sprintId === null ? undefined : sprintPos.get(t.sprintId);
@@ -1102,6 +1120,7 @@ export class PlanService {
     const sorted = keys.map(k => tasks[k.i]);
     tasks.length = 0;
     for (const t of sorted) tasks.push(t);
+    yield;
     const dependencies = [...p.snapshot.dependencies, ...p.dependencies];
     return { tasks, graph: new TaskGraph(tasks, dependencies), dependencies };
   }
