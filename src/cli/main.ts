@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -8,6 +9,7 @@ import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLocation';
 import { StdioProxy } from './stdioProxy';
+import { HOOK_TOKEN_ENV, sendHookEvent } from '../sessions/agentHooks';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
@@ -421,6 +423,32 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('hook')
+    .description("report an agent CLI's event to Baton (run by the agent's hooks or notify program that Baton wires per session)")
+    .argument('<event>', 'event name (e.g. Stop, Notification, notify)')
+    .argument('[payload]', 'event JSON (Codex passes it as an argument; otherwise read from stdin)')
+    .requiredOption('--storage <dir>', "the workspace's Baton storage folder")
+    .requiredOption('--session <id>', 'the Baton session id (e.g. run-3)')
+    .option('--chain <argv>', "JSON argv of the person's own notify program, run afterwards with the same payload")
+    .action(async (event: string, payloadArg: string | undefined, opts: { storage: string; session: string; chain?: string }) => {
+      const raw = payloadArg ?? (process.stdin.isTTY ? '' : await readStdin(2000));
+      let payload: unknown = null;
+      if (raw.trim()) {
+        try {
+          payload = JSON.parse(raw);
+        } catch {
+          payload = { text: raw.slice(0, 4096) };
+        }
+      }
+      try {
+        const token = process.env[HOOK_TOKEN_ENV];
+        if (!token) throw new Error(`${HOOK_TOKEN_ENV} is not set: baton hook runs only inside a session Baton started.`);
+        await sendHookEvent(path.resolve(opts.storage), opts.session, token, event, payload);
+      } finally {
+        if (opts.chain) await runChained(opts.chain, payloadArg);
+      }
+    });
+
   program.command('serve')
     .description('own the workspace state headless and serve MCP over HTTP on 127.0.0.1 until stopped')
     .addOption(ws).addOption(verbose).addOption(tools)
@@ -511,6 +539,47 @@ function registeredStorage(workspace: string): string {
   if (found) return found;
   throw new Error(`No Baton state is registered for ${workspace} in ${batonHome()}; baton mcp creates none ` +
     '(the agent CLI may have dropped BATON_HOME from its environment). Open the folder in VS Code with Baton, or run baton serve or baton import there; or pass --storage DIR.');
+}
+
+/** Reads stdin to its end, or what arrived within `ms` milliseconds (a hook's stdin may never close). */
+function readStdin(ms: number): Promise<string> {
+  return new Promise(resolve => {
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      process.stdin.pause();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(done, ms);
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.once('end', done);
+    process.stdin.once('error', done);
+  });
+}
+
+/** Runs the person's own Codex notify program (`--chain`, a JSON argv) with the same payload argument; its failure is reported, not thrown. */
+async function runChained(chain: string, payloadArg: string | undefined): Promise<void> {
+  let argv: unknown;
+  try {
+    argv = JSON.parse(chain);
+  } catch {
+    argv = null;
+  }
+  if (!Array.isArray(argv) || !argv.length || !argv.every(a => typeof a === 'string')) {
+    process.stderr.write('baton hook: --chain must be a JSON array of strings\n');
+    return;
+  }
+  await new Promise<void>(resolve => {
+    const child = spawn(argv[0] as string, [...(argv.slice(1) as string[]), ...(payloadArg !== undefined ? [payloadArg] : [])], { stdio: 'ignore', detached: true });
+    child.once('error', error => {
+      process.stderr.write(`baton hook: the notify program ${argv[0]} failed: ${error.message}\n`);
+      resolve();
+    });
+    child.once('spawn', () => {
+      child.unref();
+      resolve();
+    });
+  });
 }
 
 function waitForSignal(): Promise<void> {
