@@ -1,0 +1,311 @@
+/*
+ * State from the agents' own hooks: the per-session wiring of each built-in profile (files and flags,
+ * nothing of the person's touched), `baton hook` over the real loopback receiver (a wrong token refused),
+ * a real session whose agent reports through `baton hook`, the state detector's hook/screen rules, and the
+ * real Claude Code CLI running its hooks offline.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import type * as SmolToml from 'smol-toml' with { 'resolution-mode': 'import' };
+import {
+  CLAUDE_HOOK_EVENTS, GEMINI_HOOK_EVENTS, HOOK_COMMAND_ENV, HOOK_ENDPOINT_FILE, HOOK_TOKEN_ENV, HookReceiver, newHookToken,
+  stateFromHookEvent, wireAgentHooks, type HookEvent, type HookTarget,
+} from '../../src/sessions/agentHooks';
+import { HookRunner } from '../../src/sessions/hooks';
+import { wireMcp } from '../../src/sessions/mcpWiring';
+import { BUILTIN_PROFILES, type AgentProfile } from '../../src/sessions/profiles';
+import { loadNodePty } from '../../src/sessions/ptyProcess';
+import { SessionManager, type LiveSession } from '../../src/sessions/sessionManager';
+import { ManualScheduler, StateDetector } from '../../src/sessions/stateDetector';
+import { TerminalSessionRepository } from '../../src/store/terminalSessionRepository';
+import { CLI_ARGS } from './helpers/cli';
+import { openTestOwner } from './helpers/owner';
+import { missingBinary, requirePresent, skipOutsideCi } from './helpers/required';
+
+const { parse: parseToml } = require('smol-toml') as typeof SmolToml;
+const profile = (id: string): AgentProfile => BUILTIN_PROFILES.find(p => p.id === id)!;
+const CLAUDE = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin/claude');
+
+function tmp(t: TestContext, prefix: string): string {
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Every file under `dir` with its content, to show nothing changed. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out[path.join(e.parentPath, e.name)] = fs.readFileSync(path.join(e.parentPath, e.name), 'utf8');
+  }
+  return out;
+}
+
+function target(storageDir: string, token = 'T'.repeat(43)): HookTarget {
+  return { command: '/usr/bin/node', args: ['/opt/baton/dist/cli.js'], storageDir, sessionId: 'run-7', token };
+}
+
+test('Claude Code: --settings=<session>/claude-hooks.json runs `baton hook <event>` for each event; the token only in the environment', t => {
+  const root = tmp(t, 'baton-hooks-claude-');
+  const sessionDir = path.join(root, 'session');
+  const token = newHookToken();
+  const wired = wireAgentHooks(profile('claude'), target(path.join(root, 'storage'), token), sessionDir);
+  const file = path.join(sessionDir, 'claude-hooks.json');
+  assert.deepEqual(wired.args, [`--settings=${file}`]);
+  assert.deepEqual(wired.files, [file]);
+  assert.equal(wired.coverage, 'full');
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const settings = JSON.parse(fs.readFileSync(file, 'utf8')) as { hooks: Record<string, { hooks: { type: string; command: string; timeout: number }[] }[]> };
+  assert.deepEqual(Object.keys(settings.hooks).sort(), [...CLAUDE_HOOK_EVENTS].sort());
+  for (const event of CLAUDE_HOOK_EVENTS) {
+    const [hook] = settings.hooks[event][0].hooks;
+    assert.equal(hook.type, 'command');
+    assert.equal(hook.command, `/usr/bin/node /opt/baton/dist/cli.js hook --storage ${path.join(root, 'storage')} --session run-7 ${event}`);
+  }
+  assert.equal(wired.env[HOOK_TOKEN_ENV], token);
+  assert.ok(!fs.readFileSync(file, 'utf8').includes(token), 'the token is not in the file');
+  assert.ok(!wired.args.join(' ').includes(token) && !wired.description.includes(token));
+});
+
+test("Codex: -c notify=[… 'notify'] (valid TOML); the person's own notify program is chained, their config.toml untouched", t => {
+  const root = tmp(t, 'baton-hooks-codex-');
+  const codexHome = path.join(root, 'codex');
+  fs.mkdirSync(codexHome);
+  const plain = wireAgentHooks({ ...profile('codex'), env: { CODEX_HOME: codexHome } }, target(path.join(root, 'storage')), path.join(root, 's1'));
+  assert.equal(plain.coverage, 'partial');
+  assert.equal(plain.args[0], '-c');
+  const notify = parseToml(plain.args[1]).notify as string[];
+  assert.deepEqual(notify, ['/usr/bin/node', '/opt/baton/dist/cli.js', 'hook', '--storage', path.join(root, 'storage'), '--session', 'run-7', 'notify']);
+  assert.deepEqual(plain.files, []);
+
+  fs.writeFileSync(path.join(codexHome, 'config.toml'), 'model = "o3"\nnotify = ["notify-send", "Codex"]\n');
+  const before = snapshot(codexHome);
+  const chained = wireAgentHooks({ ...profile('codex'), env: { CODEX_HOME: codexHome } }, target(path.join(root, 'storage')), path.join(root, 's2'));
+  const argv = parseToml(chained.args[1]).notify as string[];
+  assert.deepEqual(argv.slice(-3), ['--chain', JSON.stringify(['notify-send', 'Codex']), 'notify']);
+  assert.deepEqual(snapshot(codexHome), before);
+});
+
+test("Gemini CLI: the hooks go into the per-session settings copy after the person's own; ~/.gemini untouched", t => {
+  const root = tmp(t, 'baton-hooks-gemini-');
+  const realHome = path.join(root, 'home');
+  fs.mkdirSync(path.join(realHome, '.gemini'), { recursive: true });
+  const theirs = { hooks: { AfterAgent: [{ hooks: [{ type: 'command', command: 'say done' }] }] }, ui: { theme: 'dark' } };
+  fs.writeFileSync(path.join(realHome, '.gemini', 'settings.json'), `// mine\n${JSON.stringify(theirs)}`);
+  const before = snapshot(realHome);
+  const sessionDir = path.join(root, 'session');
+  const gemini = { ...profile('gemini'), env: { GEMINI_CLI_HOME: realHome } };
+  const mcp = wireMcp(gemini, { url: 'http://127.0.0.1:1/mcp', token: 'x'.repeat(43) }, sessionDir, root);
+  const wired = wireAgentHooks(gemini, target(path.join(root, 'storage')), sessionDir, mcp.env.GEMINI_CLI_HOME);
+  assert.equal(wired.coverage, 'full');
+  const copy = JSON.parse(fs.readFileSync(wired.files[0], 'utf8')) as { hooks: Record<string, { hooks: { command: string }[] }[]>; ui: unknown; mcpServers: unknown };
+  assert.ok(wired.files[0].startsWith(sessionDir));
+  assert.deepEqual(Object.keys(copy.hooks).sort(), [...GEMINI_HOOK_EVENTS].sort());
+  assert.equal(copy.hooks.AfterAgent[0].hooks[0].command, 'say done', "the person's hook stays first");
+  assert.match(copy.hooks.AfterAgent[1].hooks[0].command, /hook --storage .* --session run-7 AfterAgent$/);
+  assert.deepEqual(copy.ui, { theme: 'dark' });
+  assert.ok(copy.mcpServers);
+  assert.deepEqual(snapshot(realHome), before);
+  // Without the copy (Baton's MCP server off) Gemini CLI is not wired.
+  assert.equal(wireAgentHooks(gemini, target(path.join(root, 'storage')), path.join(root, 'other')).coverage, 'none');
+});
+
+test('Qwen Code, Aider and the shell get no flags: the hook command and token in the environment only', t => {
+  const root = tmp(t, 'baton-hooks-other-');
+  for (const id of ['qwen', 'aider', 'shell']) {
+    const wired = wireAgentHooks(profile(id), target(path.join(root, 'storage')), path.join(root, id));
+    assert.deepEqual(wired.args, [], id);
+    assert.deepEqual(wired.files, [], id);
+    assert.equal(wired.coverage, 'none', id);
+    assert.deepEqual(JSON.parse(wired.env[HOOK_COMMAND_ENV]), ['/usr/bin/node', '/opt/baton/dist/cli.js', 'hook', '--storage', path.join(root, 'storage'), '--session', 'run-7']);
+  }
+});
+
+test('events map to states: approval, input, working, idle, done; unrelated notifications change nothing', () => {
+  const cases: [string, unknown, ReturnType<typeof stateFromHookEvent>][] = [
+    ['Notification', { hook_event_name: 'Notification', notification_type: 'permission_prompt', message: 'Claude needs your permission to use Bash' }, { state: 'waiting', detail: 'approval' }],
+    ['PermissionRequest', { hook_event_name: 'PermissionRequest', tool_name: 'Bash' }, { state: 'waiting', detail: 'approval' }],
+    ['Notification', { notification_type: 'idle_prompt', message: 'Claude is waiting for your input' }, { state: 'waiting', detail: 'input' }],
+    ['Notification', { notification_type: 'auth_success' }, null],
+    ['Notification', { hook_event_name: 'Notification', notification_type: 'ToolPermission' }, { state: 'waiting', detail: 'approval' }],
+    ['UserPromptSubmit', { hook_event_name: 'UserPromptSubmit', prompt: 'go' }, { state: 'working', detail: null }],
+    ['PreToolUse', {}, { state: 'working', detail: null }],
+    ['BeforeTool', null, { state: 'working', detail: null }],
+    ['Stop', { hook_event_name: 'Stop' }, { state: 'idle', detail: null }],
+    ['AfterAgent', {}, { state: 'idle', detail: null }],
+    ['SessionEnd', { reason: 'exit' }, { state: 'idle', detail: 'done' }],
+    ['notify', { type: 'agent-turn-complete', 'turn-id': '1', 'last-assistant-message': 'Done.' }, { state: 'idle', detail: null }],
+    ['SubagentStop', {}, null],
+  ];
+  for (const [event, payload, expected] of cases) assert.deepEqual(stateFromHookEvent(event, payload), expected, `${event} ${JSON.stringify(payload)}`);
+});
+
+test('detector: a hook state holds against the screen while fresh; Codex-style (untilOutput) yields to new output', () => {
+  const clock = new ManualScheduler();
+  let line = '';
+  const d = new StateDetector({ lastLine: () => line }, { scheduler: clock, quietMs: 100, idleAfterMs: 1000 });
+  d.feed('thinking…\n');
+  assert.equal(d.state, 'working');
+  assert.equal(d.source, 'screen');
+  d.fromHook('waiting', 'approval', 5000);
+  assert.deepEqual([d.state, d.source, d.detail], ['waiting', 'hooks', 'approval']);
+  line = 'still drawing';
+  d.feed('spinner frame\n');
+  clock.advance(2000);
+  assert.deepEqual([d.state, d.source], ['waiting', 'hooks'], 'the screen is ignored while the hook event is fresh');
+  clock.advance(4000);
+  d.feed('more output\n');
+  assert.deepEqual([d.state, d.source, d.detail], ['working', 'screen', null], 'after holdMs the screen decides again');
+  d.fromHook('idle', null, 60_000, true);
+  clock.advance(10_000);
+  assert.deepEqual([d.state, d.source], ['idle', 'hooks']);
+  d.feed('the person typed a new prompt; output again\n');
+  assert.deepEqual([d.state, d.source], ['working', 'screen']);
+  d.exit(0);
+  d.fromHook('working', null, 1000);
+  assert.equal(d.state, 'exited');
+});
+
+// ---- over the real path: the loopback receiver, `baton hook` from source, a live session ----
+
+let owner: Awaited<ReturnType<typeof openTestOwner>>;
+let workspace: string;
+let manager: SessionManager;
+const agentHome = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-hooks-home-'));
+const reporting: AgentProfile = {
+  id: 'reporting', label: 'Reporting agent', command: process.execPath, args: [path.resolve(__dirname, 'fixtures/hook-reporting-agent.js')], prompt: 'none', mcp: 'env-only',
+};
+const offlineClaude: AgentProfile = {
+  ...profile('claude'), id: 'claude-offline', command: CLAUDE, args: ['-p', 'say hello'],
+  env: { HOME: agentHome, ANTHROPIC_API_KEY: 'sk-ant-offline-test', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', CI: 'true', DISABLE_AUTOUPDATER: '1' },
+};
+
+before(async () => {
+  owner = await openTestOwner({ mcp: true });
+  workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-hooks-ws-'));
+  const pty = loadNodePty();
+  manager = new SessionManager({
+    workspaceDir: workspace, storageDir: owner.storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
+    profiles: () => [...BUILTIN_PROFILES, reporting, offlineClaude],
+    settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 3, cols: 100, rows: 30 }),
+    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
+    mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
+    hookCommand: { command: process.execPath, args: CLI_ARGS },
+    pty: () => ('error' in pty ? pty.error : pty.pty),
+    log: () => undefined,
+  });
+});
+after(async () => {
+  await manager.shutdown();
+  manager.dispose();
+  await owner.cleanup();
+  fs.rmSync(workspace, { recursive: true, force: true });
+  fs.rmSync(agentHome, { recursive: true, force: true });
+});
+
+async function until(what: string, fn: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 50));
+  }
+}
+
+const stateOf = (s: LiveSession) => [s.terminal.state, s.terminal.stateSource, s.terminal.stateDetail];
+
+/** Runs `baton hook` from source with `env`; resolves to its exit code and stderr. */
+function batonHook(args: string[], env: Record<string, string>, stdin: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise(resolve => {
+    const child = spawn(process.execPath, [...CLI_ARGS, 'hook', ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', c => (stderr += c));
+    child.on('close', code => resolve({ code, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+test('a session whose agent reports through `baton hook`: waiting for approval, working, idle — from hooks, not the screen', async () => {
+  const s = await manager.start({ profileId: 'reporting' });
+  assert.equal(s.hookCoverage, 'none', 'env-only: the agent reports itself');
+  await until('waiting for approval', () => s.terminal.stateDetail === 'approval');
+  assert.deepEqual(stateOf(s), ['waiting', 'hooks', 'approval']);
+  await until('the output after the event', () => s.terminal.readText().includes('working on it'));
+  await new Promise(r => setTimeout(r, 2000));
+  assert.deepEqual(stateOf(s), ['waiting', 'hooks', 'approval'], 'output the screen would call working does not override the hook');
+  assert.match(s.terminal.readText(), /\[hook Notification exit 0\]/);
+  s.terminal.write('yes\r');
+  await until('idle from the Stop hook', () => s.terminal.state === 'idle' && s.terminal.stateSource === 'hooks');
+  await until('the agent to go on after its hook', () => s.terminal.readText().includes('still writing output'));
+  await new Promise(r => setTimeout(r, 2000));
+  assert.match(s.terminal.readText(), /\[hook PreToolUse exit 0\][\s\S]*\[hook Stop exit 0\]/);
+  assert.deepEqual(stateOf(s), ['idle', 'hooks', null]);
+  assert.equal(s.record.state, 'idle', 'the record follows');
+  s.terminal.write('bye\r');
+});
+
+test('`baton hook` with a wrong or missing token is refused and changes nothing', async () => {
+  const s = await manager.start({ profileId: 'shell' });
+  await until('the shell to settle', () => s.terminal.state === 'waiting' || s.terminal.state === 'idle', 15_000);
+  const before = stateOf(s);
+  const args = ['--storage', owner.storageDir, '--session', s.record.id, 'Notification'];
+  const payload = JSON.stringify({ hook_event_name: 'Notification', notification_type: 'permission_prompt' });
+  const wrong = await batonHook(args, { [HOOK_TOKEN_ENV]: newHookToken() }, payload);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.stderr, /refused the hook event \(401\)/);
+  const missing = await batonHook(args, { [HOOK_TOKEN_ENV]: '' }, payload);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /BATON_HOOK_TOKEN is not set/);
+  // Another session's token does not work for this one.
+  const other = await manager.start({ profileId: 'shell' });
+  const otherToken = fs.readFileSync(path.join(owner.storageDir, 'sessions', other.record.id, 'hook-token'), 'utf8');
+  assert.equal((await batonHook(args, { [HOOK_TOKEN_ENV]: otherToken }, payload)).code, 1);
+  assert.deepEqual(stateOf(s), before);
+  assert.equal(s.terminal.stateSource, 'screen');
+  // The endpoint file is private, and a browser (Origin header) is refused even with the right token.
+  const endpoint = path.join(owner.storageDir, HOOK_ENDPOINT_FILE);
+  assert.equal(fs.statSync(endpoint).mode & 0o777, 0o600);
+  const { url } = JSON.parse(fs.readFileSync(endpoint, 'utf8')) as { url: string };
+  const token = fs.readFileSync(path.join(owner.storageDir, 'sessions', s.record.id, 'hook-token'), 'utf8');
+  const browser = await fetch(`${url}/hook/${s.record.id}`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, Origin: 'https://evil.example' }, body: '{"event":"Stop"}' });
+  assert.equal(browser.status, 403);
+  // With its own token the event is accepted.
+  const ok = await batonHook(args, { [HOOK_TOKEN_ENV]: token }, payload);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.deepEqual(stateOf(s), ['waiting', 'hooks', 'approval']);
+  await manager.stop(s.record.id);
+  await manager.stop(other.record.id);
+});
+
+test('HookReceiver: unknown sessions and bad bodies are refused', async t => {
+  const dir = tmp(t, 'baton-hook-receiver-');
+  const seen: HookEvent[] = [];
+  const receiver = new HookReceiver(dir, e => (seen.push(e), { state: 'idle', source: 'hooks' }));
+  const url = await receiver.start();
+  t.after(() => receiver.stop());
+  receiver.register('run-1', 'secret-token-of-run-1');
+  const post = (session: string, body: string, token = 'secret-token-of-run-1') =>
+    fetch(`${url}/hook/${session}`, { method: 'POST', headers: { Authorization: `Bearer ${token}` }, body });
+  assert.equal((await post('run-2', '{"event":"Stop"}')).status, 401);
+  assert.equal((await post('run-1', 'not json')).status, 400);
+  assert.equal((await post('run-1', '{"event":"bad name!"}')).status, 400);
+  assert.equal((await post('run-1', '{"event":"Stop","payload":{"a":1}}')).status, 200);
+  assert.deepEqual(seen, [{ sessionId: 'run-1', event: 'Stop', payload: { a: 1 } }]);
+  receiver.unregister('run-1');
+  assert.equal((await post('run-1', '{"event":"Stop"}')).status, 401);
+});
+
+const noClaude = missingBinary(CLAUDE, 'run `bash scripts/setup-agents.sh` to test the real Claude Code CLI');
+test('real Claude Code: its SessionStart and UserPromptSubmit hooks run offline and set the session state from hooks', { skip: skipOutsideCi(noClaude), timeout: 120_000 }, async () => {
+  requirePresent(noClaude);
+  const s = await manager.start({ profileId: 'claude-offline', taskId: null });
+  assert.equal(s.hookCoverage, 'full');
+  const settings = path.join(owner.storageDir, 'sessions', s.record.id, 'claude-hooks.json');
+  assert.ok(fs.existsSync(settings));
+  await until('working from the UserPromptSubmit hook (no model reachable)', () => s.terminal.stateSource === 'hooks' && s.terminal.state === 'working', 90_000);
+  assert.deepEqual(stateOf(s), ['working', 'hooks', null]);
+  await manager.stop(s.record.id);
+});
