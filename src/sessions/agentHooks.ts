@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type * as SmolToml from 'smol-toml' with { 'resolution-mode': 'import' };
 import type { AgentProfile } from './profiles';
 import type { SessionState, StateDetail } from './stateDetector';
-import { stripJsonComments } from './mcpWiring';
+import { linkOrCopy, stripJsonComments } from './mcpWiring';
 
 // See mcpWiring.ts: smol-toml's CommonJS build, its ESM-only types.
 const { parse: parseToml } = require('smol-toml') as typeof SmolToml;
@@ -22,6 +22,8 @@ export const HOOK_TOKEN_FILE = 'hook-token';
 
 /** Claude Code hook events Baton listens to (Claude Code 2.1.329; `--settings <file>` with `hooks`). */
 export const CLAUDE_HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'PermissionRequest', 'Notification', 'Stop', 'SessionEnd'] as const;
+/** Qwen Code hook events Baton listens to (Qwen Code 0.24.4: Claude Code's names, `hooks` in settings.json). */
+export const QWEN_HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'PermissionRequest', 'Notification', 'Stop', 'SessionEnd'] as const;
 /** Gemini CLI hook events Baton listens to (Gemini CLI 0.61.0, `hooks` in settings.json; bundle/docs/hooks/reference.md). */
 export const GEMINI_HOOK_EVENTS = ['SessionStart', 'BeforeAgent', 'BeforeTool', 'AfterTool', 'Notification', 'AfterAgent', 'SessionEnd'] as const;
 
@@ -81,9 +83,11 @@ export function shellCommand(argv: string[]): string {
  *   (`{"type":"agent-turn-complete",…}`) at the end of each turn. A `notify` the person set in
  *   `$CODEX_HOME/config.toml` would be replaced by the override, so `baton hook` runs it afterwards with the
  *   same argument (`--chain`). Codex reports nothing else: coverage `partial`.
- * - `qwen` (Qwen Code 0.24.4): not wired. Its hooks live only in settings files (`~/.qwen/settings.json`,
- *   the project's `.qwen/settings.json`) and it has no per-session settings flag or home folder override
- *   that Baton could point at a copy.
+ * - `qwen` (Qwen Code 0.24.4): hooks live only in settings files, but `QWEN_HOME` relocates `~/.qwen`: it
+ *   points to `<sessionDir>/qwen-home`, whose `settings.json` is a copy of the person's
+ *   `~/.qwen/settings.json` plus Baton's hooks (after theirs) and whose other entries (credentials,
+ *   history, QWEN.md, …) are symbolic links to the real ones. Coverage `full`. An unreadable settings
+ *   file leaves Qwen Code unwired (its state then comes from the screen).
  * - `aider` and `env-only`: `BATON_HOOK_COMMAND` (the argv as JSON) for scripts that report themselves.
  *
  * Every style gets `BATON_HOOK_TOKEN` in its environment: `baton hook` sends it to the receiver, which
@@ -104,13 +108,7 @@ export function wireAgentHooks(profile: AgentProfile, target: HookTarget, sessio
       if (!settingsFile || !fs.existsSync(settingsFile)) {
         return { args: [], env, files: [], coverage: 'none', description: `${label}: its hooks are not wired (no per-session settings copy: Baton's MCP server is off); state from the screen` };
       }
-      const settings = JSON.parse(stripJsonComments(fs.readFileSync(settingsFile, 'utf8')) || '{}') as Record<string, unknown>;
-      const theirs = isObject(settings.hooks) ? settings.hooks : {};
-      const ours = hooksSection(GEMINI_HOOK_EVENTS, argv, 10_000);
-      const merged: Record<string, unknown> = { ...theirs };
-      for (const [event, groups] of Object.entries(ours)) merged[event] = [...(Array.isArray(theirs[event]) ? theirs[event] as unknown[] : []), ...groups];
-      settings.hooks = merged;
-      writePrivate(settingsFile, JSON.stringify(settings, null, 2));
+      writePrivate(settingsFile, JSON.stringify(addHooks(readSettings(settingsFile), GEMINI_HOOK_EVENTS, argv, 10_000), null, 2));
       return { args: [], env, files: [settingsFile], coverage: 'full', description: `${label} reports its state through its hooks (added to the per-session settings copy ${settingsFile})` };
     }
     case 'codex': {
@@ -122,11 +120,56 @@ export function wireAgentHooks(profile: AgentProfile, target: HookTarget, sessio
         description: `${label} reports the end of each turn through its notify program (-c notify=…)${theirs ? `, which then runs the person's own notify program` : ''}`,
       };
     }
-    case 'qwen':
-      return { args: [], env, files: [], coverage: 'none', description: `${label}: its hooks live only in settings files Baton does not rewrite; state from the screen` };
+    case 'qwen': {
+      const realDir = profile.env?.QWEN_HOME || process.env.QWEN_HOME || path.join(os.homedir(), '.qwen');
+      const realSettings = path.join(realDir, 'settings.json');
+      let settings: Record<string, unknown>;
+      try {
+        settings = readSettings(realSettings);
+      } catch (error) {
+        return { args: [], env, files: [], coverage: 'none', description: `${label}: its hooks are not wired: cannot read ${realSettings} (${(error as Error).message.split('\n')[0]}); state from the screen` };
+      }
+      const home = path.join(sessionDir, 'qwen-home');
+      fs.rmSync(home, { recursive: true, force: true });
+      fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+      let entries: string[] = [];
+      try {
+        entries = fs.readdirSync(realDir);
+      } catch {
+        // no ~/.qwen yet
+      }
+      for (const e of entries) if (e !== 'settings.json') linkOrCopy(path.join(realDir, e), path.join(home, e));
+      const file = writePrivate(path.join(home, 'settings.json'), JSON.stringify(addHooks(settings, QWEN_HOOK_EVENTS, argv, 10), null, 2));
+      return {
+        args: [], env: { ...env, QWEN_HOME: home }, files: [file], coverage: 'full',
+        description: `${label} reports its state through its hooks (QWEN_HOME=${home}: a copy of ${realSettings} plus the hooks; other entries linked)`,
+      };
+    }
     default:
       return { args: [], env, files: [], coverage: 'none', description: `${label}: ${HOOK_COMMAND_ENV} and ${HOOK_TOKEN_ENV} are set for scripts that report their state; otherwise state from the screen` };
   }
+}
+
+/** A settings.json (comments allowed) as an object; `{}` when absent or empty. @throws Error when unreadable or not a JSON object. */
+function readSettings(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+  const parsed: unknown = text.trim() === '' ? {} : JSON.parse(stripJsonComments(text));
+  if (!isObject(parsed)) throw new Error('it is not a JSON object');
+  return parsed;
+}
+
+/** `settings` with Baton's hooks for `events` added after the person's own for each event. */
+function addHooks(settings: Record<string, unknown>, events: readonly string[], argv: string[], timeout: number): Record<string, unknown> {
+  const theirs = isObject(settings.hooks) ? settings.hooks : {};
+  const merged: Record<string, unknown> = { ...theirs };
+  for (const [event, groups] of Object.entries(hooksSection(events, argv, timeout))) merged[event] = [...(Array.isArray(theirs[event]) ? theirs[event] as unknown[] : []), ...groups];
+  return { ...settings, hooks: merged };
 }
 
 /** `{ Event: [{ hooks: [{ type: 'command', command: '<baton hook … Event>', timeout }] }] }` (Claude Code's and Gemini CLI's shape; timeout in their unit). */

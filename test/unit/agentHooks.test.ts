@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
 import type * as SmolToml from 'smol-toml' with { 'resolution-mode': 'import' };
 import {
-  CLAUDE_HOOK_EVENTS, GEMINI_HOOK_EVENTS, HOOK_COMMAND_ENV, HOOK_ENDPOINT_FILE, HOOK_TOKEN_ENV, HookReceiver, newHookToken,
+  CLAUDE_HOOK_EVENTS, GEMINI_HOOK_EVENTS, QWEN_HOOK_EVENTS, HOOK_COMMAND_ENV, HOOK_ENDPOINT_FILE, HOOK_TOKEN_ENV, HookReceiver, newHookToken,
   stateFromHookEvent, wireAgentHooks, type HookEvent, type HookTarget,
 } from '../../src/sessions/agentHooks';
 import { HookRunner } from '../../src/sessions/hooks';
@@ -29,6 +29,7 @@ import { missingBinary, requirePresent, skipOutsideCi } from './helpers/required
 const { parse: parseToml } = require('smol-toml') as typeof SmolToml;
 const profile = (id: string): AgentProfile => BUILTIN_PROFILES.find(p => p.id === id)!;
 const CLAUDE = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin/claude');
+const QWEN = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin/qwen');
 
 function tmp(t: TestContext, prefix: string): string {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), prefix)));
@@ -114,9 +115,32 @@ test("Gemini CLI: the hooks go into the per-session settings copy after the pers
   assert.equal(wireAgentHooks(gemini, target(path.join(root, 'storage')), path.join(root, 'other')).coverage, 'none');
 });
 
-test('Qwen Code, Aider and the shell get no flags: the hook command and token in the environment only', t => {
+test("Qwen Code: QWEN_HOME=<session>/qwen-home, a copy of the person's settings plus the hooks, other entries linked; ~/.qwen untouched", t => {
+  const root = tmp(t, 'baton-hooks-qwen-');
+  const realDir = path.join(root, 'home', '.qwen');
+  fs.mkdirSync(realDir, { recursive: true });
+  fs.writeFileSync(path.join(realDir, 'settings.json'), JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: 'say stopped' }] }] }, model: { name: 'qwen3' } }));
+  fs.writeFileSync(path.join(realDir, 'oauth_creds.json'), '{"secret":1}');
+  const before = snapshot(path.join(root, 'home'));
+  const sessionDir = path.join(root, 'session');
+  const wired = wireAgentHooks({ ...profile('qwen'), env: { QWEN_HOME: realDir } }, target(path.join(root, 'storage')), sessionDir);
+  const home = path.join(sessionDir, 'qwen-home');
+  assert.equal(wired.coverage, 'full');
+  assert.equal(wired.env.QWEN_HOME, home);
+  assert.deepEqual(wired.args, []);
+  assert.deepEqual(wired.files, [path.join(home, 'settings.json')]);
+  const copy = JSON.parse(fs.readFileSync(wired.files[0], 'utf8')) as { hooks: Record<string, { hooks: { command: string; timeout?: number }[] }[]>; model: unknown };
+  assert.deepEqual(Object.keys(copy.hooks).sort(), [...QWEN_HOOK_EVENTS].sort());
+  assert.equal(copy.hooks.Stop[0].hooks[0].command, 'say stopped');
+  assert.match(copy.hooks.Stop[1].hooks[0].command, /hook --storage .* --session run-7 Stop$/);
+  assert.deepEqual(copy.model, { name: 'qwen3' });
+  assert.equal(fs.readlinkSync(path.join(home, 'oauth_creds.json')), path.join(realDir, 'oauth_creds.json'));
+  assert.deepEqual(snapshot(path.join(root, 'home')), before);
+});
+
+test('Aider and the shell get no flags: the hook command and token in the environment only', t => {
   const root = tmp(t, 'baton-hooks-other-');
-  for (const id of ['qwen', 'aider', 'shell']) {
+  for (const id of ['aider', 'shell']) {
     const wired = wireAgentHooks(profile(id), target(path.join(root, 'storage')), path.join(root, id));
     assert.deepEqual(wired.args, [], id);
     assert.deepEqual(wired.files, [], id);
@@ -184,13 +208,21 @@ const offlineClaude: AgentProfile = {
   env: { HOME: agentHome, ANTHROPIC_API_KEY: 'sk-ant-offline-test', ANTHROPIC_BASE_URL: 'http://127.0.0.1:9', CI: 'true', DISABLE_AUTOUPDATER: '1' },
 };
 
+const qwenDir = path.join(agentHome, 'qwen');
+fs.mkdirSync(qwenDir);
+fs.writeFileSync(path.join(qwenDir, 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'openai' } } }));
+const offlineQwen: AgentProfile = {
+  ...profile('qwen'), id: 'qwen-offline', command: QWEN, args: ['-p', 'say hello'],
+  env: { HOME: agentHome, QWEN_HOME: qwenDir, OPENAI_API_KEY: 'sk-offline-test', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_MODEL: 'offline', CI: 'true' },
+};
+
 before(async () => {
   owner = await openTestOwner({ mcp: true });
   workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-hooks-ws-'));
   const pty = loadNodePty();
   manager = new SessionManager({
     workspaceDir: workspace, storageDir: owner.storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
-    profiles: () => [...BUILTIN_PROFILES, reporting, offlineClaude],
+    profiles: () => [...BUILTIN_PROFILES, reporting, offlineClaude, offlineQwen],
     settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 3, cols: 100, rows: 30 }),
     hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
     mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
@@ -308,4 +340,22 @@ test('real Claude Code: its SessionStart and UserPromptSubmit hooks run offline 
   await until('working from the UserPromptSubmit hook (no model reachable)', () => s.terminal.stateSource === 'hooks' && s.terminal.state === 'working', 90_000);
   assert.deepEqual(stateOf(s), ['working', 'hooks', null]);
   await manager.stop(s.record.id);
+});
+
+const noQwen = missingBinary(QWEN, 'run `bash scripts/setup-agents.sh` to test the real Qwen Code CLI');
+test('real Qwen Code: its hooks (through QWEN_HOME) run offline and set the session state from hooks', { skip: skipOutsideCi(noQwen), timeout: 120_000 }, async () => {
+  requirePresent(noQwen);
+  const seen: string[] = [];
+  const sub = manager.onDidChangeState(e => {
+    if (e.session.profile.id === 'qwen-offline') seen.push(`${e.state}/${e.session.terminal.stateSource}`);
+  });
+  try {
+    const s = await manager.start({ profileId: 'qwen-offline', taskId: null });
+    assert.equal(s.hookCoverage, 'full');
+    await until('working from the UserPromptSubmit hook (no model reachable)', () => seen.includes('working/hooks'), 90_000);
+    assert.deepEqual(fs.readdirSync(qwenDir).sort(), ['settings.json'], "the person's (here: the test's) ~/.qwen gets no new settings");
+    if (manager.list().some(x => x.record.id === s.record.id)) await manager.stop(s.record.id);
+  } finally {
+    sub.dispose();
+  }
 });
