@@ -29,6 +29,7 @@ import { missingBinary, requirePresent, skipOutsideCi } from './helpers/required
 const { parse: parseToml } = require('smol-toml') as typeof SmolToml;
 const profile = (id: string): AgentProfile => BUILTIN_PROFILES.find(p => p.id === id)!;
 const CLAUDE = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin/claude');
+const GEMINI = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin/gemini');
 const QWEN = path.resolve(__dirname, '../../scripts/agents/node_modules/.bin/qwen');
 
 function tmp(t: TestContext, prefix: string): string {
@@ -216,13 +217,21 @@ const offlineQwen: AgentProfile = {
   env: { HOME: agentHome, QWEN_HOME: qwenDir, OPENAI_API_KEY: 'sk-offline-test', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_MODEL: 'offline', CI: 'true' },
 };
 
+const geminiHome = path.join(agentHome, 'gemini');
+fs.mkdirSync(path.join(geminiHome, '.gemini'), { recursive: true });
+fs.writeFileSync(path.join(geminiHome, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
+const offlineGemini: AgentProfile = {
+  ...profile('gemini'), id: 'gemini-offline', command: GEMINI, args: ['-p', 'say hello'],
+  env: { HOME: agentHome, GEMINI_CLI_HOME: geminiHome, GEMINI_API_KEY: 'offline-test', GOOGLE_GEMINI_BASE_URL: 'http://127.0.0.1:9', GEMINI_CLI_TRUST_WORKSPACE: 'true', CI: 'true' },
+};
+
 before(async () => {
   owner = await openTestOwner({ mcp: true });
   workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'baton-hooks-ws-'));
   const pty = loadNodePty();
   manager = new SessionManager({
     workspaceDir: workspace, storageDir: owner.storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
-    profiles: () => [...BUILTIN_PROFILES, reporting, offlineClaude, offlineQwen],
+    profiles: () => [...BUILTIN_PROFILES, reporting, offlineClaude, offlineQwen, offlineGemini],
     settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 3, cols: 100, rows: 30 }),
     hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
     mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
@@ -354,6 +363,23 @@ test('real Qwen Code: its hooks (through QWEN_HOME) run offline and set the sess
     assert.equal(s.hookCoverage, 'full');
     await until('working from the UserPromptSubmit hook (no model reachable)', () => seen.includes('working/hooks'), 90_000);
     assert.deepEqual(fs.readdirSync(qwenDir).sort(), ['settings.json'], "the person's (here: the test's) ~/.qwen gets no new settings");
+    if (manager.list().some(x => x.record.id === s.record.id)) await manager.stop(s.record.id);
+  } finally {
+    sub.dispose();
+  }
+});
+const noGemini = missingBinary(GEMINI, 'run `bash scripts/setup-agents.sh` to test the real Gemini CLI');
+test('real Gemini CLI: its hooks (in the per-session settings copy) run offline and set the session state from hooks', { skip: skipOutsideCi(noGemini), timeout: 120_000 }, async () => {
+  requirePresent(noGemini);
+  const seen: string[] = [];
+  const sub = manager.onDidChangeState(e => {
+    if (e.session.profile.id === 'gemini-offline') seen.push(`${e.state}/${e.session.terminal.stateSource}`);
+  });
+  try {
+    const s = await manager.start({ profileId: 'gemini-offline', taskId: null });
+    assert.equal(s.hookCoverage, 'full');
+    await until('working from the BeforeAgent hook (no model reachable)', () => seen.includes('working/hooks'), 90_000);
+    assert.equal(fs.readFileSync(path.join(geminiHome, '.gemini', 'settings.json'), 'utf8'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }), "the person's (here: the test's) settings unchanged");
     if (manager.list().some(x => x.record.id === s.record.id)) await manager.stop(s.record.id);
   } finally {
     sub.dispose();
