@@ -5,7 +5,7 @@
  * real Claude Code CLI running its hooks offline.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -21,6 +21,7 @@ import { BUILTIN_PROFILES, type AgentProfile } from '../../src/sessions/profiles
 import { loadNodePty } from '../../src/sessions/ptyProcess';
 import { SessionManager, type LiveSession } from '../../src/sessions/sessionManager';
 import { ManualScheduler, StateDetector } from '../../src/sessions/stateDetector';
+import { killTmuxServer, tmuxBinary } from '../../src/sessions/tmux';
 import { TerminalSessionRepository } from '../../src/store/terminalSessionRepository';
 import { CLI_ARGS } from './helpers/cli';
 import { openTestOwner } from './helpers/owner';
@@ -384,4 +385,41 @@ test('real Gemini CLI: its hooks (in the per-session settings copy) run offline 
   } finally {
     sub.dispose();
   }
+});
+
+const tmuxVersion = spawnSync(tmuxBinary(), ['-V'], { encoding: 'utf8' });
+const noTmux = tmuxVersion.status === 0 && /(\d+)\./.exec(tmuxVersion.stdout) && Number(/(\d+)\./.exec(tmuxVersion.stdout)![1]) >= 3 ? false : 'tmux 3.0 or later is not installed';
+test('tmux: after a window reload the reattached session reports through its hooks again (same token, the new receiver)', { skip: skipOutsideCi(noTmux), timeout: 90_000 }, async t => {
+  requirePresent(noTmux);
+  const socket = `baton-hooks-test-${process.pid}`;
+  const pty = loadNodePty();
+  const make = () => new SessionManager({
+    workspaceDir: workspace, storageDir: owner.storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
+    profiles: () => [reporting],
+    settings: () => ({ bufferBytes: 65536, useTmux: true, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 3, cols: 100, rows: 30 }),
+    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
+    mcpEndpoint: () => ({ url: owner.mcpUrl!, token: owner.readToken()! }),
+    hookCommand: { command: process.execPath, args: CLI_ARGS }, tmuxSocket: socket,
+    pty: () => ('error' in pty ? pty.error : pty.pty), log: () => undefined,
+  });
+  t.after(() => killTmuxServer(socket));
+  const first = make();
+  const s = await first.start({ profileId: 'reporting' });
+  assert.ok(s.terminal.tmuxSession);
+  await until('waiting for approval', () => s.terminal.stateDetail === 'approval');
+  await first.shutdown();
+  first.dispose();
+  assert.ok(!fs.existsSync(path.join(owner.storageDir, HOOK_ENDPOINT_FILE)), 'the receiver went with the window');
+
+  const second = make();
+  t.after(async () => {
+    await second.shutdown();
+    second.dispose();
+  });
+  const [again] = await second.restore();
+  assert.equal(again.record.id, s.record.id);
+  again.terminal.write('yes\r');
+  await until('idle from the Stop hook after the reload', () => again.terminal.state === 'idle' && again.terminal.stateSource === 'hooks');
+  await until('the hook output', () => again.terminal.readText().includes('[hook Stop exit 0]'));
+  again.terminal.write('bye\r');
 });
