@@ -10,6 +10,7 @@ import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLocation';
 import { StdioProxy } from './stdioProxy';
 import { HOOK_TOKEN_ENV, sendHookEvent } from '../sessions/agentHooks';
+import { readSessionStates } from '../sessions/sessionStateFile';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
@@ -421,6 +422,29 @@ export function buildProgram(): Command {
           last = next.activity.reduce((m, e) => Math.max(m, e.id), last);
         }
       });
+    });
+
+  program.command('sessions')
+    .description("agent terminal sessions Baton runs: state (working, waiting for approval or input, idle, done) and whether the agent's hooks or the screen decided it")
+    .addOption(ws).addOption(verbose)
+    .option('--all', 'include exited sessions')
+    .option('--json', 'print JSON')
+    .option('--storage <dir>', "the workspace's Baton storage folder (default: the one registered for the workspace)")
+    .action(opts => {
+      const storage = opts.storage ? path.resolve(opts.storage) : findStorageDir(workspaceOf(opts));
+      const states = (storage ? readSessionStates(storage) : []).filter(s => opts.all || s.state !== 'exited');
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(states, null, 2) + '\n');
+        return;
+      }
+      if (!states.length) {
+        process.stdout.write(opts.all ? 'No agent sessions.\n' : 'No running agent sessions (--all for exited ones).\n');
+        return;
+      }
+      for (const s of states) {
+        const state = s.state === 'waiting' && s.detail ? `waiting for ${s.detail}` : s.detail === 'done' ? `${s.state} (done)` : s.state;
+        process.stdout.write(`${s.id}  ${state.padEnd(20)}  ${s.state === 'exited' || s.state === 'unknown' ? '' : `from ${s.source === 'hooks' ? 'hooks' : 'the screen'}`.padEnd(16)}  ${s.title}\n`);
+      }
     });
 
   program.command('hook')

@@ -14,6 +14,7 @@ import { HOOK_TOKEN_FILE, HookReceiver, newHookToken, stateFromHookEvent, wireAg
 import { checkInstalled, profileDetectorPatterns, type AgentProfile } from './profiles';
 import type { SessionState } from './stateDetector';
 import { TerminalSession } from './terminalSession';
+import { publishSessionState } from './sessionStateFile';
 import { tmuxAvailable } from './tmux';
 import { WorktreeManager, type WorktreeCleanupPolicy } from './worktrees';
 
@@ -447,6 +448,7 @@ export class SessionManager {
       if (state === 'exited') return;
       this.options.repo.update(record.id, { state });
       record.state = state;
+      this.publish(live);
       if (state === 'waiting' && !promptSent && stdinPrompt) {
         promptSent = true;
         terminal.write(`${stdinPrompt.replace(/\n/g, ' ')}\r`);
@@ -457,7 +459,23 @@ export class SessionManager {
     terminal.onExit(({ exitCode }) => {
       void this.onExited(live, exitCode);
     });
+    this.publish(live);
     this._onDidChangeSessions.fire({ id: record.id });
+  }
+
+  /** Publishes the session's state, its source and detail for `baton sessions` (see `sessionStateFile.ts`); failures are logged. */
+  private publish(live: LiveSession): void {
+    const { record, terminal } = live;
+    try {
+      publishSessionState(this.options.storageDir, {
+        id: record.id, profile: record.profile, title: record.title, task_id: record.taskId, state: record.state,
+        source: record.state === 'exited' ? 'screen' : terminal.stateSource, detail: record.state === 'exited' ? null : terminal.stateDetail,
+        hooks: live.hookCoverage, pid: record.pid, tmux_session: record.tmuxSession, started_at: record.startedAt,
+        updated_at: this.now().toISOString(), owner_pid: process.pid,
+      });
+    } catch (error) {
+      this.options.log('warn', `[Sessions] ${record.id}: cannot publish its state: ${(error as Error).message}`);
+    }
   }
 
   private async onExited(live: LiveSession, exitCode: number | null): Promise<void> {
@@ -465,6 +483,7 @@ export class SessionManager {
     this.finish(live, exitCode, 'exited');
     this.live.delete(live.record.id);
     this.receiver?.unregister(live.record.id);
+    this.publish(live);
     const record = live.record;
     let worktreeMessage: string | null = null;
     if (record.worktree) {

@@ -259,6 +259,18 @@ async function until(what: string, fn: () => boolean, ms = 30_000): Promise<void
 
 const stateOf = (s: LiveSession) => [s.terminal.state, s.terminal.stateSource, s.terminal.stateDetail];
 
+/** Runs `baton sessions --storage <owner's> …` from source; resolves to its stdout. */
+function batonSessions(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...CLI_ARGS, 'sessions', '--storage', owner.storageDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', c => (out += c));
+    child.stderr.on('data', c => (err += c));
+    child.on('close', code => (code === 0 ? resolve(out) : reject(new Error(`baton sessions exited ${code}: ${err}`))));
+  });
+}
+
 /** Runs `baton hook` from source with `env`; resolves to its exit code and stderr. */
 function batonHook(args: string[], env: Record<string, string>, stdin: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise(resolve => {
@@ -286,6 +298,10 @@ test('a session whose agent reports through `baton hook`: waiting for approval, 
   assert.match(s.terminal.readText(), /\[hook PreToolUse exit 0\][\s\S]*\[hook Stop exit 0\]/);
   assert.deepEqual(stateOf(s), ['idle', 'hooks', null]);
   assert.equal(s.record.state, 'idle', 'the record follows');
+  const listed = await batonSessions(['--json']);
+  const mine = (JSON.parse(listed) as { id: string; state: string; source: string; detail: string | null; hooks: string }[]).find(x => x.id === s.record.id);
+  assert.deepEqual(mine && [mine.state, mine.source, mine.detail, mine.hooks], ['idle', 'hooks', null, 'none'], '`baton sessions --json` says the hooks decided');
+  assert.match(await batonSessions([]), new RegExp(`${s.record.id}\\s+idle\\s+from hooks`));
   s.terminal.write('bye\r');
 });
 
