@@ -9,7 +9,7 @@ import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLocation';
 import { StdioProxy } from './stdioProxy';
-import { HOOK_TOKEN_ENV, sendHookEvent } from '../sessions/agentHooks';
+import { HOOK_TOKEN_ENV, NoHookReceiverError, sendHookEvent } from '../sessions/agentHooks';
 import { readSessionStates } from '../sessions/sessionStateFile';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
@@ -468,6 +468,10 @@ export function buildProgram(): Command {
         const token = process.env[HOOK_TOKEN_ENV];
         if (!token) throw new Error(`${HOOK_TOKEN_ENV} is not set: baton hook runs only inside a session Baton started.`);
         await sendHookEvent(path.resolve(opts.storage), opts.session, token, event, payload);
+      } catch (error) {
+        // No window to tell (a tmux session outliving it): say so on stderr but do not fail the agent's hook.
+        if (!(error instanceof NoHookReceiverError)) throw error;
+        process.stderr.write(`baton hook: ${error.message}\n`);
       } finally {
         if (opts.chain) await runChained(opts.chain, payloadArg);
       }

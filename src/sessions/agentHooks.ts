@@ -342,22 +342,30 @@ export class HookReceiver {
   }
 }
 
+/** No receiver runs (the window that ran the session closed, e.g. a tmux session outliving it): not the agent's fault. */
+export class NoHookReceiverError extends Error {}
+
 /**
  * What `baton hook` does: posts `{ event, payload }` to the receiver named in `<storageDir>/hook-endpoint.json`
- * with `token`. Resolves to the receiver's answer. @throws Error when no receiver runs, the token is
- * refused (401) or the receiver answers another error.
+ * with `token`. Resolves to the receiver's answer. @throws NoHookReceiverError when no receiver runs or
+ * answers; Error when the token is refused (401) or the receiver answers another error.
  */
 export async function sendHookEvent(storageDir: string, sessionId: string, token: string, event: string, payload: unknown): Promise<unknown> {
   let url: string;
   try {
     url = (JSON.parse(fs.readFileSync(path.join(storageDir, HOOK_ENDPOINT_FILE), 'utf8')) as { url: string }).url;
   } catch {
-    throw new Error(`No Baton hook receiver runs for ${storageDir} (no ${HOOK_ENDPOINT_FILE}): is VS Code with Baton open?`);
+    throw new NoHookReceiverError(`No Baton hook receiver runs for ${storageDir} (no ${HOOK_ENDPOINT_FILE}): the window running the session is closed`);
   }
-  const response = await fetch(`${url}/hook/${encodeURIComponent(sessionId)}`, {
-    method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ event, payload }),
-    signal: AbortSignal.timeout(5000),
-  });
+  let response: Response;
+  try {
+    response = await fetch(`${url}/hook/${encodeURIComponent(sessionId)}`, {
+      method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ event, payload }),
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (error) {
+    throw new NoHookReceiverError(`Baton's hook receiver at ${url} does not answer (${(error as Error).message})`);
+  }
   const text = await response.text();
   if (!response.ok) {
     let message = text;

@@ -426,6 +426,9 @@ test('tmux: after a window reload the reattached session reports through its hoo
   await first.shutdown();
   first.dispose();
   assert.ok(!fs.existsSync(path.join(owner.storageDir, HOOK_ENDPOINT_FILE)), 'the receiver went with the window');
+  const closed = await batonHook(['--storage', owner.storageDir, '--session', s.record.id, 'Stop'], { [HOOK_TOKEN_ENV]: newHookToken() }, '{}');
+  assert.equal(closed.code, 0, 'no window to tell does not fail the agent\'s hook');
+  assert.match(closed.stderr, /No Baton hook receiver runs/);
 
   const second = make();
   t.after(async () => {
