@@ -127,7 +127,7 @@ function serviceTiming(arg: { tool: string; n: number; batch: number; getTaskId:
     add_note: i => plan.addNote(plan.resolveTask(arg.noteTargets[i % arg.noteTargets.length]).id, `In-process note ${i}: checked the retry path and the error wording.`, agent),
     claim_next_task: () => {
       const t = plan.claimNextReadyTask(agent, { sprintId: info!.poolSprintId });
-      return t && plan.getTaskDetails(t.id, 0);
+      return t && plan.taskOutline(t.id);
     },
   };
   const body = bodies[arg.tool];

@@ -8,6 +8,9 @@ import { PlanRepository } from './store/planRepository';
 import { TerminalSessionRepository } from './store/terminalSessionRepository';
 import { AgentTerminals } from './ui/agentTerminals';
 import { registerSessionCommands } from './ui/sessionCommands';
+import { AutopilotRunner } from './orchestration/autopilotRunner';
+import { ReviewerLauncher } from './orchestration/reviewers';
+import { readAutopilotSettings, registerAutopilotUi } from './ui/autopilotUi';
 import { parseWorkflowRules } from './core/workflowRules';
 import { parsePipeline } from './core/reviewPipeline';
 import { toolNamesOfTier, type AgentTier, type BatonServices } from './mcp/batonMcpServer';
@@ -15,6 +18,8 @@ import type { PlanService } from './services/planService';
 import { openTakingOver, OwnedElsewhereError, WorkspaceOwner } from './host/workspaceOwner';
 import { resolveStorageDir } from './store/storageLocation';
 import { registerArtifactCommands } from './ui/artifactCommands';
+import { registerLandingCommands } from './ui/landingCommands';
+import type { LandingSettings } from './sessions/landing';
 import { registerCommands } from './ui/commands';
 import { registerCoordinationCommands } from './ui/coordinationCommands';
 import { InboxTreeProvider } from './ui/inboxTree';
@@ -45,6 +50,7 @@ export interface BatonApi {
 
 let owner: WorkspaceOwner | undefined;
 let sessionShutdown: (() => Promise<void>) | undefined;
+let autopilotRunner: AutopilotRunner | undefined;
 
 /**
  * Composition root: store → services → MCP server → views and commands. Nothing else lives here.
@@ -104,6 +110,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
       workflowRules,
       reviewPipeline,
       claimLeaseSeconds: positiveSetting(config, SETTINGS.tasksClaimLeaseSeconds, 900, log),
+      landing: landingSettings,
       mcp: config.get<boolean>(SETTINGS.mcpEnabled, true)
         ? {
           port: config.get<number>(SETTINGS.mcpPort, 0),
@@ -142,7 +149,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   const plan = current.plan;
   const mcpConfig = () => current.agentEndpoint();
   const planRepository = new PlanRepository(current.db);
-  const tree = new TasksTreeProvider(plan, { imports: () => planRepository.listImports(), state: context.workspaceState });
+  const terminalSessions = new TerminalSessionRepository(current.db);
+  const tree = new TasksTreeProvider(plan, { imports: () => planRepository.listImports(), state: context.workspaceState, branches: () => terminalSessions.tasksWithBranch() });
   context.subscriptions.push(tree, new PlanStatusBar(plan, () => current.mcpUrl), new TaskDocumentProvider(plan, current.services));
   registerCommands(context, { plan, tree, log, workspaceFolder: folder.uri, mcpConfig });
   const inboxTree = new InboxTreeProvider(current.services.inbox, current.services.messages, {
@@ -152,6 +160,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
   context.subscriptions.push(inboxTree, new MessageDocumentProvider(current.services.messages, plan));
   registerCoordinationCommands(context, current.services, inboxTree, log);
   registerArtifactCommands(context, current.services.artifacts, plan, log);
+  registerLandingCommands(context, current.services.landing, plan, terminalSessions, log);
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration(e => {
     if (!e.affectsConfiguration(SETTINGS.reviewPipeline)) return;
     try {
@@ -199,11 +208,34 @@ export async function activate(context: vscode.ExtensionContext): Promise<BatonA
     void vscode.window.showWarningMessage(vscode.l10n.t('Baton: {0} "{1}" is back in To Do: {2}.', lapse.taskId, lapse.title, lapse.reason), open)
       .then(choice => choice && vscode.commands.executeCommand(COMMANDS.openTaskDetails, lapse.taskId));
   }));
-  const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState);
+  // Autopilot: keeps up to maxParallel sessions on ready tasks while its stored switch is on.
+  const autopilot = new AutopilotRunner({
+    plan, sessions, autopilot: current.services.autopilot, leases: current.leases, commit: current.db,
+    settings: () => readAutopilotSettings(log), log: (level, message) => log[level](message),
+  });
+  context.subscriptions.push(autopilot);
+  autopilotRunner = autopilot;
+  registerAutopilotUi(context, current.services.autopilot, autopilot, log);
+  void autopilot.start().catch(error => log.error(`[Autopilot] could not start: ${(error as Error).stack ?? String(error)}`));
+  // Review pipelines: a round that opens starts its reviewer sessions in the implementer's worktree.
+  context.subscriptions.push(new ReviewerLauncher({
+    plan, reviews: current.services.reviews, sessions, workspaceDir: folder.uri.fsPath, log: (level, message) => log[level](message),
+  }));
+    const sessionsTree = new SessionsTreeProvider(current.services.sessions, plan, sessions, context.workspaceState, current.services.usage);
   context.subscriptions.push(sessionsTree);
   await vscode.commands.executeCommand('setContext', CONTEXT_KEYS.ready, true);
   log.info(`[Baton] ready: ${plan.statusCounts().total} tasks in ${plan.listSprints().length} sprints${current.mcpUrl ? `; MCP at ${current.mcpUrl}` : ''}`);
   return { plan, services: current.services, tasksTree: tree, inboxTree, sessionManager: sessions, sessionsTree, mcpUrl: current.mcpUrl, storageDir, mcpDefinitions };
+}
+
+/** `baton.land.*` and `baton.sessions.worktreeCleanup`, read at each landing. */
+function landingSettings(): LandingSettings {
+  const config = vscode.workspace.getConfiguration();
+  return {
+    mergeStrategy: config.get(SETTINGS.landMergeStrategy, 'ff-or-merge'),
+    onApprove: config.get(SETTINGS.landOnApprove, 'off'),
+    cleanup: config.get(SETTINGS.sessionsWorktreeCleanup, 'preserve-and-remove'),
+  };
 }
 
 /** `baton.mcp.toolTier` as a tier agents may have (anything but `full` is `core`). */
@@ -252,12 +284,15 @@ async function startAgentSessions(
       useTmux: config().get(SETTINGS.sessionsUseTmux, true),
       useWorktrees: config().get(SETTINGS.sessionsUseWorktrees, false),
       worktreeCleanup: config().get(SETTINGS.sessionsWorktreeCleanup, 'preserve-and-remove'),
+      startFrom: config().get(SETTINGS.worktreesStartFrom, 'base'),
       maxParallel: config().get(SETTINGS.sessionsMaxParallel, 4),
       cols: 120,
       rows: 32,
     }),
     hooks,
     mcpEndpoint: mcpConfig,
+    startPoint: taskId => current.services.landing.startPoint(taskId),
+    telemetryEndpoint: () => current.telemetryEndpoint(),
     cliPath: path.join(context.extensionPath, 'dist', 'cli.js'),
     pty: () => ('error' in pty ? pty.error : pty.pty),
     log: (level, message) => log[level](message),
@@ -309,6 +344,9 @@ function positiveSetting(config: vscode.WorkspaceConfiguration, key: string, fal
 }
 
 export async function deactivate(): Promise<void> {
+  // Autopilot first: the sessions the window's closing ends are interrupted, not failed.
+  autopilotRunner?.dispose();
+  autopilotRunner = undefined;
   await sessionShutdown?.().catch(() => undefined);
   sessionShutdown = undefined;
   await owner?.close();

@@ -10,9 +10,10 @@ import { OwnedElsewhereError, WorkspaceOwner, type LogFn } from '../host/workspa
 /**
  * Connects to the workspace's state following the one-writer rule: through the owner's MCP endpoint when
  * one runs, else by becoming the owner for the duration of the command (lock held, no HTTP server).
- * Both paths speak MCP to the same tools, so the CLI never re-implements a rule.
+ * Both paths speak MCP to the same tools, so the CLI never re-implements a rule. `workspaceDir` is the
+ * workspace folder a local owner works on (its git repository, for landing).
  */
-export async function connect(storageDir: string, version: string, log: LogFn, waitMs = 10_000): Promise<BatonConnection> {
+export async function connect(storageDir: string, version: string, log: LogFn, waitMs = 10_000, workspaceDir?: string): Promise<BatonConnection> {
   // The deadline bounds how long ONE holder keeps the state, not the whole queue: when the holder changes
   // (a `baton` command ended and the next one took the lock), the clock restarts, so 16 commands started
   // together all get their turn instead of the last ones failing at 10 s while every holder made progress.
@@ -25,7 +26,7 @@ export async function connect(storageDir: string, version: string, log: LogFn, w
       return connectRemote(endpoint.url, readOperatorToken(endpoint), version, `${endpoint.kind} pid ${endpoint.pid} at ${endpoint.url}`);
     }
     try {
-      const owner = await WorkspaceOwner.open({ storageDir, kind: 'cli', version, log, mcp: null });
+      const owner = await WorkspaceOwner.open({ storageDir, kind: 'cli', version, log, mcp: null, ...(workspaceDir ? { workspaceDir } : {}) });
       return connectLocal(owner, storageDir, version);
     } catch (error) {
       if (!(error instanceof OwnedElsewhereError)) throw error;

@@ -196,3 +196,75 @@ export function formatMessages(messages: MessageRow[]): string {
   return messages.map(m => `${m.id.padEnd(5)} from ${m.from}${m.task_id ? ` (${m.task_id})` : ''} — ${when(m.at)}${m.subject ? `\n      ${m.subject}` : ''}\n      ${indent(m.body, '      ')}`)
     .join('\n') + '\n';
 }
+
+/** A task's diff as `get_task_diff` returns it. */
+export interface DiffRow {
+  task_id: string; branch: string; base: string; base_from: string; worktree: string | null;
+  ahead: number; behind: number; landed: boolean; live: boolean; uncommitted: number;
+  files: { status: string; path: string; old_path?: string }[];
+}
+
+/** `baton diff`: the branch against its base, then one line per changed file (git's status letters). */
+export function formatDiff(d: DiffRow): string {
+  const lines = [
+    `${d.task_id}: ${d.branch} → ${d.base}${d.base_from === 'checkout' ? ' (the branch checked out)' : ''}: ${d.ahead} commit(s) ahead, ${d.behind} behind${d.landed ? ', landed' : ''}`,
+  ];
+  if (d.worktree) lines.push(`  worktree ${d.worktree}${d.live ? ' (session running)' : ''}${d.uncommitted ? `, ${d.uncommitted} file(s) not committed` : ''}`);
+  if (!d.files.length) lines.push('  no changed files');
+  for (const f of d.files) lines.push(`  ${f.status}  ${f.old_path !== undefined ? `${f.old_path} → ` : ''}${f.path}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** What the operator tool `autopilot` answers (`AutopilotStatus` in src/services/autopilotService.ts). */
+export interface AutopilotStatusRow {
+  enabled: boolean;
+  updatedAt: string | null;
+  updatedBy: string | null;
+  host: { running: { sessionId: string | null; taskId: string; agent: string }[]; maxParallel: number; stopped: string | null; agentHours: number; budgetAgentHours: number | null; ready: number } | null;
+  recent: { at: string; action: string; taskId: string | null; detail: string }[];
+}
+
+/**
+ * `baton autopilot status`: on/off and since when, what the window running sessions does (running
+ * sessions of the limit, why it stopped, agent hours of the budget), then the latest decisions.
+ */
+export function formatAutopilotStatus(s: AutopilotStatusRow): string {
+  const lines = [`Autopilot is ${s.enabled ? 'ON' : 'OFF'}${s.updatedAt ? ` (turned ${s.enabled ? 'on' : 'off'} by ${s.updatedBy} at ${when(s.updatedAt)})` : ' (never turned on in this workspace)'}`];
+  if (!s.host) {
+    lines.push('No VS Code window runs agent sessions for this workspace: autopilot starts sessions when one opens it.');
+  } else {
+    const h = s.host;
+    lines.push(`Sessions: ${h.running.length} of ${h.maxParallel} running${h.running.length ? ` (${h.running.map(r => `${r.taskId} on ${r.agent}${r.sessionId ? ` ${r.sessionId}` : ''}`).join(', ')})` : ''}; ${h.ready} task(s) ready`);
+    lines.push(`Agent time this run: ${h.agentHours.toFixed(2)} h${h.budgetAgentHours !== null ? ` of ${h.budgetAgentHours} h budget` : ''}`);
+    if (s.enabled && h.stopped) lines.push(`Stopped: ${h.stopped}`);
+  }
+  if (s.recent.length) {
+    lines.push('', 'Latest decisions:');
+    for (const e of s.recent) lines.push(`  ${when(e.at)}  ${e.detail}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** One usage line of `get_cost` (see src/mcp/usageTools.ts). */
+export interface CostUsageRow { reported: boolean; usage: string }
+/** `get_cost`'s answer. */
+export interface CostRow {
+  sprint_id: string | null;
+  total: CostUsageRow;
+  tasks: (CostUsageRow & { task_id: string; title: string })[];
+  sessions: (CostUsageRow & { session_id: string; profile: string | null; task_id: string | null })[];
+}
+
+/** `baton cost`: the total, then one line per task and per session ("not reported" where a CLI sent nothing). */
+export function formatCost(r: CostRow): string {
+  const lines = [`${r.sprint_id ? `Sprint ${r.sprint_id}` : 'All sessions'}: ${r.total.usage}`];
+  if (r.tasks.length) {
+    lines.push('', 'By task:');
+    for (const t of r.tasks) lines.push(`  ${t.task_id}  ${t.title}: ${t.usage}`);
+  }
+  if (r.sessions.length) {
+    lines.push('', 'By session:');
+    for (const s of r.sessions) lines.push(`  ${s.session_id}  ${s.profile ?? '?'}${s.task_id ? ` on ${s.task_id}` : ''}: ${s.usage}`);
+  }
+  return lines.join('\n') + '\n';
+}

@@ -11,10 +11,11 @@ import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLo
 import { StdioProxy } from './stdioProxy';
 import { HOOK_TOKEN_ENV, NoHookReceiverError, sendHookEvent } from '../sessions/agentHooks';
 import { readSessionStates } from '../sessions/sessionStateFile';
+import { DEFAULT_LANDING_SETTINGS, MERGE_STRATEGIES } from '../sessions/landing';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, type ActivityRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
+import { formatActivity, formatAutopilotStatus, formatDiff, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, formatCost, type CostRow, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -31,8 +32,9 @@ function workspaceOf(opts: { workspace?: string }): string {
 }
 
 async function withConnection<T>(opts: { workspace?: string; verbose?: boolean }, fn: (c: BatonConnection) => Promise<T>): Promise<T> {
-  const storage = resolveStorageDir(workspaceOf(opts));
-  const conn = await connect(storage, VERSION, makeLog(!!opts.verbose));
+  const workspace = workspaceOf(opts);
+  const storage = resolveStorageDir(workspace);
+  const conn = await connect(storage, VERSION, makeLog(!!opts.verbose), undefined, workspace);
   try {
     return await fn(conn);
   } finally {
@@ -273,6 +275,47 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('diff')
+    .description("the files a task's session branch changed against its base branch")
+    .argument('<task>', 'task id, e.g. T-5')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      await withConnection(opts, async conn => {
+        const d = await conn.call<DiffRow>('get_task_diff', { task_id: task });
+        process.stdout.write(opts.json ? JSON.stringify(d, null, 2) + '\n' : formatDiff(d));
+      });
+    });
+
+  program.command('land')
+    .description("land a task's session branch into its base: merge (default), rebase, or keep it as it is")
+    .argument('<task>', 'task id, e.g. T-5')
+    .option('--merge', 'merge it (fast-forward or merge commit, by baton.land.mergeStrategy; the default)')
+    .option('--rebase', 'rebase it onto the base, then fast-forward the base')
+    .option('--keep', 'leave it unlanded and record the decision')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (task: string, opts) => {
+      const modes = (['merge', 'rebase', 'keep'] as const).filter(m => opts[m]);
+      if (modes.length > 1) throw new InvalidArgumentError(`Give one of --merge, --rebase, --keep (got ${modes.map(m => `--${m}`).join(' and ')}).`);
+      await withConnection(opts, async conn => {
+        const r = await conn.call<{ message: string }>('land_task', { task_id: task, mode: modes[0] ?? 'merge' });
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : `${r.message}\n`);
+      });
+    });
+
+  program.command('cost')
+    .description('tokens and cost the agent CLIs reported, in total, by task and by session ("not reported" where a CLI sent nothing)')
+    .option('--sprint <id>', 'only this sprint\'s tasks, e.g. S-1')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async opts => {
+      await withConnection(opts, async conn => {
+        const r = await conn.call<CostRow>('get_cost', opts.sprint ? { sprint_id: opts.sprint } : {});
+        process.stdout.write(opts.json ? JSON.stringify(r, null, 2) + '\n' : formatCost(r));
+      });
+    });
+
   program.command('note')
     .description('add a note to a task')
     .argument('<task>', 'task id, e.g. T-3')
@@ -317,6 +360,20 @@ export function buildProgram(): Command {
           const t = await conn.call<TaskRow>('update_task', { task_id: target, agent: value });
           process.stdout.write(t.agent ? `${t.id}: agent ${t.agent}\n` : `${t.id}: no agent (the sprint's or workspace's default)\n`);
         }
+      });
+    });
+
+  program.command('autopilot')
+    .description('turn autopilot on or off for this workspace, or show its status: it keeps up to baton.sessions.maxParallel agent sessions on ready tasks (critical path first)')
+    .argument('[action]', 'on, off or status', 'status')
+    .option('--json', 'print JSON')
+    .addOption(ws).addOption(verbose)
+    .action(async (action: string, opts) => {
+      const act = action.trim().toLowerCase();
+      if (!['on', 'off', 'status'].includes(act)) throw new InvalidArgumentError(`autopilot takes on, off or status, got "${action}".`);
+      await withConnection(opts, async conn => {
+        const s = await conn.call<AutopilotStatusRow>('autopilot', { action: act });
+        process.stdout.write(opts.json ? JSON.stringify(s, null, 2) + '\n' : formatAutopilotStatus(s));
       });
     });
 
@@ -484,6 +541,8 @@ export function buildProgram(): Command {
     .option('--idle-timeout <seconds>', 'close an MCP session after this many seconds without a request or an open stream, ending its agent session', seconds('--idle-timeout'), 600)
     .option('--lease <seconds>', 'a claimed task goes back to To Do after its agent shows no sign of life for this many seconds', seconds('--lease'), 900)
     .option('--review-pipeline <spec>', 'the workspace\'s review pipeline, e.g. "review: codex, gemini -> gate: human" (tasks and sprints can set their own with baton pipeline)')
+    .addOption(new Option('--merge-strategy <strategy>', 'how baton land merges: fast-forward else a merge commit, always a merge commit, or fast-forward only').choices([...MERGE_STRATEGIES]).default('ff-or-merge'))
+    .addOption(new Option('--land-on-approve <mode>', "land a task's session branch when its review gate approves it").choices(['off', 'merge', 'rebase']).default('off'))
     .action(async opts => {
       const storageDir = resolveStorageDir(workspaceOf(opts));
       const running = readEndpoint(storageDir);
@@ -495,6 +554,7 @@ export function buildProgram(): Command {
         mcp: { port: opts.port, maxBodyBytes: MAX_REQUEST_BYTES, tier: opts.tools, sessionIdleSeconds: opts.idleTimeout },
         claimLeaseSeconds: opts.lease,
         reviewPipeline: opts.reviewPipeline ?? null,
+        landing: () => ({ ...DEFAULT_LANDING_SETTINGS, mergeStrategy: opts.mergeStrategy, onApprove: opts.landOnApprove }),
         onHandover: () => handedOver(),
       });
       for (const m of owner.recovery.messages) process.stderr.write(`[warn] ${m}\n`);

@@ -4,7 +4,7 @@
  * feeds it events (plan changes, session starts and ends, lease lapses, pause/resume, settings) and calls
  * `decide()`; the same event sequence always gives the same decisions.
  *
- * Not yet wired to sessions: this is the scheduler behind the coming autopilot (issue 8, §1).
+ * The scheduler behind autopilot (issue 8, §1); `src/orchestration/autopilotRunner.ts` hosts it over sessions.
  */
 import { invalid, notFound } from './errors';
 import { TASK_PRIORITIES, TASK_STATUSES, type Dependency, type TaskPriority, type TaskStatus } from './model';

@@ -24,6 +24,7 @@ const ENDPOINT_FILE = 'mcp-endpoint.json';
 const TOKEN_FILE = 'mcp-token';
 const OPERATOR_TOKEN_FILE = 'mcp-operator-token';
 const PORT_FILE = 'mcp-port';
+const TELEMETRY_KEY_FILE = 'telemetry-key';
 
 /**
  * The workspace's MCP bearer token for agents: 32 random bytes, base64url, created on first use in
@@ -52,6 +53,15 @@ export function readOperatorToken(endpoint: EndpointInfo): string {
     throw new Error(`The Baton owner at ${endpoint.url} (${endpoint.kind}, pid ${endpoint.pid}) publishes no operator token: it is an older version of Baton; restart it.`);
   }
   return fs.readFileSync(endpoint.operatorTokenFile, 'utf8').trim();
+}
+
+/**
+ * The key Baton derives each terminal session's telemetry token from (HMAC, see src/host/telemetryTokens.ts):
+ * 32 random bytes, base64url, in `<storageDir>/telemetry-key` (0600), kept across restarts so sessions left
+ * running in tmux keep reporting. It never goes into a session's environment, the database or logs.
+ */
+export function loadOrCreateTelemetryKey(storageDir: string): { token: string; file: string } {
+  return loadOrCreate(path.join(storageDir, TELEMETRY_KEY_FILE));
 }
 
 function loadOrCreate(file: string): { token: string; file: string } {

@@ -14,9 +14,14 @@ import { InboxService } from '../services/inboxService';
 import { MessageService } from '../services/messageService';
 import { SessionService } from '../services/sessionService';
 import { WorkflowService } from '../services/workflowService';
-import { loadOrCreateOperatorToken, loadOrCreateToken, readEndpoint, readOperatorToken, readRecordedPort, recordPort, removeEndpoint, writeEndpoint } from './endpoint';
+import { AutopilotService } from '../services/autopilotService';
+import { AutopilotRepository } from '../store/autopilotRepository';
+import { loadOrCreateOperatorToken, loadOrCreateTelemetryKey, loadOrCreateToken, readEndpoint, readOperatorToken, readRecordedPort, recordPort, removeEndpoint, writeEndpoint } from './endpoint';
 import { connectRemote } from '../mcp/operatorClient';
 import { McpHttpServer } from '../mcp/httpServer';
+import { createOtlpReceiver, OTLP_PATH } from './otlpReceiver';
+import { TelemetryTokens } from './telemetryTokens';
+import { UsageService } from '../services/usageService';
 import { PlanService } from '../services/planService';
 import { ReviewService } from '../services/reviewService';
 import { ReviewRepository } from '../store/reviewRepository';
@@ -24,6 +29,7 @@ import { createWorkerParser } from './importParser';
 import { LeaseService } from '../services/leaseService';
 import { processRunning } from '../sessions/terminalSession';
 import { TerminalSessionRepository } from '../store/terminalSessionRepository';
+import { DEFAULT_LANDING_SETTINGS, Lander, type LandingSettings } from '../sessions/landing';
 import { mkdirPrivate, tightenStateFolder } from '../store/fileModes';
 
 export type LogFn = (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -53,6 +59,11 @@ export interface OwnerOptions {
    * "review: codex, gemini -> gate: human"; tasks and sprints can set their own. Invalid: the owner refuses to open.
    */
   reviewPipeline?: string | null;
+  /**
+   * Landing settings, read at each landing (`baton.land.*`, `baton.sessions.worktreeCleanup`); default
+   * `DEFAULT_LANDING_SETTINGS` (merge fast-forward or merge commit, never on approval).
+   */
+  landing?: () => LandingSettings;
   /** A headless owner that can hand over to VS Code passes what to do when asked (see `hand_over`). */
   onHandover?: () => void;
 }
@@ -82,6 +93,8 @@ export class WorkspaceOwner {
     private tier: AgentTier,
     /** Claims as leases: releases tasks whose agents are gone (`onDidLapse` tells who listens). */
     readonly leases: LeaseService,
+    /** Per-session tokens of the OTLP receiver; null when MCP (and so the HTTP server) is off. */
+    private readonly telemetryTokens: TelemetryTokens | null,
   ) {}
 
   /**
@@ -106,6 +119,7 @@ export class WorkspaceOwner {
     let mcp: McpHttpServer | null = null;
     let owner: WorkspaceOwner | undefined;
     let leases: LeaseService | undefined;
+    let telemetry: TelemetryTokens | null = null;
     try {
       db = await DurableDatabase.open(storageDir, { migrations: STATE_MIGRATIONS, log });
       const services = buildServices(db, options);
@@ -115,6 +129,7 @@ export class WorkspaceOwner {
         const { token, file } = loadOrCreateToken(storageDir);
         const operator = loadOrCreateOperatorToken(storageDir);
         tokenFile = file;
+        telemetry = new TelemetryTokens(loadOrCreateTelemetryKey(storageDir).token);
         mcp = new McpHttpServer({
           port: options.mcp.port,
           token,
@@ -131,6 +146,7 @@ export class WorkspaceOwner {
             onHandover: options.onHandover,
             commit: db,
           }),
+          otlp: createOtlpReceiver(telemetry, services.usage, log),
           log,
         });
         const url = await startOnStablePort(mcp, storageDir, options.mcp.port, log, options.mcp.reuseRecordedPort ?? true);
@@ -138,7 +154,7 @@ export class WorkspaceOwner {
         log('info', `[MCP] listening on ${url}`);
       }
       leases = startLeases(db, services, options, mcp);
-      owner = new WorkspaceOwner(storageDir, lock, db, services, mcp, tokenFile, log, initialTier, leases);
+      owner = new WorkspaceOwner(storageDir, lock, db, services, mcp, tokenFile, log, initialTier, leases, telemetry);
       return owner;
     } catch (error) {
       leases?.dispose();
@@ -189,6 +205,17 @@ export class WorkspaceOwner {
     return url && token ? { url, token } : null;
   }
 
+  /**
+   * Where a terminal session's agent CLI sends its OpenTelemetry metrics: the OTLP/HTTP base URL
+   * (`http://127.0.0.1:<port>/otlp`, exporters append `/v1/metrics`) and the token for one session
+   * (src/host/telemetryTokens.ts); null when the HTTP server is off.
+   */
+  telemetryEndpoint(): { url: string; tokenFor: (sessionId: string) => string } | null {
+    const url = this.mcpUrl;
+    const tokens = this.telemetryTokens;
+    return url && tokens ? { url: url.replace(/\/mcp$/, OTLP_PATH), tokenFor: id => tokens.tokenFor(id) } : null;
+  }
+
   /** Reads the agents' bearer token (for configuring agents and copied configurations); never log it. */
   readToken(): string | null {
     return this.tokenFile ? fs.readFileSync(this.tokenFile, 'utf8').trim() : null;
@@ -235,9 +262,15 @@ function buildServices(db: DurableDatabase, options: OwnerOptions): BatonService
   if (garbage.removedContents || garbage.removedTempFiles) {
     options.log('info', `[Artifacts] removed ${garbage.removedContents} unreferenced contents and ${garbage.removedTempFiles} temp files left by a crash`);
   }
+  const usage = new UsageService(db, plan, redact);
   const reviews = new ReviewService(new ReviewRepository(db), plan, artifacts, inbox, messages, redact, undefined, (level, message) => options.log(level, message));
   reviews.setWorkspacePipeline(options.reviewPipeline);
-  return { plan, sessions, inbox, messages, workflow, artifacts, reviews };
+  const landing = new Lander({
+    workspaceDir: options.workspaceDir, plan, sessions: new TerminalSessionRepository(db), reviews,
+    settings: options.landing ?? (() => DEFAULT_LANDING_SETTINGS), log: options.log,
+  });
+  const autopilot = new AutopilotService(new AutopilotRepository(db), plan);
+  return { plan, sessions, inbox, messages, workflow, artifacts, reviews, autopilot, landing, usage };
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { AutopilotService } from '../services/autopilotService';
+import { registerAutopilotTool } from './autopilotTool';
 import { createHash } from 'node:crypto';
 import { McpServer, ResourceTemplate, type RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
@@ -12,14 +14,18 @@ import type { InboxService } from '../services/inboxService';
 import type { MessageService } from '../services/messageService';
 import type { PlanService } from '../services/planService';
 import type { ReviewService } from '../services/reviewService';
+import type { Lander } from '../sessions/landing';
 import type { SessionService } from '../services/sessionService';
 import type { WorkflowService } from '../services/workflowService';
+import type { UsageService } from '../services/usageService';
 import type { AgentSession } from '../store/coordinationRepository';
 import { artifactResources, registerArtifactTools } from './artifactTools';
 import { decodeCursor, encodeCursor, guardRequests, invalidParams, JsonRpcError, RESOURCE_NOT_FOUND, resourceCall } from './jsonRpc';
 import { registerCoordinationTools, registerOperatorTools, type Caller } from './coordinationTools';
 import { registerImportTool, registerPlanTools, taskSummary } from './planTools';
 import { registerReviewOperatorTools, registerReviewTools, reviewSummary } from './reviewTools';
+import { registerLandingTools } from './landingTools';
+import { registerUsageTools } from './usageTools';
 
 export const MCP_SERVER_NAME = 'baton';
 
@@ -32,6 +38,12 @@ export interface BatonServices {
   workflow: WorkflowService;
   artifacts: ArtifactService;
   reviews: ReviewService;
+  /** Autopilot's switch and status (the operator tool `autopilot`). */
+  autopilot: AutopilotService;
+  /** Lands tasks' session branches (operator tools `get_task_diff`, `land_task`). */
+  landing: Lander;
+  /** Token and cost usage the agent CLIs report (OTLP). */
+  usage: UsageService;
 }
 
 /**
@@ -48,7 +60,7 @@ export type AgentTier = (typeof AGENT_TIERS)[number];
 
 export const CORE_TOOLS = [
   'agent_init', 'claim_next_task', 'list_tasks', 'get_task', 'report_progress', 'save_context', 'ask_human',
-  'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session',
+  'get_human_answer', 'check_messages', 'send_message', 'complete_task', 'end_session', 'submit_review',
 ] as const;
 
 type Hints = Required<Pick<ToolAnnotations, 'readOnlyHint' | 'destructiveHint' | 'idempotentHint' | 'openWorldHint'>>;
@@ -98,10 +110,14 @@ export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   pause_task: write(false, false),
   intervene: write(false, false),
   list_activity: read,
+  autopilot: write(false, true), // on/off are switches (the same again changes nothing more); status only reads
+  get_cost: read,
   hand_over: write(true, true), // the headless owner stops
   submit_review: write(false, false), // adds a review and may move the task; the same review again is refused in its round but adds one in a later round
   get_reviews: read,
   set_review_pipeline: write(true, true), // overwrites the target's pipeline
+  get_task_diff: read,
+  land_task: write(true, false), // moves the base branch (and, for rebase, the session branch)
 };
 
 /** The MCP prompts' names: prefixed, so no agent CLI's built-in slash command (e.g. Gemini CLI's /init) hides them. */
@@ -269,8 +285,11 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   registerCoordinationTools(wrapped, services, caller);
   registerArtifactTools(wrapped, services.artifacts, actorOf);
   registerReviewTools(wrapped, services.reviews, caller);
+  registerUsageTools(wrapped, services.usage);
   if (operator) registerOperatorTools(wrapped, services, caller);
   if (operator) registerReviewOperatorTools(wrapped, services.reviews, caller);
+  if (operator) registerAutopilotTool(wrapped, services.autopilot, caller);
+  if (operator) registerLandingTools(wrapped, services.landing, caller);
   if (operator && options.onHandover) {
     const handover = options.onHandover;
     wrapped.registerTool('hand_over', {

@@ -41,7 +41,24 @@ export interface McpHttpOptions {
   /** Clock, for tests; default `Date.now`. */
   now?: () => number;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /**
+   * The OTLP/HTTP receiver for requests under `/otlp/` (src/host/otlpReceiver.ts): it checks their
+   * per-session telemetry token itself (the agents' and operator tokens are not accepted there). Absent:
+   * those paths get 404.
+   */
+  otlp?: {
+    /** The session a request's `Authorization` header names (its telemetry token), or null: 401 before the body is read. */
+    sessionOf: (authorization: string | undefined) => string | null;
+    /** Answers an authenticated export (body read up to {@link OTLP_MAX_BODY_BYTES}). */
+    receive: (sessionId: string, request: { method: string; path: string; contentType: string | undefined; body: Buffer }) => { status: number; contentType: string; body: string };
+  };
 }
+
+/**
+ * Largest OTLP export body accepted (bytes): 16 MiB, not the MCP limit, since a CLI's metrics export
+ * holds every histogram's buckets (Codex 0.169 sends about 600 KB at exit). Read only after the token checked.
+ */
+export const OTLP_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Default idle timeout of an MCP session (10 minutes), see `McpHttpOptions.sessionIdleMs`. */
 export const DEFAULT_SESSION_IDLE_MS = 600_000;
@@ -167,11 +184,31 @@ export class McpHttpServer {
     }
   }
 
+  /** An OTLP/HTTP export: the token checked (else 401), the body read up to OTLP_MAX_BODY_BYTES (else 413), then the receiver's answer. */
+  private async handleOtlp(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    const otlp = this.options.otlp!;
+    const sessionId = otlp.sessionOf(req.headers.authorization);
+    if (!sessionId) {
+      req.resume();
+      res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', 'WWW-Authenticate': 'Bearer realm="baton-telemetry"' })
+        .end("Unauthorized: send Authorization: Bearer <the session's telemetry token> (Baton sets it in OTEL_EXPORTER_OTLP_METRICS_HEADERS).");
+      return;
+    }
+    const body = req.method === 'POST' ? await readBody(req, OTLP_MAX_BODY_BYTES) : Buffer.alloc(0);
+    if (body === 'too-large') {
+      res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end(`Request body exceeds the limit of ${OTLP_MAX_BODY_BYTES} bytes.`);
+      return;
+    }
+    const answer = otlp.receive(sessionId, { method: req.method ?? 'GET', path, contentType: header(req, 'content-type'), body });
+    res.writeHead(answer.status, { 'Content-Type': answer.contentType }).end(answer.body);
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!this.hostAllowed(req.headers.host)) return plain(res, 403, 'Forbidden: Host header must be 127.0.0.1 or localhost with this port.');
     const origin = req.headers.origin;
     if (origin !== undefined && !this.originAllowed(origin)) return plain(res, 403, `Forbidden: origin ${origin} may not call Baton's MCP server.`);
+    if (url.pathname.startsWith('/otlp/') && this.options.otlp) return this.handleOtlp(req, res, url.pathname);
     const credential = this.credential(req.headers.authorization);
     if (!credential) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="baton"');

@@ -197,7 +197,7 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
       const c = plan.statusCounts();
       return { task: null, reason: `No ready task: ${c.byStatus.TODO} TODO waiting on dependencies, ${c.byStatus.IN_PROGRESS} in progress, ${c.byStatus.BLOCKED} blocked.` };
     }
-    const d = plan.getTaskDetails(task.id, 0);
+    const d = plan.taskOutline(task.id);
     return {
       task: { ...taskSummary(task), description: task.description, context: task.context,
         checkpoints: d.checkpoints.map((c, i) => ({ n: i + 1, title: c.title, done: c.done })), depends_on: d.dependsOn },

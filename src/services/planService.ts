@@ -157,6 +157,8 @@ const SLICE_MS = 8;
 const STAGE_ROWS = 50;
 /** New tasks per transaction while an asynchronous import publishes them (hidden until its final transaction). */
 const PUBLISH_ROWS = 1000;
+/** Most tasks whose checkpoints, notes and activity `getTaskDetails` keeps between writes. */
+const MAX_CACHED_RECORDS = 64;
 const MAX_TEXT = 200_000;
 const PRIORITY_RANK: Record<TaskPriority, number> = { critical: 0, high: 1, medium: 2, low: 3 };
 
@@ -171,6 +173,9 @@ export class PlanService {
   private readonly _onDidChangePlan = new Emitter<PlanChange>();
   /** Fires after any committed change to sprints, tasks, dependencies, checkpoints, notes or context. */
   readonly onDidChangePlan: Event<PlanChange> = this._onDidChangePlan.event;
+
+  /** Checkpoints, notes and activity of recently read tasks (see `taskRecords`), by task id and activity limit. */
+  private readonly records = new Map<string, Pick<TaskDetails, 'checkpoints' | 'notes' | 'activity'>>();
 
   /** See `plan()`; `byId` and `sprints` are read on first use (`taskMap()`, `sprintList()`). */
   private cache: { tasks: Task[]; graph: TaskGraph; dependencies: Dependency[]; byId?: Map<string, Task>; sprints?: Sprint[] } | undefined;
@@ -257,7 +262,8 @@ export class PlanService {
 
   /** Everything about one task, for the details view and agents. */
   getTaskDetails(id: string, activityLimit = 50): TaskDetails {
-    const task = this.getTask(id);
+    const task = this.cachedTask(id);
+    if (!task) throw notFound(`No task with id "${id}".`);
     const tasks = this.plan().tasks;
     const byId = this.taskMap();
     const graph = this.plan().graph;
@@ -265,18 +271,57 @@ export class PlanService {
       const t = byId.get(tid)!;
       return { id: t.id, title: t.title, status: t.status };
     };
+    const { checkpoints, notes, activity } = this.taskRecords(id, activityLimit);
     return {
       task,
-      sprint: task.sprintId ? this.repo.getSprint(task.sprintId) ?? null : null,
-      checkpoints: this.repo.listCheckpoints(id),
-      notes: this.repo.listNotes(id),
+      sprint: task.sprintId ? this.cachedSprint(task.sprintId) ?? null : null,
+      checkpoints,
+      notes,
       dependsOn: graph.dependenciesOf(id).map(ref),
       dependents: graph.dependentsOf(id).map(ref),
       waitingOn: graph.waitingOn(id).map(ref),
       ready: task.status === 'TODO' && graph.dependenciesSatisfied(id),
       subtasks: tasks.filter(t => t.parentId === id).map(t => ref(t.id)),
-      activity: activityLimit > 0 ? this.repo.listActivity({ taskId: id, limit: activityLimit }) : [],
+      activity,
     };
+  }
+
+  /**
+   * A task's checkpoints, notes and newest `activityLimit` activity entries (copies), from `records` when this
+   * plan has not changed since they were read (every write of checkpoints, notes and activity goes through this
+   * service and ends in `changed`, which drops them all), else from the store.
+   */
+  private taskRecords(id: string, activityLimit: number): Pick<TaskDetails, 'checkpoints' | 'notes' | 'activity'> {
+    const key = `${id}\n${activityLimit}`;
+    let r = this.records.get(key);
+    if (!r) {
+      r = {
+        checkpoints: this.repo.listCheckpoints(id),
+        notes: this.repo.listNotes(id),
+        activity: activityLimit > 0 ? this.repo.listActivity({ taskId: id, limit: activityLimit }) : [],
+      };
+      if (this.records.size >= MAX_CACHED_RECORDS) this.records.clear();
+      this.records.set(key, r);
+    }
+    return {
+      checkpoints: r.checkpoints.map(c => ({ ...c })),
+      notes: r.notes.map(n => ({ ...n, author: { ...n.author } })),
+      activity: r.activity.map(a => ({ ...a, actor: { ...a.actor } })),
+    };
+  }
+
+  /**
+   * The part of `getTaskDetails` a claim answers with: the task's checkpoints and its dependencies (refs),
+   * without reading notes, activity, subtasks or the sprint. @throws BatonError NOT_FOUND for an unknown id.
+   */
+  taskOutline(id: string): { checkpoints: Checkpoint[]; dependsOn: TaskRef[] } {
+    const byId = this.taskMap();
+    if (!byId.has(id)) throw notFound(`No task with id "${id}".`);
+    const dependsOn = this.plan().graph.dependenciesOf(id).map(tid => {
+      const t = byId.get(tid)!;
+      return { id: t.id, title: t.title, status: t.status };
+    });
+    return { checkpoints: this.repo.listCheckpoints(id), dependsOn };
   }
 
   listCheckpoints(taskId?: string): Checkpoint[] {
@@ -285,6 +330,15 @@ export class PlanService {
 
   listDependencies() {
     return this.repo.listDependencies();
+  }
+
+  /**
+   * The dependencies from the plan's cache: the same array until the plan's shape changes (a
+   * dependency, task or sprint added, moved or removed), so a caller can tell by reference whether it
+   * has to look again. Read-only: callers must not mutate it.
+   */
+  cachedDependencies(): readonly Dependency[] {
+    return this.plan().dependencies;
   }
 
   /** The ready set (TODO with all dependencies done or cancelled), most urgent first. */
@@ -331,7 +385,7 @@ export class PlanService {
   resolveTask(ref: string): Task {
     const trimmed = ref.trim();
     const m = /^(?:t-?)?(\d+)$/i.exec(trimmed);
-    const byId = this.repo.getTask(m ? `T-${m[1]}` : trimmed);
+    const byId = this.cachedTask(m ? `T-${m[1]}` : trimmed);
     if (byId) return byId;
     const lower = trimmed.toLowerCase();
     const matches = this.plan().tasks.filter(t => t.title.toLowerCase() === lower);
@@ -582,22 +636,24 @@ export class PlanService {
    * bookkeeping), so both are one atomic write; if it throws, the claim is rolled back too.
    */
   claimNextReadyTask(actor: Actor, options: { sprintId?: string; within?: (tx: SqlWriter, taskId: string) => void } = {}): Task | null {
-    if (options.sprintId !== undefined) this.getSprint(options.sprintId);
+    if (options.sprintId !== undefined && !this.cachedSprint(options.sprintId)) throw notFound(`No sprint with id "${options.sprintId}".`);
     const next = this.mostUrgentReady(options.sprintId);
     if (!next) return null;
+    let written: Task | undefined;
     this.repo.transaction(tx => {
-      this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true });
+      written = { ...next, ...this.applyStatus(tx, next, 'IN_PROGRESS', actor, { assign: true }) }; // the row as updateTask left it
       options.within?.(tx, next.id);
     });
-    this.changed([next.id], next.sprintId ? [next.sprintId] : []);
-    return this.getTask(next.id);
+    this.changed([next.id], next.sprintId ? [next.sprintId] : [], false, false, undefined, written && [written]);
+    return this.cachedTask(next.id) ?? this.getTask(next.id);
   }
 
   // ------------------------------------------------------------------ notes and context
 
   /** Adds a timestamped note to a task's log. */
   addNote(id: string, text: string, actor: Actor): Note {
-    const task = this.getTask(id);
+    const task = this.cachedTask(id);
+    if (!task) throw notFound(`No task with id "${id}".`);
     const body = this.sanitize(this.requireText('Note', text, MAX_TEXT));
     const note: Note = { id: this.newId('N'), taskId: id, author: actor, text: body, createdAt: this.stamp() };
     this.repo.transaction(tx => {
@@ -605,7 +661,7 @@ export class PlanService {
       this.repo.updateTask(tx, id, { updatedAt: note.createdAt });
       this.log(tx, actor, 'task.note', id, task.sprintId, `noted: ${oneLine(body)}`);
     });
-    this.changed([id], []);
+    this.changed([id], [], false, false, undefined, [{ ...task, updatedAt: note.createdAt }]); // the row as updateTask left it
     return note;
   }
 
@@ -1155,6 +1211,21 @@ export class PlanService {
     return this.cache;
   }
 
+  /**
+   * A copy of task `id` from the cached plan (the committed state, kept in step by `changed`), or undefined:
+   * a read without a sql.js query. Not for use inside a transaction that may have changed the task.
+   */
+  private cachedTask(id: string): Task | undefined {
+    const t = this.taskMap().get(id);
+    return t && { ...t, agent: t.agent && { ...t.agent } };
+  }
+
+  /** A copy of sprint `id` from the cached sprint list, or undefined (like `cachedTask`). */
+  private cachedSprint(id: string): Sprint | undefined {
+    const s = this.sprintList().find(sprint => sprint.id === id);
+    return s && { ...s, agent: s.agent && { ...s.agent } };
+  }
+
   /** The cached tasks by id (built once per cached plan; callers must not mutate it). */
   private taskMap(): Map<string, Task> {
     const plan = this.plan();
@@ -1189,11 +1260,13 @@ export class PlanService {
   /** `readyTasks(sprintId)[0]` without sorting the whole ready set (one pass), or undefined when none is ready. */
   private mostUrgentReady(sprintId?: string): Task | undefined {
     const { tasks, graph } = this.plan();
-    const ready = new Set(graph.readyTasks());
     const order = this.urgencyOrder();
     let best: Task | undefined;
     for (const t of tasks) {
-      if (ready.has(t.id) && (sprintId === undefined || t.sprintId === sprintId) && (!best || order(t, best) < 0)) best = t;
+      if (sprintId !== undefined && t.sprintId !== sprintId) continue;
+      // The ready set's test (TaskGraph.readyTasks), only for the tasks in question; the graph's statuses are the cached tasks'.
+      if (t.status !== 'TODO' || !graph.dependenciesSatisfied(t.id)) continue;
+      if (!best || order(t, best) < 0) best = t;
     }
     return best;
   }
@@ -1208,7 +1281,7 @@ export class PlanService {
   private applyStatus(
     tx: SqlWriter, task: Task, status: TaskStatus, actor: Actor,
     options: { note?: string; summary?: string; assign?: boolean },
-  ): void {
+  ): Partial<Task> {
     const at = this.stamp();
     const patch: Partial<Task> = { status, updatedAt: at };
     if (status === 'IN_PROGRESS' && (options.assign || !task.assignee)) patch.assignee = actor.name;
@@ -1227,6 +1300,7 @@ export class PlanService {
     if (options.note) {
       this.repo.insertNote(tx, { id: this.newId('N'), taskId: task.id, author: actor, text: this.sanitize(options.note), createdAt: at });
     }
+    return patch;
   }
 
   private checkParent(taskId: string, parentId: string): void {
@@ -1243,18 +1317,21 @@ export class PlanService {
   /**
    * After a committed change: drops the cached task list and graph when the plan's shape changed
    * (`all`, or `structural`: tasks added, moved or deleted, dependencies or sprints changed), else
-   * refreshes just the changed tasks in place, then tells listeners.
+   * refreshes just the changed tasks in place (re-read from the store, or taken from `written` when the
+   * caller knows the row exactly), then tells listeners.
    */
-  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false, nextCache?: PlanService['cache']): void {
+  private changed(taskIds: string[], sprintIds: string[], all = false, structural = false, nextCache?: PlanService['cache'], written?: Task[]): void {
     this.generation++;
+    this.records.clear();
     if (nextCache) {
       this.cache = nextCache;
     } else if (all || structural || !this.cache) {
       this.cache = undefined;
     } else if (taskIds.length) {
       const fresh = new Map<string, Task>();
+      const known = new Map((written ?? []).map(t => [t.id, t]));
       for (const id of taskIds) {
-        const task = this.repo.getTask(id);
+        const task = known.get(id) ?? this.repo.getTask(id);
         if (!task) {
           this.cache = undefined;
           break;
@@ -1262,10 +1339,18 @@ export class PlanService {
         fresh.set(id, task);
       }
       if (this.cache) {
-        const { graph, dependencies, sprints } = this.cache;
-        const tasks = this.cache.tasks.map(t => fresh.get(t.id) ?? t);
-        for (const task of fresh.values()) graph.updateTask(task); // same edges: only statuses/estimates move
-        this.cache = { tasks, graph, dependencies, sprints }; // a task write leaves the sprints as they were
+        const { graph, dependencies, sprints, byId } = this.cache;
+        // A new array (callers may still hold the old one) with just the changed entries replaced.
+        const tasks = this.cache.tasks.slice();
+        for (const task of fresh.values()) {
+          const old = byId?.get(task.id);
+          let at = old ? tasks.indexOf(old) : -1;
+          if (at < 0) at = tasks.findIndex(t => t.id === task.id);
+          if (at >= 0) tasks[at] = task;
+          graph.updateTask(task); // same edges: only statuses/estimates move
+          byId?.set(task.id, task); // same ids: the map is private to this service, updated in place
+        }
+        this.cache = { tasks, graph, dependencies, sprints, byId }; // a task write leaves the sprints as they were
       }
     }
     this._onDidChangePlan.fire({ taskIds, sprintIds, all });

@@ -55,6 +55,9 @@ export class ReviewService implements Disposable {
   private readonly _onDidChangeReviews = new Emitter<{ taskId: string }>();
   /** Fires after a round or review of a task changed. */
   readonly onDidChangeReviews: Event<{ taskId: string }> = this._onDidChangeReviews.event;
+  private readonly _onDidApprove = new Emitter<{ taskId: string; round: number }>();
+  /** Fires after a round's gate approved its task (the task is DONE): a rule gate passed or the person approved. */
+  readonly onDidApprove: Event<{ taskId: string; round: number }> = this._onDidApprove.event;
   private workspaceSpec: string | null = null;
   /** Set while this service moves a task itself (its own moves skip its routing). */
   private internal = 0;
@@ -99,6 +102,7 @@ export class ReviewService implements Disposable {
     for (const s of this.subscriptions) s.dispose();
     this._onDidStartReview.dispose();
     this._onDidChangeReviews.dispose();
+    this._onDidApprove.dispose();
   }
 
   // ------------------------------------------------------------------ pipelines
@@ -300,6 +304,7 @@ export class ReviewService implements Disposable {
     if (gate.kind === 'rule') {
       this.move(taskId, 'DONE', BATON, `Review round ${round.round} passed the gate ${round.gate}${reviews.length ? `: ${reviews.map(r => `${r.reviewer} ${r.score}/10`).join(', ')}` : ''}.`,
         tx => this.repo.updateRound(tx, taskId, round.round, { state: 'approved', outcome: `gate ${round.gate} passed`, endedAt: this.stamp() }));
+      this._onDidApprove.fire({ taskId, round: round.round });
       return;
     }
     const task = this.plan.getTask(taskId);
@@ -325,6 +330,7 @@ export class ReviewService implements Disposable {
       if (request.status === 'approved') {
         this.move(round.taskId, 'DONE', person, `Approved to ship by ${person.name} after review round ${round.round}${request.answer && request.answer !== 'Approved.' ? `: ${request.answer}` : '.'}`,
           tx => this.repo.updateRound(tx, round.taskId, round.round, { state: 'approved', outcome: `approved by ${person.name} (${requestId})`, endedAt: this.stamp() }));
+        this._onDidApprove.fire({ taskId: round.taskId, round: round.round });
       } else if (request.status === 'rejected' || request.status === 'answered') {
         this.sendBack(round.taskId, round, 'rejected', `Review round ${round.round}: ${person.name} did not approve (${requestId}): ${request.answer ?? ''}`.trim(), [], person);
       }

@@ -110,6 +110,9 @@ export const BUILTIN_PROFILES: AgentProfile[] = [
     waitingPatterns: ['Type your message or @path/to/file', '\\bAllow once\\b', 'Do you want to proceed\\?'],
     install: 'npm install -g @qwen-code/qwen-code',
     mcp: 'qwen',
+    // Qwen Code connects MCP servers in the background and may send the task prompt (given as an argument)
+    // before Baton's tools are there; this documented escape hatch makes it wait for them first.
+    env: { QWEN_CODE_LEGACY_MCP_BLOCKING: '1' },
   },
   {
     id: 'codex', label: 'Codex', command: 'codex', args: [],

@@ -11,6 +11,7 @@ import type { HookRunner } from './hooks';
 import { listAgentDefinitions, type AgentDefinition } from './agentDefinitions';
 import { wireMcp } from './mcpWiring';
 import { HOOK_TOKEN_FILE, HookReceiver, newHookToken, stateFromHookEvent, wireAgentHooks, type HookCoverage, type HookEvent } from './agentHooks';
+import { wireTelemetry } from './telemetryWiring';
 import { checkInstalled, profileDetectorPatterns, type AgentProfile } from './profiles';
 import type { SessionState } from './stateDetector';
 import { TerminalSession } from './terminalSession';
@@ -25,6 +26,11 @@ export interface SessionSettings {
   useTmux: boolean;
   useWorktrees: boolean;
   worktreeCleanup: WorktreeCleanupPolicy;
+  /**
+   * `baton.worktrees.startFrom`: a task's worktree starts from the base (`HEAD` of the workspace), or
+   * from the branch of its dependency that is done but not landed yet (`dependency-branch`). Default `base`.
+   */
+  startFrom?: 'base' | 'dependency-branch';
   /** Most sessions "Start ready tasks" runs at once. */
   maxParallel: number;
   cols: number;
@@ -42,6 +48,12 @@ export interface SessionManagerOptions {
   /** The hook runner for the current settings. */
   hooks: () => HookRunner;
   mcpEndpoint: () => { url: string; token: string } | null;
+  /**
+   * Baton's OTLP receiver (the owner's `telemetryEndpoint()`): each session's CLI is set to report its
+   * token usage there with the session's own token (src/sessions/telemetryWiring.ts). Absent or null:
+   * usage shows as "not reported".
+   */
+  telemetryEndpoint?: () => { url: string; tokenFor: (sessionId: string) => string } | null;
   /** The `baton` CLI (for agents that only speak MCP over stdio, and `baton hook`). */
   cliPath?: string;
   /**
@@ -52,6 +64,8 @@ export interface SessionManagerOptions {
   /** node-pty, loaded lazily by the caller; a string is why it is unavailable. */
   pty: () => typeof import('node-pty') | string;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Where a task's worktree starts under `startFrom: dependency-branch` (Lander.startPoint); null: the base. */
+  startPoint?: (taskId: string) => Promise<{ baseRef: string; baseBranch: string; dependency: string } | null>;
   /** tmux socket name (tests use their own). */
   tmuxSocket?: string;
   now?: () => Date;
@@ -154,14 +168,24 @@ export class SessionManager {
    * as the profile says. @throws BatonError when the profile's command is not installed (with how to
    * install it), the task cannot start, or sessions are unavailable (no node-pty).
    */
-  async start(input: { profileId: string; taskId?: string | null; role?: string | null; worktree?: boolean; cols?: number; rows?: number }): Promise<LiveSession> {
+  /**
+   * Starts an agent session. `review`: a reviewer session of a review round (`orchestration/reviewers.ts`):
+   * it runs in `review.cwd` (the implementer's worktree, so it sees the work on its branch; no worktree of
+   * its own), is given `review.prompt` instead of a task prompt, claims nothing (the task stays IN_REVIEW)
+   * and has `BATON_REVIEW_TASK_ID` set.
+   */
+  async start(input: {
+    profileId: string; taskId?: string | null; role?: string | null; worktree?: boolean; cols?: number; rows?: number;
+    review?: { taskId: string; cwd: string; prompt: string };
+  }): Promise<LiveSession> {
     const pty = this.options.pty();
     if (typeof pty === 'string') throw new BatonError('UNAVAILABLE', `Agent sessions are unavailable: ${pty}`);
     const profile = this.profile(input.profileId);
     const installed = checkInstalled(profile);
     if (!installed.ok) throw new BatonError('UNAVAILABLE', installed.message);
     const settings = this.options.settings();
-    const task = input.taskId ? this.options.plan.resolveTask(input.taskId) : null;
+    const review = input.review ? { ...input.review, task: this.options.plan.resolveTask(input.review.taskId) } : null;
+    const task = input.taskId && !review ? this.options.plan.resolveTask(input.taskId) : null;
     if (task) this.options.plan.checkStatusChange(task.id, 'IN_PROGRESS');
     const role = input.role ? this.agentDefinition(input.role) : null;
 
@@ -171,10 +195,20 @@ export class SessionManager {
     fs.mkdirSync(sessionDir, { recursive: true, mode: 0o700 });
     let cwd = profile.cwd ? path.resolve(this.options.workspaceDir, profile.cwd) : this.options.workspaceDir;
     let worktree: { path: string; branch: string } | null = null;
-    if (input.worktree ?? settings.useWorktrees) {
+    if (review) {
+      if (!fs.statSync(review.cwd, { throwIfNoEntry: false })?.isDirectory()) throw invalid(`The folder to review in does not exist: ${review.cwd}`);
+      cwd = review.cwd;
+    } else if (input.worktree ?? settings.useWorktrees) {
       const manager = await this.worktreeManager();
       if (!manager) throw invalid('Worktrees need the workspace to be a git repository with at least one commit.');
-      worktree = await manager.create({ taskId: task?.id ?? null, sessionId: id });
+      const start = task && settings.startFrom === 'dependency-branch' && this.options.startPoint
+        ? await this.options.startPoint(task.id).catch(error => {
+          this.options.log('warn', `[Worktrees] ${task.id} starts from the base: ${(error as Error).message}`);
+          return null;
+        })
+        : null;
+      worktree = await manager.create({ taskId: task?.id ?? null, sessionId: id, ...(start ? { baseRef: start.baseRef, baseBranch: start.baseBranch } : {}) });
+      if (start) this.options.log('info', `[Worktrees] ${id} starts from ${start.baseRef}, the branch of ${start.dependency} (done, not landed yet); it lands into ${start.baseBranch}`);
       cwd = worktree.path;
     }
 
@@ -183,6 +217,7 @@ export class SessionManager {
     const env: Record<string, string> = { ...(profile.env ?? {}), BATON_SESSION_ID: id, BATON_WORKSPACE: this.options.workspaceDir };
     if (task) env.BATON_TASK_ID = task.id;
     if (role) env.BATON_ROLE = role.name;
+    if (review) env.BATON_REVIEW_TASK_ID = review.task.id;
     const useTmux = settings.useTmux && (await tmuxAvailable());
     const endpoint = this.options.mcpEndpoint();
     if (endpoint) {
@@ -202,7 +237,16 @@ export class SessionManager {
     }
     const hooks = await this.wireHooks(profile, id, sessionDir, env);
     args.push(...hooks.args);
-    const prompt = task || role ? [role ? rolePrompt(role) : '', task ? this.taskPrompt(task.id, role?.name) : ''].filter(Boolean).join('\n\n') : null;
+    const telemetry = this.options.telemetryEndpoint?.();
+    if (telemetry) {
+      const wired = wireTelemetry(profile, { url: telemetry.url, token: telemetry.tokenFor(id) });
+      args.push(...wired.args);
+      Object.assign(env, wired.env);
+      this.options.log('info', `[Sessions] ${id}: ${wired.description}`);
+    }
+    const prompt = task || role || review
+      ? [role ? rolePrompt(role) : '', review ? review.prompt : task ? this.taskPrompt(task.id, role?.name) : ''].filter(Boolean).join('\n\n')
+      : null;
     if (prompt && profile.prompt === 'argument') args.push(...(profile.promptArgs ?? []), prompt);
 
     const terminal = await TerminalSession.start({
@@ -211,7 +255,8 @@ export class SessionManager {
       detector: profileDetectorPatterns(profile), pty,
     });
     const record: TerminalSessionRecord = {
-      id, profile: profile.id, title: `${profile.label}${role ? ` (${role.name})` : ''}${task ? ` · ${task.id} ${task.title}` : ''}`,
+      id, profile: profile.id,
+      title: `${profile.label}${role ? ` (${role.name})` : ''}${task ? ` · ${task.id} ${task.title}` : ''}${review ? ` · review of ${review.task.id} ${review.task.title}` : ''}`,
       command: [profile.command, ...profile.args].join(' '), taskId: task?.id ?? null, cwd, worktree: worktree?.path ?? null,
       branch: worktree?.branch ?? null, tmuxSession: terminal.tmuxSession ?? null, pid: terminal.pid ?? null, state: terminal.state,
       startedAt: this.now().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
@@ -282,6 +327,9 @@ export class SessionManager {
       if (s.terminal.tmuxSession) {
         await s.terminal.detach().catch(() => undefined);
       } else {
+        // Out of `live` first: the exit that stopping causes is the window's closing, not the agent's end
+        // (no `onDidExit`, and the record keeps `window-closed`).
+        this.live.delete(s.record.id);
         this.finish(s, null, 'window-closed');
         await s.terminal.stop().catch(() => undefined);
       }

@@ -50,6 +50,11 @@ export interface WorktreeInfo {
   createdAt: string;
   /** Full commit id the branch started from. */
   baseCommit: string;
+  /**
+   * The local branch it started from and lands into (also set as the branch's upstream,
+   * `branch.<name>.remote = .`); null when it started from a commit or a detached HEAD.
+   */
+  baseBranch?: string | null;
 }
 
 /** What a worktree holds that removing it would lose. */
@@ -220,12 +225,14 @@ export class WorktreeManager {
    * @param input.taskId task the session works on, or null; its slug names the branch.
    * @param input.sessionId the session that owns the worktree (non-empty).
    * @param input.baseRef commit-ish the branch starts from; default `HEAD`.
+   * @param input.baseBranch the local branch the work lands into (recorded as the branch's upstream);
+   *   default the branch `baseRef` names (for `HEAD`: the branch checked out in `repoRoot`), if any.
    * @returns the registered worktree.
    * @throws BatonError INVALID_ARGUMENT when `repoRoot` is not a git repository, has no commits, or
    *   `baseRef` does not name a commit; CONFLICT when the branch exists for this session or the
    *   folder exists and is not empty; UNAVAILABLE when git fails.
    */
-  create(input: { taskId: string | null; sessionId: string; baseRef?: string }): Promise<WorktreeInfo> {
+  create(input: { taskId: string | null; sessionId: string; baseRef?: string; baseBranch?: string }): Promise<WorktreeInfo> {
     return serialize(this.repoRoot, () => this.createNow(input));
   }
 
@@ -306,7 +313,7 @@ export class WorktreeManager {
   // ---------------------------------------------------------------------------------------------
   // Operations
 
-  private async createNow(input: { taskId: string | null; sessionId: string; baseRef?: string }): Promise<WorktreeInfo> {
+  private async createNow(input: { taskId: string | null; sessionId: string; baseRef?: string; baseBranch?: string }): Promise<WorktreeInfo> {
     const { sessionId } = input;
     const taskId = input.taskId ?? null;
     if (typeof sessionId !== 'string' || sessionId.trim() === '') throw new BatonError('INVALID_ARGUMENT', 'A worktree needs a session id.');
@@ -322,6 +329,10 @@ export class WorktreeManager {
       throw new BatonError('INVALID_ARGUMENT', `Invalid base ref ${JSON.stringify(baseRef)}.`);
     }
     const baseCommit = (await this.tryGit(this.repoRoot, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${baseRef}^{commit}`]))?.trim();
+    // The local branch the session starts from is where its work lands (see sessions/landing.ts).
+    const baseBranch = input.baseBranch !== undefined ? ((await this.branchExists(input.baseBranch)) ? input.baseBranch : null) : baseRef === 'HEAD'
+      ? (await this.tryGit(this.repoRoot, ['symbolic-ref', '--quiet', '--short', 'HEAD']))?.trim() || null
+      : (await this.branchExists(baseRef)) ? baseRef : null;
     if (!baseCommit) throw new BatonError('INVALID_ARGUMENT', `Base ref "${baseRef}" does not name a commit in ${this.repoRoot}.`);
 
     const registry = await this.readRegistry();
@@ -343,6 +354,7 @@ export class WorktreeManager {
       path: canonicalPath(folder),
       createdAt: this.now().toISOString(),
       baseCommit,
+      baseBranch,
     };
     // Registered before git creates it, so a concurrent findOrphans never sees it as unregistered.
     await this.updateRegistry(records => [...records.filter(r => r.path !== info.path), info]);
@@ -352,6 +364,9 @@ export class WorktreeManager {
       await this.updateRegistry(records => records.filter(r => r.path !== info.path)).catch(() => undefined);
       await this.undoFailedAdd(branch, baseCommit, info.path);
       throw new BatonError('UNAVAILABLE', `git could not create the worktree for branch ${branch}: ${errorText(error)}`);
+    }
+    if (baseBranch && (await this.tryGit(this.repoRoot, ['branch', '--quiet', `--set-upstream-to=${baseBranch}`, branch])) === null) {
+      this.log('warn', `Could not record ${baseBranch} as the upstream of ${branch}; landing will use the branch checked out in ${this.repoRoot}.`);
     }
     this.log('info', `Created worktree ${info.path} on branch ${branch} for session ${sessionId}${taskId ? ` (task ${taskId})` : ''}.`);
     return { ...info };
@@ -797,6 +812,7 @@ export class WorktreeManager {
           path: canonicalPath(r.path),
           createdAt: typeof r.createdAt === 'string' ? r.createdAt : '',
           baseCommit: typeof r.baseCommit === 'string' ? r.baseCommit : '',
+          baseBranch: typeof r.baseBranch === 'string' ? r.baseBranch : null,
         }));
     } catch {
       const aside = `${file}.corrupt-${compactTimestamp(this.now())}`;

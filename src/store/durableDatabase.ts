@@ -671,8 +671,17 @@ export class DurableDatabase {
   private deferDepth = 0;
   /** Bumped whenever the journal fd is about to be closed (after a synchronous flush). */
   private journalGeneration = 0;
-  /** The running group-commit flush, if any. */
-  private flushing: Promise<void> | null = null;
+  /** Group-commit fdatasyncs issued and not returned yet (at most {@link MAX_FLUSHES_IN_FLIGHT}). */
+  private flushesInFlight = 0;
+  /** Highest record number an issued group-commit fdatasync covers (the record was appended before the call). */
+  private issuedSeq: number;
+  /** A group-commit flush is scheduled for the end of this event-loop turn. */
+  private flushScheduled = false;
+  /**
+   * Callers of {@link durable} waiting for their records, in call order (so `seq` ascends): each is released
+   * by the first fdatasync that covers its record, not by the end of the whole flush loop.
+   */
+  private durableWaiters: { seq: number; resolve: () => void; reject: (err: Error) => void }[] = [];
   /** A deferred write may have made an automatic snapshot due. */
   private snapshotWanted = false;
   /** The background snapshot being written, if any (see {@link startBackgroundSnapshot}). */
@@ -681,7 +690,10 @@ export class DurableDatabase {
   private snapshotEpoch = 0;
   /** Journal lines appended since a background snapshot's export (copied into the next journal at its rotation). */
   private tailSinceExport: Buffer[] | null = null;
-  /** fd of `state.seq` (last acknowledged record number), rewritten in place after each write. */
+  /**
+   * fd of `state.seq` (last acknowledged record number), rewritten in place after each synced write: per
+   * write outside group commit, once per group-commit flush (with the number that flush covered).
+   */
   private ackedSeqFd: number | null = null;
   /** Entries of `state.db.sha256` (newest first). */
   private checksums: SnapshotChecksum[] = [];
@@ -708,6 +720,7 @@ export class DurableDatabase {
     this.db = db;
     this._seq = seq;
     this.syncedSeq = seq;
+    this.issuedSeq = seq;
     this.dbFileSeq = dbFileSeq;
     this.recovery = recovery;
     this.log = options.log ?? (() => undefined);
@@ -1137,20 +1150,75 @@ export class DurableDatabase {
   }
 
   /**
-   * Resolves once every record appended so far is on disk (one `fdatasync` shared by all writes appended
-   * before it starts; writes appended while it runs are covered by the next). Immediately resolved when
-   * nothing is pending. A due automatic snapshot is scheduled after the flush.
+   * Resolves once every record appended so far is on disk. Group commit, pipelined: with no flush running,
+   * an `fdatasync` is issued at once; writes made while flushes run get one flush beside them, issued at the
+   * end of the event-loop turn (`setImmediate`) so all writes of that turn share it (a running fdatasync
+   * covers only what was appended before it started), up to {@link MAX_FLUSHES_IN_FLIGHT} at once; beyond
+   * that they wait for one to return and share the next. Each caller is released by the first
+   * fdatasync that covers its records. Immediately resolved when nothing is pending. A due automatic snapshot
+   * is scheduled after the flush that acknowledged the write.
    * @throws (rejects) Error when fdatasync fails; the database then refuses further writes (reopen it).
    */
   durable(): Promise<void> {
     if (this.syncedSeq >= this._seq) return Promise.resolve();
-    if (!this.flushing) {
-      this.flushing = this.flushLoop().finally(() => {
-        this.flushing = null;
-        if (this.snapshotWanted) setImmediate(() => this.runWantedSnapshot());
+    const done = new Promise<void>((resolve, reject) => this.durableWaiters.push({ seq: this._seq, resolve, reject }));
+    if (this.flushesInFlight === 0) {
+      this.issueFlush(); // nothing running: no reason to wait (a lone writer's latency)
+    } else if (!this.flushScheduled && this.issuedSeq < this._seq) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.issueFlush();
       });
     }
-    return this.flushing;
+    return done;
+  }
+
+  /** Issues one fdatasync for every record appended so far, unless a running one covers them or too many run. */
+  private issueFlush(): void {
+    this.releaseWaiters(this.syncedSeq); // a snapshot or close() may have synced them meanwhile
+    if (this.durableWaiters.length === 0 || this.issuedSeq >= this._seq || this.flushesInFlight >= MAX_FLUSHES_IN_FLIGHT) return;
+    const fd = this.journalFd;
+    if (this.closed || fd === null) {
+      // close() and journal rotation sync the journal first (syncJournalNow): only a failed final sync leaves waiters.
+      this.rejectWaiters(new Error('Baton: the journal was closed before the write was flushed to disk'));
+      return;
+    }
+    const target = this._seq;
+    const generation = this.journalGeneration;
+    this.issuedSeq = target;
+    this.flushesInFlight++;
+    fs.fdatasync(fd, (err) => {
+      this.flushesInFlight--;
+      // A snapshot or close() may have synced and closed this fd meanwhile: then the records are on disk.
+      if (err && generation === this.journalGeneration && !this.closed) {
+        this.broken = err;
+        this.rejectWaiters(new Error(`Baton: the journal could not be flushed to disk: ${err.message}`));
+        return;
+      }
+      if (target > this.syncedSeq) {
+        this.syncedSeq = target;
+        if (generation === this.journalGeneration && !this.closed) this.recordAcked(target);
+      }
+      this.releaseWaiters(this.syncedSeq);
+      if (this.snapshotWanted) setImmediate(() => this.runWantedSnapshot());
+      this.issueFlush(); // writes that waited for a free flush
+    });
+  }
+
+  private rejectWaiters(err: Error): void {
+    const waiting = this.durableWaiters;
+    this.durableWaiters = [];
+    for (const w of waiting) w.reject(err);
+  }
+
+  /** Resolves the {@link durable} callers whose records are covered (record number ≤ `seq`). */
+  private releaseWaiters(seq: number): void {
+    let n = 0;
+    while (n < this.durableWaiters.length && this.durableWaiters[n].seq <= seq) n++;
+    if (n === 0) return;
+    const released = this.durableWaiters.splice(0, n);
+    for (const w of released) w.resolve();
   }
 
   /**
@@ -1408,9 +1476,9 @@ export class DurableDatabase {
   }
 
   /** Rewrites `state.seq` in place (same length every time) with the last acknowledged record number. */
-  private writeAckedSeq(): void {
+  private writeAckedSeq(seq = this._seq): void {
     if (this.ackedSeqFd === null) return;
-    const data = encodeAckedSeq(this._seq);
+    const data = encodeAckedSeq(seq);
     let off = 0;
     while (off < data.length) off += fs.writeSync(this.ackedSeqFd, data, off, data.length - off, off);
   }
@@ -1479,32 +1547,20 @@ export class DurableDatabase {
     this.journalBytes = before + line.length;
     this.tailSinceExport?.push(line);
     this._seq = record.seq;
-    if (!deferred) this.syncedSeq = record.seq; // fdatasync covered every earlier record too
-    try {
-      this.writeAckedSeq();
-    } catch (err) {
-      // The write itself is durable; only the count of lost changes after a later damage would be low.
-      this.log('warn', `Could not update ${STORE_FILES.ackedSeq}: ${(err as Error).message}`);
-    }
+    if (deferred) return; // state.seq is written once per group-commit flush, after its fdatasync (issueFlush)
+    this.syncedSeq = record.seq; // fdatasync covered every earlier record too
+    this.recordAcked(record.seq);
   }
 
-  /** fdatasyncs the journal until every appended record is covered (group commit; see {@link durable}). */
-  private async flushLoop(): Promise<void> {
-    while (this.syncedSeq < this._seq && !this.closed) {
-      const target = this._seq;
-      const fd = this.journalFd;
-      const generation = this.journalGeneration;
-      if (fd === null) break;
-      try {
-        await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
-      } catch (err) {
-        // A snapshot or close() may have synced and closed this fd meanwhile: then the records are on disk.
-        if (generation === this.journalGeneration && !this.closed) {
-          this.broken = err as Error;
-          throw new Error(`Baton: the journal could not be flushed to disk: ${(err as Error).message}`);
-        }
-      }
-      this.syncedSeq = Math.max(this.syncedSeq, target);
+  /**
+   * Writes `seq` to `state.seq` (records up to it are on disk). A failure is logged, not thrown: the writes
+   * themselves are durable; only the count of lost changes after a later damage would be low.
+   */
+  private recordAcked(seq: number): void {
+    try {
+      this.writeAckedSeq(seq);
+    } catch (err) {
+      this.log('warn', `Could not update ${STORE_FILES.ackedSeq}: ${(err as Error).message}`);
     }
   }
 
@@ -1520,7 +1576,10 @@ export class DurableDatabase {
 
   /** Makes every appended record durable synchronously (before the journal fd is closed or replaced). */
   private syncJournalNow(): void {
-    if (this.journalFd !== null && this.syncedSeq < this._seq) fs.fdatasyncSync(this.journalFd);
+    if (this.journalFd !== null && this.syncedSeq < this._seq) {
+      fs.fdatasyncSync(this.journalFd);
+      this.recordAcked(this._seq); // group-commit records a flush had not reached yet
+    }
     this.syncedSeq = this._seq;
     this.journalGeneration++; // a flush still queued for the old fd must not count its failure (EBADF)
   }
@@ -1724,6 +1783,11 @@ const IN_MEMORY_PRAGMAS = 'PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode 
 
 /** Most prepared statements a DurableDatabase keeps (see `statement`); Baton's code uses about a hundred distinct queries. */
 const STATEMENT_CACHE_SIZE = 256;
+/**
+ * Most group-commit fdatasyncs running at once (see `DurableDatabase.durable`): enough that writes arriving
+ * during a flush need not wait for it, well below libuv's thread pool (4) so other file I/O keeps a thread.
+ */
+const MAX_FLUSHES_IN_FLIGHT = 2;
 
 /**
  * Opcodes a read may not contain besides a write `Transaction` (which every write to a table or the schema

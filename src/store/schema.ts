@@ -324,4 +324,62 @@ CREATE TABLE reviews (
 CREATE INDEX reviews_task ON reviews(task_id, round);
 `,
   },
+  {
+    version: 7,
+    description: 'autopilot: its on/off state and counters per workspace, and the sessions it started',
+    // autopilot: one row (id 1). counters: JSON of the scheduler's counters (failures per task, the failure
+    // streak, usage, reasons already told), so a restart neither repeats itself nor forgets a streak.
+    // autopilot_runs: every session autopilot started; ended_at NULL while it runs (a restart finds them).
+    sql: `
+CREATE TABLE autopilot (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  enabled INTEGER NOT NULL DEFAULT 0,
+  counters TEXT NOT NULL DEFAULT '{}',
+  updated_at TEXT NOT NULL,
+  updated_by TEXT NOT NULL
+);
+CREATE TABLE autopilot_runs (
+  session_id TEXT PRIMARY KEY,
+  task_id TEXT NOT NULL,
+  agent TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  outcome TEXT
+);
+CREATE INDEX autopilot_runs_open ON autopilot_runs(ended_at);
+CREATE INDEX autopilot_runs_task ON autopilot_runs(task_id);
+`,
+  },
+  {
+    version: 8,
+    description: "landing: how a terminal session's branch was landed (merged, rebased or kept)",
+    // landing: JSON { mode, outcome, commit, base, branch, at, by } written by sessions/landing.ts; NULL until landed.
+    sql: `
+ALTER TABLE terminal_sessions ADD COLUMN landing TEXT;
+`,
+  },
+  {
+    version: 9,
+    description: 'usage: token and cost samples the agent CLIs report over OTLP, per terminal session',
+    sql: `
+CREATE TABLE usage_samples (
+  id INTEGER PRIMARY KEY,
+  session_id TEXT NOT NULL,
+  task_id TEXT,
+  source TEXT NOT NULL,
+  model TEXT,
+  kind TEXT NOT NULL,
+  value REAL NOT NULL,
+  temporality TEXT NOT NULL,
+  series TEXT NOT NULL,
+  start_ns TEXT NOT NULL,
+  time_ns TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE INDEX usage_samples_session ON usage_samples(session_id);
+CREATE INDEX usage_samples_task ON usage_samples(task_id);
+CREATE INDEX usage_samples_series ON usage_samples(session_id, series, start_ns);
+`,
+  },
 ];

@@ -22,13 +22,18 @@ export interface TerminalSessionRecord {
   endReason: string | null;
   /** The last lines of output (ANSI-free), kept when the session ends. */
   lastOutput: string;
+  /**
+   * How the session's branch was landed, as JSON `{ mode, outcome, commit, base, branch, at, by }`
+   * (sessions/landing.ts); null until it is.
+   */
+  landing?: string | null;
 }
 
 type Row = Record<string, SqlValue>;
 const COLUMNS: Record<keyof Omit<TerminalSessionRecord, 'id'>, string> = {
   profile: 'profile', title: 'title', command: 'command', taskId: 'task_id', cwd: 'cwd', worktree: 'worktree', branch: 'branch',
   tmuxSession: 'tmux_session', pid: 'pid', state: 'state', startedAt: 'started_at', endedAt: 'ended_at', exitCode: 'exit_code',
-  endReason: 'end_reason', lastOutput: 'last_output',
+  endReason: 'end_reason', lastOutput: 'last_output', landing: 'landing',
 };
 
 function toRecord(r: Row): TerminalSessionRecord {
@@ -37,6 +42,7 @@ function toRecord(r: Row): TerminalSessionRecord {
     cwd: r.cwd as string, worktree: r.worktree as string | null, branch: r.branch as string | null, tmuxSession: r.tmux_session as string | null,
     pid: r.pid as number | null, state: r.state as string, startedAt: r.started_at as string, endedAt: r.ended_at as string | null,
     exitCode: r.exit_code as number | null, endReason: r.end_reason as string | null, lastOutput: r.last_output as string,
+    landing: (r.landing as string | null | undefined) ?? null,
   };
 }
 
@@ -70,6 +76,16 @@ export class TerminalSessionRepository {
   /** Sessions not ended (running, or left running in tmux by an earlier window). */
   listLive(): TerminalSessionRecord[] {
     return this.db.all<Row>('SELECT * FROM terminal_sessions WHERE ended_at IS NULL ORDER BY num').map(toRecord);
+  }
+
+  /** Every session of a task, newest first. */
+  listForTask(taskId: string): TerminalSessionRecord[] {
+    return this.db.all<Row>('SELECT * FROM terminal_sessions WHERE task_id = ? ORDER BY num DESC', [taskId]).map(toRecord);
+  }
+
+  /** Ids of the tasks that have a session with a branch (for the tree's "Land Task…" menu). */
+  tasksWithBranch(): Set<string> {
+    return new Set(this.db.all<{ task_id: string }>('SELECT DISTINCT task_id FROM terminal_sessions WHERE task_id IS NOT NULL AND branch IS NOT NULL').map(r => r.task_id));
   }
 
   /** History, newest first. */

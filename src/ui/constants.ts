@@ -53,12 +53,20 @@ export const COMMANDS = {
   stopSession: 'baton.stopSession',
   readSessionOutput: 'baton.readSessionOutput',
   cleanupWorktrees: 'baton.cleanupWorktrees',
+  autopilotOn: 'baton.autopilotOn',
+  autopilotOff: 'baton.autopilotOff',
+  autopilotToggle: 'baton.autopilotToggle',
+  autopilotStatus: 'baton.autopilotStatus',
+  showTaskChanges: 'baton.showTaskChanges',
+  landTask: 'baton.landTask',
 } as const;
 
 export const CONTEXT_KEYS = {
   ready: 'baton.ready',
   unavailable: 'baton.unavailable',
   sessionsUnavailable: 'baton.sessionsUnavailable',
+  /** Autopilot is on in this workspace (the Sprints & Tasks title shows Off, else On). */
+  autopilotOn: 'baton.autopilot.on',
 } as const;
 
 export const SETTINGS = {
@@ -77,11 +85,18 @@ export const SETTINGS = {
   sessionsDefaultProfile: 'baton.sessions.defaultProfile',
   sessionsBufferBytes: 'baton.sessions.outputBufferBytes',
   sessionsMaxParallel: 'baton.sessions.maxParallel',
+  autopilotDefaultAgent: 'baton.autopilot.defaultAgent',
+  autopilotMaxConsecutiveFailures: 'baton.autopilot.maxConsecutiveFailures',
+  autopilotRetryLimit: 'baton.autopilot.retryLimit',
+  autopilotBudgetAgentHours: 'baton.autopilot.budget.agentHours',
   sessionsUseWorktrees: 'baton.sessions.useWorktrees',
   sessionsWorktreeCleanup: 'baton.sessions.worktreeCleanup',
   sessionsUseTmux: 'baton.sessions.useTmux',
   sessionsNotifyWaiting: 'baton.sessions.notifyWhenWaiting',
   hooks: 'baton.hooks',
+  landMergeStrategy: 'baton.land.mergeStrategy',
+  landOnApprove: 'baton.land.onApprove',
+  worktreesStartFrom: 'baton.worktrees.startFrom',
 } as const;
 
 export const MCP_PROVIDER_ID = 'baton.mcp';

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { SessionService } from '../services/sessionService';
 import type { AgentSession } from '../store/coordinationRepository';
 import type { PlanService } from '../services/planService';
+import { formatUsage, type UsageService } from '../services/usageService';
 import { COMMANDS, VIEWS } from './constants';
 import type { SessionManager } from '../sessions/sessionManager';
 import type { SessionState, StateDetail, StateSource } from '../sessions/stateDetector';
@@ -56,10 +57,13 @@ export class SessionsTreeProvider extends Disposable implements vscode.TreeDataP
   readonly view: vscode.TreeView<SessionsNode>;
   private readonly expansion: TreeExpansion<SessionsNode>;
 
-  /** `state` remembers which groups are expanded across reloads (the workspace's `Memento`; omitted: this window only). */
+  /**
+   * `state` remembers which groups are expanded across reloads (the workspace's `Memento`; omitted: this
+   * window only). `usage` adds each terminal session's reported tokens and cost (or "not reported").
+   */
   constructor(
     private readonly sessions: SessionService, private readonly plan: PlanService, private readonly terminals: SessionManager | null,
-    state?: StateStore,
+    state?: StateStore, private readonly usage?: UsageService,
   ) {
     super();
     this.expansion = new TreeExpansion<SessionsNode>(VIEWS.sessions, state, n => (n instanceof GroupNode ? `group:${n.group}` : undefined));
@@ -68,6 +72,7 @@ export class SessionsTreeProvider extends Disposable implements vscode.TreeDataP
     this._register(sessions.onDidChangeSessions(() => this.refresh()));
     this._register(plan.onDidChangePlan(() => this.refresh()));
     if (terminals) this._register(terminals.onDidChangeSessions(() => this.refresh()));
+    if (usage) this._register(usage.onDidChangeUsage(() => this.refresh()));
     // Running times in descriptions: refresh once a minute while anything runs.
     const timer = setInterval(() => { if (terminals?.list().length) this.refresh(); }, 60_000);
     this._register({ dispose: () => clearInterval(timer) });
@@ -105,7 +110,14 @@ export class SessionsTreeProvider extends Disposable implements vscode.TreeDataP
   }
 
   private terminalItem(node: TerminalSessionNode): vscode.TreeItem {
-    return terminalItemOf(node);
+    const item = terminalItemOf(node);
+    if (this.usage) {
+      const usage = this.usage.forSession(node.record.id);
+      const line = formatUsage(usage);
+      item.description = `${item.description ?? ''} · ${usage.reported ? line.replace(/ \(.*\)/, '') : vscode.l10n.t('usage not reported')}`;
+      (item.tooltip as vscode.MarkdownString).appendMarkdown(`\n\n${vscode.l10n.t('Tokens and cost: {0}', line)}${usage.models.length ? `  \n${vscode.l10n.t('Models: {0}', usage.models.join(', '))}` : ''}`);
+    }
+    return item;
   }
 
   getTreeItem(node: SessionsNode): vscode.TreeItem {

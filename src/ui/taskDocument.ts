@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { formatUsage, type UsageTotals } from '../services/usageService';
 import type { TaskDetails } from '../services/planService';
 import type { PlanService } from '../services/planService';
 import type { BatonServices } from '../mcp/batonMcpServer';
@@ -24,7 +25,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
   private readonly _onDidChange = this._register(new vscode.EventEmitter<vscode.Uri>());
   readonly onDidChange = this._onDidChange.event;
 
-  constructor(private readonly plan: PlanService, private readonly services?: Pick<BatonServices, 'artifacts' | 'inbox' | 'sessions' | 'reviews'>) {
+  constructor(private readonly plan: PlanService, private readonly services?: Pick<BatonServices, 'artifacts' | 'inbox' | 'sessions' | 'reviews'> & Partial<Pick<BatonServices, 'usage'>>) {
     super();
     this._register(vscode.workspace.registerTextDocumentContentProvider(TASK_SCHEME, this));
     const refresh = (taskIds: (string | null)[], all = false) => {
@@ -38,6 +39,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
       this._register(services.artifacts.onDidChangeArtifacts(change => refresh([change.artifact.taskId])));
       this._register(services.inbox.onDidChangeInbox(change => refresh([change.request.taskId])));
       this._register(services.reviews.onDidChangeReviews(change => refresh([change.taskId], !change.taskId)));
+      if (services.usage) this._register(services.usage.onDidChangeUsage(change => refresh([change.taskId])));
     }
   }
 
@@ -50,6 +52,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
         requests: this.services.inbox.list({ includeResolved: true, taskId: details.task.id, limit: 50 }),
         handoff: this.services.sessions.handoffMarkdown(details.task.id),
         reviews: this.services.reviews.details(details.task.id),
+        usage: this.services.usage?.forTask(details.task.id),
       } : undefined;
       return renderTaskMarkdown(details, extras);
     } catch (error) {
@@ -59,7 +62,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
 }
 
 /** Renders a task's details as markdown (pure; exported for tests). */
-export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: ArtifactInfo[]; requests: HumanRequest[]; handoff: string | null; reviews?: ReviewDetails }): string {
+export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: ArtifactInfo[]; requests: HumanRequest[]; handoff: string | null; reviews?: ReviewDetails; usage?: UsageTotals }): string {
   const t = d.task;
   const lines = [`# ${t.title}`, ''];
   lines.push(`**${t.id}** · ${t.status.replace('_', ' ')}${d.ready ? ' · ready to start' : ''} · priority ${t.priority}` +
@@ -97,6 +100,10 @@ export function renderTaskMarkdown(d: TaskDetails, extras?: { artifacts: Artifac
     for (const a of extras.artifacts) lines.push(`- **${a.name}** — ${a.id}, ${a.mediaType}, ${a.size} bytes, by ${a.createdBy} (\`${a.uri}\`)`);
     lines.push('', '*Open one with* Baton: Open Artifact…');
     lines.push('');
+  }
+  if (extras?.usage) {
+    const u = extras.usage;
+    lines.push('## Tokens and cost', '', u.reported ? `${formatUsage(u)} — reported by ${u.sources.join(', ')}${u.models.length ? ` (${u.models.join(', ')})` : ''}` : 'not reported (no session on this task reported usage; Aider and shells report none)', '');
   }
   if (extras?.handoff) lines.push(extras.handoff.replace(/^# /m, '## '), '');
   if (d.notes.length) {

@@ -20,6 +20,8 @@ interface PlanSnapshot {
   checkpoints: Map<string, { done: number; total: number }>;
   /** Sprints grouped by the plan they were imported from; null for the flat layout (fewer than two plans). */
   layout: PlanLayoutEntry[] | null;
+  /** Tasks that have a session branch (Show Changes / Land Task… in their menu). */
+  branches: Set<string>;
 }
 
 export type TreeNode = PlanNode | SprintNode | BacklogNode | TaskNode;
@@ -71,7 +73,7 @@ export function treeNodeId(node: TreeNode): string {
  * (sprints created in Baton and the Backlog stay at the top level). Expanded and collapsed items
  * stay so across window reloads (remembered in `state`, by their stable ids).
  * Each task shows its status icon (ready tasks get a green rocket), id, estimate, progress, assignee
- * and what it still waits for; its `contextValue` (`task status-… canStart canComplete ready`) drives
+ * and what it still waits for; its `contextValue` (`task status-… canStart canComplete ready hasBranch`) drives
  * inline actions and context menus. Refreshes on every committed plan change.
  */
 export class TasksTreeProvider extends Disposable implements vscode.TreeDataProvider<TreeNode> {
@@ -81,14 +83,16 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
   private snapshot: PlanSnapshot | undefined;
   private readonly expansion: TreeExpansion<TreeNode>;
   private readonly imports: () => ImportedSource[];
+  private readonly branches: () => Set<string>;
 
   /**
    * `imports` lists the imported documents (the store's `imports` table), for grouping sprints by plan;
    * `state` is where expansion is remembered (the workspace's `Memento`; omitted: for this window only).
    */
-  constructor(private readonly plan: PlanService, options: { imports?: () => ImportedSource[]; state?: StateStore } = {}) {
+  constructor(private readonly plan: PlanService, options: { imports?: () => ImportedSource[]; state?: StateStore; branches?: () => Set<string> } = {}) {
     super();
     this.imports = options.imports ?? (() => []);
+    this.branches = options.branches ?? (() => new Set());
     this.expansion = new TreeExpansion(VIEWS.tasks, options.state, treeNodeId);
     this.view = this._register(vscode.window.createTreeView(VIEWS.tasks, { treeDataProvider: this, showCollapseAll: true }));
     this._register(this.expansion.track(this.view));
@@ -120,6 +124,7 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
       this.snapshot = {
         sprints, tasks, byId: new Map(tasks.map(t => [t.id, t])), graph,
         ready: new Set(graph.readyTasks()), checkpoints, layout: groupSprintsByPlan(sprints, this.imports()),
+        branches: this.branches(),
       };
     }
     return this.snapshot;
@@ -268,6 +273,7 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
     if (task.status === 'TODO' || task.status === 'BLOCKED' || task.status === 'IN_REVIEW') flags.push('canStart');
     if (task.status === 'IN_PROGRESS' || task.status === 'IN_REVIEW') flags.push('canComplete');
     if (ready) flags.push('ready');
+    if (s.branches.has(task.id)) flags.push('hasBranch');
     item.contextValue = flags.join(' ');
     item.command = { command: COMMANDS.openTaskDetails, title: vscode.l10n.t('Open Task Details'), arguments: [new TaskNode(task)] };
     item.accessibilityInformation = { label: `${task.title}, ${STATUS_LABEL[task.status]}${ready ? ', ready' : ''}, ${task.id}` };

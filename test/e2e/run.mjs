@@ -595,6 +595,43 @@ const STEPS = [
       if (!/exit 3/.test(tip)) throw new Error(`the tooltip does not give the exit code: ${JSON.stringify(tip.slice(0, 300))}`);
     },
   },
+  {
+    name: "'Baton: Turn Autopilot On' shows 'Autopilot N/M' in the status bar, starts a session on a ready task, and the CLI says it is on",
+    shot: 'autopilot-on',
+    needs: ['workbench loads'],
+    async run({ page, state, workspace, batonHome }) {
+      await hideNotificationCenter(page);
+      await runCommand(page, 'Baton: Turn Autopilot On');
+      const bar = page.locator('.part.statusbar');
+      let text = '';
+      await poll(async () => { text = (await bar.innerText()).replace(/\s+/g, ' '); return /Autopilot [1-9]\d*\/\d+/.test(text); }, {
+        timeout: 30_000, message: () => `the status bar shows no 'Autopilot N/M' with a running session: ${JSON.stringify(text.slice(0, 300))}`,
+      });
+      state.autopilotText = /Autopilot \d+\/\d+/.exec(text)[0];
+      log('status bar:', state.autopilotText);
+      let last = 'no output';
+      await poll(() => {
+        const r = runCli(['autopilot', 'status', '--json', '--workspace', workspace], { batonHome, cwd: workspace });
+        try {
+          const j = JSON.parse(r.stdout);
+          last = `enabled ${j.enabled}, running ${j.host ? j.host.running.map(x => `${x.taskId} on ${x.agent}`).join(', ') : 'no host'}`;
+          return j.enabled === true && j.host && j.host.running.length > 0;
+        } catch { last = `exit ${r.status}: ${(r.stderr || r.stdout).trim().slice(0, 160)}`; return false; }
+      }, { timeout: 20_000, interval: 1000, message: () => `\`baton autopilot status --json\`: ${last}` });
+      log(`CLI: ${last}`);
+    },
+  },
+  {
+    name: "'Baton: Turn Autopilot Off' shows 'Autopilot off' in the status bar",
+    needs: ["'Baton: Turn Autopilot On' shows 'Autopilot N/M' in the status bar, starts a session on a ready task, and the CLI says it is on"],
+    async run({ page }) {
+      await runCommand(page, 'Baton: Turn Autopilot Off');
+      let text = '';
+      await poll(async () => { text = (await page.locator('.part.statusbar').innerText()).replace(/\s+/g, ' '); return /Autopilot off/.test(text); }, {
+        timeout: 15_000, message: () => `the status bar does not show 'Autopilot off': ${JSON.stringify(text.slice(0, 300))}`,
+      });
+    },
+  },
   ...['Dark Modern', 'High Contrast', 'Light Modern'].map(theme => ({
     needs: ["the 'Baton' activity-bar item opens Baton's views"],
     name: `in the ${theme} theme the Baton views render with the theme's colors (screenshot)`,

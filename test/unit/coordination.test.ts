@@ -193,7 +193,7 @@ test('context packing keeps within the budget and says what it dropped', async (
   await agent.close();
 });
 
-test('the core tier lists about 10 tools; its size in tokens is small', async () => {
+test('the core tier lists about a dozen tools (the agent loop and submit_review for reviewers); its size in tokens is small', async () => {
   const core = await openTestOwner({ mcp: true, tier: 'core' });
   try {
     const agent = await connectAgent(core.mcpUrl!, core.readToken()!, 'claude-code');
@@ -202,7 +202,7 @@ test('the core tier lists about 10 tools; its size in tokens is small', async ()
     const all = (await full.listTools()).tools;
     const tokens = (list: unknown) => Math.round(JSON.stringify(list).length / 4);
     console.log(`core tier: ${tools.length} tools ≈ ${tokens(tools)} tokens; full tier: ${all.length} tools ≈ ${tokens(all)} tokens (characters / 4)`);
-    assert.ok(tools.length >= 9 && tools.length <= 12, `${tools.length} core tools`);
+    assert.ok(tools.length >= 9 && tools.length <= 13, `${tools.length} core tools`);
     assert.ok(tokens(tools) < 4000, `core tier is ${tokens(tools)} tokens`);
     assert.ok(all.length > tools.length);
     await assert.rejects(agent.call('create_task', { title: 'x' }), /disabled|not found|not enabled/i);

@@ -19,7 +19,7 @@ import { openTestOwner } from './helpers/owner';
 const repo = path.resolve(__dirname, '../..');
 const cliArgs = ['--import', 'tsx', path.join(repo, 'src/cli/main.ts')];
 /** The person's tools: none of them may be listed or callable with the agents' token. */
-const OPERATOR_TOOLS = ['answer_request', 'reject_request', 'approve', 'pause_task', 'intervene', 'list_inbox', 'list_activity', 'hand_over'];
+const OPERATOR_TOOLS = ['answer_request', 'reject_request', 'approve', 'pause_task', 'intervene', 'list_inbox', 'list_activity', 'autopilot', 'hand_over', 'land_task', 'get_task_diff'];
 const PLAN = `# Plan
 
 ### Sprint 1: Core

@@ -60,6 +60,30 @@ test('notes, context append/replace, checkpoints drive progress', () => {
   assert.equal(details.checkpoints.filter(c => c.done).length, 2);
 });
 
+test('task details read again after each kind of write show that write (details are kept between writes only)', () => {
+  const plan = owner.plan;
+  const t = plan.createTask({ title: 'Cached details', checkpoints: ['One', 'Two'] }, me);
+  const first = plan.getTaskDetails(t.id, 20);
+  assert.equal(first.notes.length, 0);
+  first.checkpoints[0].title = 'changed by a caller'; // callers get copies
+  first.notes.push({ id: 'N-x', taskId: t.id, author: me, text: 'not stored', createdAt: '' });
+  assert.equal(plan.getTaskDetails(t.id, 20).checkpoints[0].title, 'One');
+  assert.deepEqual(plan.getTaskDetails(t.id, 20).notes, []);
+  const note = plan.addNote(t.id, 'Found the cause', agent);
+  assert.deepEqual(plan.getTaskDetails(t.id, 20).notes.map(n => n.text), ['Found the cause']);
+  assert.equal(plan.getTask(t.id).updatedAt, note.createdAt);
+  assert.deepEqual(plan.resolveTask(t.id), plan.getTask(t.id), 'the cached task (resolveTask) is the stored row (getTask)');
+  plan.setCheckpoint(t.id, '1', true, agent);
+  const after = plan.getTaskDetails(t.id, 20);
+  assert.deepEqual(after.checkpoints.map(c => c.done), [true, false]);
+  assert.equal(after.task.progress, 50);
+  assert.match(after.activity[0].detail, /One/);
+  plan.startTask(t.id, agent);
+  assert.equal(plan.getTaskDetails(t.id, 20).task.status, 'IN_PROGRESS');
+  assert.equal(plan.getTaskDetails(t.id, 1).activity.length, 1, 'another activity limit reads its own page');
+  assert.equal(plan.resolveTask(String(Number(t.id.slice(2)))).status, 'IN_PROGRESS');
+});
+
 test('bulk status change is all-or-nothing', () => {
   const plan = owner.plan;
   const a = plan.createTask({ title: 'bulk A' }, me);
@@ -90,6 +114,7 @@ test('claiming hands out each ready task once, most urgent first', () => {
   assert.equal(first.id, high.id);
   assert.equal(first.status, 'IN_PROGRESS');
   assert.equal(first.assignee, 'a1');
+  assert.deepEqual(first, plan.getTask(first.id), 'the claimed task as cached is the stored row');
   const claimed = new Set([first.id]);
   for (let next = plan.claimNextReadyTask({ kind: 'agent', name: 'a2' }); next; next = plan.claimNextReadyTask({ kind: 'agent', name: 'a2' })) {
     assert.ok(!claimed.has(next.id));

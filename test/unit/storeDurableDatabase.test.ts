@@ -589,7 +589,7 @@ test('group commit: concurrent writes share one fdatasync, are on disk when dura
     // All 20 records are still in the journal although a snapshot became due (journal > database / 2).
     assert.ok(db.journalSizeBytes >= 20 * 5000 && db.journalSizeBytes > db.sizeBytes() / 2, 'no snapshot inside a write');
     await Promise.all(acks);
-    // The first caller's flush starts at once; the 19 writes queued while it runs share the next one.
+    // The first caller's flush starts at once; the 19 writes made while it runs share the next one.
     assert.equal(asyncCalls, 2, 'two fdatasyncs for 20 writes');
     const image = copyDir(src); // what a kill -9 right after the acknowledgments would leave
     const crashed = await DurableDatabase.open(image, opts());
@@ -604,6 +604,56 @@ test('group commit: concurrent writes share one fdatasync, are on disk when dura
   } finally {
     nodeFs.fdatasyncSync = realSync;
     nodeFs.fdatasync = realAsync;
+    db.close();
+  }
+});
+
+test('group commit: writes made while a flush runs get their own flush beside it (at most 2 at once), each caller is released by the first that covers it, state.seq names only flushed records', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  const nodeFs = require('node:fs') as typeof fs;
+  const realAsync = nodeFs.fdatasync;
+  const held: (() => void)[] = []; // fdatasyncs issued and not yet let finish, oldest first
+  nodeFs.fdatasync = ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+    held.push(() => realAsync(fd, cb));
+  }) as typeof fs.fdatasync;
+  const ackedSeq = () => Number(fs.readFileSync(path.join(src, STORE_FILES.ackedSeq), 'latin1').slice(0, 16));
+  const settled = (p: Promise<void>) => Promise.race([p.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 50))]);
+  const turn = () => new Promise((r) => setImmediate(r));
+  const write = (n: number) => {
+    db.groupCommit(() => insertRows(db, n, n));
+    return db.durable();
+  };
+  try {
+    const before = db.seq;
+    const first = write(1);
+    assert.equal(held.length, 1, 'with no flush running, flush 1 is issued at once');
+    const second = write(2); // appended while flush 1 runs: flush 1 does not cover it
+    await turn();
+    assert.equal(held.length, 2, 'flush 2 issued beside flush 1, at the end of the turn');
+    const third = write(3);
+    await turn();
+    assert.equal(held.length, 2, 'no third flush while two run');
+    assert.equal(ackedSeq(), before, 'state.seq is not advanced before a flush returns');
+    held.shift()!();
+    assert.equal(await settled(first), true, 'the first caller is acknowledged by flush 1');
+    assert.equal(await settled(second), false, 'the second caller waits for flush 2');
+    assert.equal(ackedSeq(), before + 1, 'state.seq holds what flush 1 covered');
+    assert.equal(held.length, 2, 'flush 3 issued when flush 1 returned');
+    held.shift()!();
+    assert.equal(await settled(second), true);
+    assert.equal(await settled(third), false);
+    assert.equal(ackedSeq(), before + 2);
+    held.shift()!();
+    assert.equal(await settled(third), true);
+    assert.equal(ackedSeq(), before + 3);
+    const crashed = await DurableDatabase.open(copyDir(src), opts());
+    assert.deepEqual(rowNumbers(crashed), [1, 2, 3]);
+    assert.equal(crashed.recovery.lostRecords, false);
+    crashed.close();
+  } finally {
+    nodeFs.fdatasync = realAsync;
+    for (const release of held) release();
     db.close();
   }
 });
