@@ -112,7 +112,7 @@ export function wireAgentHooks(profile: AgentProfile, target: HookTarget, sessio
       return { args: [], env, files: [settingsFile], coverage: 'full', description: `${label} reports its state through its hooks (added to the per-session settings copy ${settingsFile})` };
     }
     case 'codex': {
-      const codexHome = profile.env?.CODEX_HOME || process.env.CODEX_HOME || path.join(os.homedir(), '.codex');
+      const codexHome = profile.env?.CODEX_HOME || process.env.CODEX_HOME || path.join(profile.env?.HOME || os.homedir(), '.codex');
       const theirs = codexNotify(path.join(codexHome, 'config.toml'));
       const notify = [...argv, ...(theirs ? ['--chain', JSON.stringify(theirs)] : []), 'notify'];
       return {
@@ -121,7 +121,7 @@ export function wireAgentHooks(profile: AgentProfile, target: HookTarget, sessio
       };
     }
     case 'qwen': {
-      const realDir = profile.env?.QWEN_HOME || process.env.QWEN_HOME || path.join(os.homedir(), '.qwen');
+      const realDir = profile.env?.QWEN_HOME || process.env.QWEN_HOME || path.join(profile.env?.HOME || os.homedir(), '.qwen');
       const realSettings = path.join(realDir, 'settings.json');
       let settings: Record<string, unknown>;
       try {

@@ -481,7 +481,10 @@ export class SessionManager {
   /** An authenticated hook event: sets the session's state from it. Returns the state now and who decided it. */
   private onHookEvent(event: HookEvent): { state: string; source: string; detail: string | null } | null {
     const live = this.live.get(event.sessionId);
-    if (!live) return null;
+    if (!live) {
+      this.options.log('info', `[Sessions] hook ${event.event} for ${event.sessionId}, which this window does not run: ignored`);
+      return null;
+    }
     const next = stateFromHookEvent(event.event, event.payload);
     this.options.log('info', `[Sessions] ${live.record.id}: hook ${event.event}${next ? ` → ${next.state}${next.detail ? ` (${next.detail})` : ''}` : ' (no state change)'}`);
     if (next) live.terminal.reportHookState(next.state, next.detail, HOOK_HOLD_MS, live.hookCoverage === 'partial');

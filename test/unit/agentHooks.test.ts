@@ -24,6 +24,7 @@ import { ManualScheduler, StateDetector } from '../../src/sessions/stateDetector
 import { killTmuxServer, tmuxBinary } from '../../src/sessions/tmux';
 import { TerminalSessionRepository } from '../../src/store/terminalSessionRepository';
 import { CLI_ARGS } from './helpers/cli';
+import { startModelServer } from './helpers/modelServer';
 import { openTestOwner } from './helpers/owner';
 import { missingBinary, requirePresent, skipOutsideCi } from './helpers/required';
 
@@ -441,4 +442,46 @@ test('tmux: after a window reload the reattached session reports through its hoo
   await until('idle from the Stop hook after the reload', () => again.terminal.state === 'idle' && again.terminal.stateSource === 'hooks');
   await until('the hook output', () => again.terminal.readText().includes('[hook Stop exit 0]'));
   again.terminal.write('bye\r');
+});
+
+test('real Claude Code TUI against a scripted model: its permission dialog is "waiting for approval" from hooks, its finished turn "idle" from hooks', { skip: skipOutsideCi(noClaude), timeout: 120_000 }, async t => {
+  requirePresent(noClaude);
+  const home = tmp(t, 'baton-hooks-claude-tui-');
+  const server = await startModelServer([{ tools: [{ tool: 'Bash', args: { command: 'touch hooks-test.txt', description: 'Create a file' } }] }, { text: 'Finished.' }]);
+  t.after(() => server.close());
+  const key = 'sk-ant-offline-test-0123456789abcdef';
+  fs.writeFileSync(path.join(home, '.claude.json'), JSON.stringify({
+    hasCompletedOnboarding: true, theme: 'dark', customApiKeyResponses: { approved: [key.slice(-20)], rejected: [] },
+    projects: { [fs.realpathSync(workspace)]: { hasTrustDialogAccepted: true, allowedTools: [] }, [workspace]: { hasTrustDialogAccepted: true, allowedTools: [] } },
+  }));
+  const tui: AgentProfile = {
+    ...profile('claude'), id: 'claude-tui', command: CLAUDE, args: ['--permission-mode', 'default'],
+    env: { HOME: home, DISABLE_AUTOUPDATER: '1', ANTHROPIC_BASE_URL: server.url, ANTHROPIC_API_KEY: key, ENABLE_TOOL_SEARCH: 'false' },
+  };
+  const pty = loadNodePty();
+  const logs: string[] = [];
+  const tuiManager = new SessionManager({
+    workspaceDir: workspace, storageDir: owner.storageDir, plan: owner.plan, repo: new TerminalSessionRepository(owner.db),
+    profiles: () => [tui],
+    settings: () => ({ bufferBytes: 256 * 1024, useTmux: false, useWorktrees: false, worktreeCleanup: 'preserve-and-remove', maxParallel: 1, cols: 160, rows: 50 }),
+    hooks: () => new HookRunner({ hooks: {}, trusted: () => true, log: () => undefined }),
+    mcpEndpoint: () => null, hookCommand: { command: process.execPath, args: CLI_ARGS },
+    pty: () => ('error' in pty ? pty.error : pty.pty), log: (_level, message) => logs.push(message),
+  });
+  t.after(async () => {
+    await tuiManager.shutdown();
+    tuiManager.dispose();
+  });
+  // On a task, so the prompt goes last (after `--`, behind the wired --settings).
+  const task = owner.plan.createTask({ title: 'Print a word with Bash' }, { kind: 'user', name: 'ada' });
+  const s = await tuiManager.start({ profileId: 'claude-tui', taskId: task.id });
+  const screen = () => tuiManager.readOutput(s.record.id, 40).join('\n');
+  try {
+    await until('the permission dialog, from hooks', () => s.terminal.stateDetail === 'approval' && s.terminal.stateSource === 'hooks', 60_000);
+    s.terminal.write('\r');
+    await until('the finished turn, idle from the Stop hook', () => s.terminal.state === 'idle' && s.terminal.stateSource === 'hooks' && /Finished\./.test(screen()), 60_000);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; state ${stateOf(s).join('/')}; log:\n${logs.join('\n')}\nscreen:\n${screen()}\n${server.summary()}`);
+  }
+  assert.ok(fs.existsSync(path.join(workspace, 'hooks-test.txt')), 'the approved command ran');
 });
