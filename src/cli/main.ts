@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -8,6 +9,8 @@ import type { ImportReport } from '../services/planService';
 import { WorkspaceOwner, type LogFn } from '../host/workspaceOwner';
 import { batonHome, findStorageDir, resolveStorageDir } from '../store/storageLocation';
 import { StdioProxy } from './stdioProxy';
+import { HOOK_TOKEN_ENV, NoHookReceiverError, sendHookEvent } from '../sessions/agentHooks';
+import { readSessionStates } from '../sessions/sessionStateFile';
 import { DEFAULT_LANDING_SETTINGS, MERGE_STRATEGIES } from '../sessions/landing';
 import { decodeTextFile } from '../core/encoding';
 import { redactSecrets } from '../core/redaction';
@@ -478,6 +481,59 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('sessions')
+    .description("agent terminal sessions Baton runs: state (working, waiting for approval or input, idle, done) and whether the agent's hooks or the screen decided it")
+    .addOption(ws).addOption(verbose)
+    .option('--all', 'include exited sessions')
+    .option('--json', 'print JSON')
+    .option('--storage <dir>', "the workspace's Baton storage folder (default: the one registered for the workspace)")
+    .action(opts => {
+      const storage = opts.storage ? path.resolve(opts.storage) : findStorageDir(workspaceOf(opts));
+      const states = (storage ? readSessionStates(storage) : []).filter(s => opts.all || s.state !== 'exited');
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(states, null, 2) + '\n');
+        return;
+      }
+      if (!states.length) {
+        process.stdout.write(opts.all ? 'No agent sessions.\n' : 'No running agent sessions (--all for exited ones).\n');
+        return;
+      }
+      for (const s of states) {
+        const state = s.state === 'waiting' && s.detail ? `waiting for ${s.detail}` : s.detail === 'done' ? `${s.state} (done)` : s.state;
+        process.stdout.write(`${s.id}  ${state.padEnd(20)}  ${s.state === 'exited' || s.state === 'unknown' ? '' : `from ${s.source === 'hooks' ? 'hooks' : 'the screen'}`.padEnd(16)}  ${s.title}\n`);
+      }
+    });
+
+  program.command('hook')
+    .description("report an agent CLI's event to Baton (run by the agent's hooks or notify program that Baton wires per session)")
+    .argument('<event>', 'event name (e.g. Stop, Notification, notify)')
+    .argument('[payload]', 'event JSON (Codex passes it as an argument; otherwise read from stdin)')
+    .requiredOption('--storage <dir>', "the workspace's Baton storage folder")
+    .requiredOption('--session <id>', 'the Baton session id (e.g. run-3)')
+    .option('--chain <argv>', "JSON argv of the person's own notify program, run afterwards with the same payload")
+    .action(async (event: string, payloadArg: string | undefined, opts: { storage: string; session: string; chain?: string }) => {
+      const raw = payloadArg ?? (process.stdin.isTTY ? '' : await readStdin(2000));
+      let payload: unknown = null;
+      if (raw.trim()) {
+        try {
+          payload = JSON.parse(raw);
+        } catch {
+          payload = { text: raw.slice(0, 4096) };
+        }
+      }
+      try {
+        const token = process.env[HOOK_TOKEN_ENV];
+        if (!token) throw new Error(`${HOOK_TOKEN_ENV} is not set: baton hook runs only inside a session Baton started.`);
+        await sendHookEvent(path.resolve(opts.storage), opts.session, token, event, payload);
+      } catch (error) {
+        // No window to tell (a tmux session outliving it): say so on stderr but do not fail the agent's hook.
+        if (!(error instanceof NoHookReceiverError)) throw error;
+        process.stderr.write(`baton hook: ${error.message}\n`);
+      } finally {
+        if (opts.chain) await runChained(opts.chain, payloadArg);
+      }
+    });
+
   program.command('serve')
     .description('own the workspace state headless and serve MCP over HTTP on 127.0.0.1 until stopped')
     .addOption(ws).addOption(verbose).addOption(tools)
@@ -571,6 +627,47 @@ function registeredStorage(workspace: string): string {
   if (found) return found;
   throw new Error(`No Baton state is registered for ${workspace} in ${batonHome()}; baton mcp creates none ` +
     '(the agent CLI may have dropped BATON_HOME from its environment). Open the folder in VS Code with Baton, or run baton serve or baton import there; or pass --storage DIR.');
+}
+
+/** Reads stdin to its end, or what arrived within `ms` milliseconds (a hook's stdin may never close). */
+function readStdin(ms: number): Promise<string> {
+  return new Promise(resolve => {
+    const chunks: Buffer[] = [];
+    const done = () => {
+      clearTimeout(timer);
+      process.stdin.pause();
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    };
+    const timer = setTimeout(done, ms);
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.once('end', done);
+    process.stdin.once('error', done);
+  });
+}
+
+/** Runs the person's own Codex notify program (`--chain`, a JSON argv) with the same payload argument; its failure is reported, not thrown. */
+async function runChained(chain: string, payloadArg: string | undefined): Promise<void> {
+  let argv: unknown;
+  try {
+    argv = JSON.parse(chain);
+  } catch {
+    argv = null;
+  }
+  if (!Array.isArray(argv) || !argv.length || !argv.every(a => typeof a === 'string')) {
+    process.stderr.write('baton hook: --chain must be a JSON array of strings\n');
+    return;
+  }
+  await new Promise<void>(resolve => {
+    const child = spawn(argv[0] as string, [...(argv.slice(1) as string[]), ...(payloadArg !== undefined ? [payloadArg] : [])], { stdio: 'ignore', detached: true });
+    child.once('error', error => {
+      process.stderr.write(`baton hook: the notify program ${argv[0]} failed: ${error.message}\n`);
+      resolve();
+    });
+    child.once('spawn', () => {
+      child.unref();
+      resolve();
+    });
+  });
 }
 
 function waitForSignal(): Promise<void> {

@@ -259,7 +259,7 @@ function writePrivate(file: string, text: string): string {
 }
 
 /** A symbolic link at `to` pointing to `from` (a junction for folders on Windows; a copy of a file when links are refused). */
-function linkOrCopy(from: string, to: string): void {
+export function linkOrCopy(from: string, to: string): void {
   try {
     const isDir = fs.statSync(from).isDirectory();
     try {

@@ -10,10 +10,12 @@ import type { TerminalSessionRecord, TerminalSessionRepository } from '../store/
 import type { HookRunner } from './hooks';
 import { listAgentDefinitions, type AgentDefinition } from './agentDefinitions';
 import { wireMcp } from './mcpWiring';
+import { HOOK_TOKEN_FILE, HookReceiver, newHookToken, stateFromHookEvent, wireAgentHooks, type HookCoverage, type HookEvent } from './agentHooks';
 import { wireTelemetry } from './telemetryWiring';
 import { checkInstalled, profileDetectorPatterns, type AgentProfile } from './profiles';
 import type { SessionState } from './stateDetector';
 import { TerminalSession } from './terminalSession';
+import { publishSessionState } from './sessionStateFile';
 import { tmuxAvailable } from './tmux';
 import { WorktreeManager, type WorktreeCleanupPolicy } from './worktrees';
 
@@ -52,8 +54,13 @@ export interface SessionManagerOptions {
    * usage shows as "not reported".
    */
   telemetryEndpoint?: () => { url: string; tokenFor: (sessionId: string) => string } | null;
-  /** The `baton` CLI (for agents that only speak MCP over stdio). */
+  /** The `baton` CLI (for agents that only speak MCP over stdio, and `baton hook`). */
   cliPath?: string;
+  /**
+   * How agents run the `baton` CLI for `baton hook` (default `{ command: process.execPath, args: [cliPath] }`;
+   * tests run it from source). Without it and without `cliPath`, agents' hooks are not wired.
+   */
+  hookCommand?: { command: string; args: string[] };
   /** node-pty, loaded lazily by the caller; a string is why it is unavailable. */
   pty: () => typeof import('node-pty') | string;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
@@ -69,7 +76,12 @@ export interface LiveSession {
   record: TerminalSessionRecord;
   terminal: TerminalSession;
   profile: AgentProfile;
+  /** How much of its state the agent's own hooks report (see `wireAgentHooks`); `none` when not wired. */
+  hookCoverage: HookCoverage;
 }
+
+/** How long after an agent's last hook event its hooks, not the screen, decide its state (ms). */
+export const HOOK_HOLD_MS = 30 * 60_000;
 
 export interface SessionExit {
   session: TerminalSessionRecord;
@@ -99,6 +111,8 @@ export class SessionManager {
   readonly onDidExit: Event<SessionExit> = this._onDidExit.event;
   private readonly now: () => Date;
   private worktrees: WorktreeManager | null | undefined;
+  private receiver: HookReceiver | null = null;
+  private receiverStart: Promise<HookReceiver | null> | null = null;
 
   /** Distinguishes this workspace's tmux sessions from other windows' on Baton's shared tmux server. */
   private readonly scope: string;
@@ -109,6 +123,7 @@ export class SessionManager {
   }
 
   dispose(): void {
+    void this.receiver?.stop();
     this._onDidChangeSessions.dispose();
     this._onDidChangeState.dispose();
     this._onDidExit.dispose();
@@ -220,6 +235,8 @@ export class SessionManager {
     } else {
       this.options.log('warn', `[Sessions] ${id}: Baton's MCP server is off, so ${profile.label} cannot reach the plan`);
     }
+    const hooks = await this.wireHooks(profile, id, sessionDir, env);
+    args.push(...hooks.args);
     const telemetry = this.options.telemetryEndpoint?.();
     if (telemetry) {
       const wired = wireTelemetry(profile, { url: telemetry.url, token: telemetry.tokenFor(id) });
@@ -245,7 +262,8 @@ export class SessionManager {
       startedAt: this.now().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
     };
     this.options.repo.insert(num, record);
-    const live: LiveSession = { record, terminal, profile };
+    const live: LiveSession = { record, terminal, profile, hookCoverage: hooks.coverage };
+    if (hooks.token) this.receiver?.register(id, hooks.token);
     this.track(live, prompt && profile.prompt === 'stdin' ? prompt : null);
     if (task) {
       this.options.plan.startTask(task.id, actor);
@@ -317,6 +335,9 @@ export class SessionManager {
       }
     }
     this.live.clear();
+    await this.receiver?.stop();
+    this.receiver = null;
+    this.receiverStart = null;
   }
 
   /**
@@ -343,7 +364,8 @@ export class SessionManager {
             useTmux: true, tmuxSocket: this.options.tmuxSocket, bufferBytes: settings.bufferBytes, detector: profileDetectorPatterns(profile), pty,
             tmuxSession: record.tmuxSession,
           });
-          const live: LiveSession = { record, terminal, profile };
+          const live: LiveSession = { record, terminal, profile, hookCoverage: 'none' };
+          await this.rewireHooks(live);
           this.track(live, null);
           reattached.push(live);
           this.options.log('info', `[Sessions] reattached ${record.id} (tmux ${record.tmuxSession})`);
@@ -406,6 +428,69 @@ export class SessionManager {
     return lines.join('\n');
   }
 
+  /** The receiver of agents' hook events, started on first use; null when it cannot listen (logged). */
+  private hookReceiver(): Promise<HookReceiver | null> {
+    this.receiverStart ??= (async () => {
+      const receiver = new HookReceiver(this.options.storageDir, event => this.onHookEvent(event));
+      try {
+        await receiver.start();
+        this.receiver = receiver;
+        return receiver;
+      } catch (error) {
+        this.options.log('warn', `[Sessions] agents' hooks are off: cannot listen on 127.0.0.1 (${(error as Error).message}); state from the screen`);
+        return null;
+      }
+    })();
+    return this.receiverStart;
+  }
+
+  /** The hook command for agents, or null when Baton's CLI is unknown. */
+  private hookCommand(): { command: string; args: string[] } | null {
+    if (this.options.hookCommand) return this.options.hookCommand;
+    return this.options.cliPath ? { command: process.execPath, args: [this.options.cliPath] } : null;
+  }
+
+  /** Wires the agent's own hooks for a new session: a fresh token (kept in the session folder for reattaching), args and env. */
+  private async wireHooks(profile: AgentProfile, id: string, sessionDir: string, env: Record<string, string>): Promise<{ args: string[]; coverage: HookCoverage; token: string | null }> {
+    const command = this.hookCommand();
+    const receiver = command ? await this.hookReceiver() : null;
+    if (!command || !receiver) return { args: [], coverage: 'none', token: null };
+    const token = newHookToken();
+    fs.writeFileSync(path.join(sessionDir, HOOK_TOKEN_FILE), token, { mode: 0o600 });
+    const wired = wireAgentHooks(profile, { ...command, storageDir: this.options.storageDir, sessionId: id, token }, sessionDir, env.GEMINI_CLI_HOME);
+    Object.assign(env, wired.env);
+    // In VS Code the extension host's executable is Electron: run it as plain Node for `baton hook`.
+    if (process.versions.electron && command.command === process.execPath) env.ELECTRON_RUN_AS_NODE = '1';
+    this.options.log('info', `[Sessions] ${id}: ${wired.description}`);
+    return { args: wired.args, coverage: wired.coverage, token };
+  }
+
+  /** A reattached tmux session: accepts its hook events again with the token kept in its folder. */
+  private async rewireHooks(live: LiveSession): Promise<void> {
+    try {
+      const token = fs.readFileSync(path.join(this.options.storageDir, 'sessions', live.record.id, HOOK_TOKEN_FILE), 'utf8').trim();
+      const receiver = token ? await this.hookReceiver() : null;
+      if (!receiver) return;
+      receiver.register(live.record.id, token);
+      live.hookCoverage = live.profile.mcp === 'codex' ? 'partial' : live.profile.mcp === 'claude' || live.profile.mcp === 'gemini' ? 'full' : 'none';
+    } catch {
+      // started without hooks
+    }
+  }
+
+  /** An authenticated hook event: sets the session's state from it. Returns the state now and who decided it. */
+  private onHookEvent(event: HookEvent): { state: string; source: string; detail: string | null } | null {
+    const live = this.live.get(event.sessionId);
+    if (!live) {
+      this.options.log('info', `[Sessions] hook ${event.event} for ${event.sessionId}, which this window does not run: ignored`);
+      return null;
+    }
+    const next = stateFromHookEvent(event.event, event.payload);
+    this.options.log('info', `[Sessions] ${live.record.id}: hook ${event.event}${next ? ` → ${next.state}${next.detail ? ` (${next.detail})` : ''}` : ' (no state change)'}`);
+    if (next) live.terminal.reportHookState(next.state, next.detail, HOOK_HOLD_MS, live.hookCoverage === 'partial');
+    return { state: live.terminal.state, source: live.terminal.stateSource, detail: live.terminal.stateDetail };
+  }
+
   private track(live: LiveSession, stdinPrompt: string | null): void {
     const { terminal, record } = live;
     this.live.set(record.id, live);
@@ -414,6 +499,7 @@ export class SessionManager {
       if (state === 'exited') return;
       this.options.repo.update(record.id, { state });
       record.state = state;
+      this.publish(live);
       if (state === 'waiting' && !promptSent && stdinPrompt) {
         promptSent = true;
         terminal.write(`${stdinPrompt.replace(/\n/g, ' ')}\r`);
@@ -424,13 +510,31 @@ export class SessionManager {
     terminal.onExit(({ exitCode }) => {
       void this.onExited(live, exitCode);
     });
+    this.publish(live);
     this._onDidChangeSessions.fire({ id: record.id });
+  }
+
+  /** Publishes the session's state, its source and detail for `baton sessions` (see `sessionStateFile.ts`); failures are logged. */
+  private publish(live: LiveSession): void {
+    const { record, terminal } = live;
+    try {
+      publishSessionState(this.options.storageDir, {
+        id: record.id, profile: record.profile, title: record.title, task_id: record.taskId, state: record.state,
+        source: record.state === 'exited' ? 'screen' : terminal.stateSource, detail: record.state === 'exited' ? null : terminal.stateDetail,
+        hooks: live.hookCoverage, pid: record.pid, tmux_session: record.tmuxSession, started_at: record.startedAt,
+        updated_at: this.now().toISOString(), owner_pid: process.pid,
+      });
+    } catch (error) {
+      this.options.log('warn', `[Sessions] ${record.id}: cannot publish its state: ${(error as Error).message}`);
+    }
   }
 
   private async onExited(live: LiveSession, exitCode: number | null): Promise<void> {
     if (!this.live.has(live.record.id)) return;
     this.finish(live, exitCode, 'exited');
     this.live.delete(live.record.id);
+    this.receiver?.unregister(live.record.id);
+    this.publish(live);
     const record = live.record;
     let worktreeMessage: string | null = null;
     if (record.worktree) {

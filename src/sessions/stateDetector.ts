@@ -22,6 +22,15 @@ export interface ScreenText {
  */
 export type SessionState = 'starting' | 'working' | 'waiting' | 'idle' | 'exited';
 
+/** Who decided the current state: the agent CLI's own hooks/notify program, or the screen heuristics. */
+export type StateSource = 'hooks' | 'screen';
+
+/**
+ * What a hook said beyond the state: `approval` (waiting for a permission decision), `input` (waiting
+ * for the person's next prompt or an answer), `done` (the CLI ended its session). Null from the screen.
+ */
+export type StateDetail = 'approval' | 'input' | 'done' | null;
+
 /** Called on every state change, after the detector's `state` has been updated. */
 export type TransitionListener = (state: SessionState, previous: SessionState) => void;
 
@@ -112,6 +121,11 @@ export class StateDetector {
   private timerAt = Infinity;
   private pendingEcho = '';
   private listeners: TransitionListener[] = [];
+  private src: StateSource = 'screen';
+  private why: StateDetail = null;
+  private hookAt = -Infinity;
+  private hookHoldMs = 0;
+  private hookUntilOutput = false;
 
   /**
    * @param screen the rendered output, read for its last line when the output goes quiet.
@@ -132,6 +146,39 @@ export class StateDetector {
   /** Current state. */
   get state(): SessionState {
     return this.current;
+  }
+
+  /** Who decided the current state (see {@link StateSource}). */
+  get source(): StateSource {
+    return this.src;
+  }
+
+  /** What the hook said beyond the state (null when the screen decided). */
+  get detail(): StateDetail {
+    return this.why;
+  }
+
+  /**
+   * A state reported by the agent CLI's own hooks (see `agentHooks.ts`). It applies at once, listeners
+   * are called when state, source or detail changed (so `previous` may equal `state`). The screen
+   * heuristics change nothing for `holdMs` milliseconds after the last hook event (CLIs whose hooks cover
+   * the whole turn, Claude Code and Gemini CLI, report every change themselves), except that with
+   * `untilOutput` (Codex, whose notify program reports only the end of a turn) new visible output moves
+   * the session back to `working` decided by the screen. Ignored once `exited`.
+   */
+  fromHook(state: Exclude<SessionState, 'exited' | 'starting'>, detail: StateDetail, holdMs: number, untilOutput = false): void {
+    if (this.current === 'exited') return;
+    this.hookAt = this.opts.scheduler.now();
+    this.hookHoldMs = Math.max(0, holdMs);
+    this.hookUntilOutput = untilOutput;
+    const changed = this.current !== state || this.src !== 'hooks' || this.why !== detail;
+    const previous = this.current;
+    this.current = state;
+    this.src = 'hooks';
+    this.why = detail;
+    // Screen output from before the event must not re-evaluate into an older guess.
+    this.quietEvaluated = true;
+    if (changed) for (const l of [...this.listeners]) l(state, previous);
   }
 
   /** Exit code given to `exit()`: `undefined` while running, `null` when the code is unknown. */
@@ -166,6 +213,7 @@ export class StateDetector {
     const now = this.opts.scheduler.now();
     this.lastOutputAt = now;
     this.quietEvaluated = false;
+    if (this.src === 'hooks' && this.hookUntilOutput) this.hookAt = -Infinity;
     this.transition('working');
     this.schedule(now + this.opts.quietMs);
   }
@@ -261,6 +309,16 @@ export class StateDetector {
 
   private transition(next: SessionState): void {
     const previous = this.current;
+    if (next !== 'exited' && this.src === 'hooks') {
+      // The hooks decide while their last event is fresh; after that the screen is the fallback again.
+      if (this.opts.scheduler.now() - this.hookAt < this.hookHoldMs) return;
+      this.src = 'screen';
+      this.why = null;
+      if (previous === next) {
+        for (const l of [...this.listeners]) l(next, previous);
+        return;
+      }
+    }
     if (previous === next) return;
     this.current = next;
     for (const l of [...this.listeners]) l(next, previous);

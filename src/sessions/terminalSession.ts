@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { DEFAULT_SCROLLBACK_LINES, OutputBuffer } from './outputBuffer';
 import { Emitter, type Event, type NodePtyModule, PtyProcess, resolveCommand, SpawnError } from './ptyProcess';
-import { type DetectorOptions, type SessionState, StateDetector } from './stateDetector';
+import { type DetectorOptions, type SessionState, type StateDetail, type StateSource, StateDetector } from './stateDetector';
 import {
   attachArgs,
   captureScrollback,
@@ -280,6 +280,21 @@ export class TerminalSession {
   /** Current state (see {@link SessionState}). */
   get state(): SessionState {
     return this.detector.state;
+  }
+
+  /** Who decided {@link state}: the agent's own hooks or the screen heuristics. */
+  get stateSource(): StateSource {
+    return this.detector.source;
+  }
+
+  /** What the agent's hook said beyond the state (`approval`, `input`, `done`), null from the screen. */
+  get stateDetail(): StateDetail {
+    return this.detector.detail;
+  }
+
+  /** A state reported by the agent CLI's hooks; see {@link StateDetector.fromHook}. */
+  reportHookState(state: Exclude<SessionState, 'exited' | 'starting'>, detail: StateDetail, holdMs: number, untilOutput = false): void {
+    this.detector.fromHook(state, detail, holdMs, untilOutput);
   }
 
   /** Exit code: undefined while running, null when it ended with an unknown code. */

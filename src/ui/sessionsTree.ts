@@ -5,7 +5,7 @@ import type { PlanService } from '../services/planService';
 import { formatUsage, type UsageService } from '../services/usageService';
 import { COMMANDS, VIEWS } from './constants';
 import type { SessionManager } from '../sessions/sessionManager';
-import type { SessionState } from '../sessions/stateDetector';
+import type { SessionState, StateDetail, StateSource } from '../sessions/stateDetector';
 import type { TerminalSessionRecord } from '../store/terminalSessionRepository';
 import type { StateStore } from './expansionMemory';
 import { Disposable } from './lifecycle';
@@ -18,7 +18,19 @@ export class AgentSessionNode {
 /** An agent CLI running (or that ran) in a Baton terminal. */
 export class TerminalSessionNode {
   readonly kind = 'terminalSession';
-  constructor(readonly record: TerminalSessionRecord, readonly state: SessionState, readonly live: boolean) {}
+  constructor(
+    readonly record: TerminalSessionRecord, readonly state: SessionState, readonly live: boolean,
+    /** Who decided `state` (live sessions): the agent's own hooks or the screen heuristics. */
+    readonly source: StateSource = 'screen',
+    /** What the hook said beyond the state: waiting for approval or input, or done. */
+    readonly detail: StateDetail = null,
+  ) {}
+}
+
+/** "waiting for approval", "idle (done)", … : a live session's state in words, with the hook's detail. */
+export function stateLabel(state: SessionState, detail: StateDetail): string {
+  if (state === 'waiting' && detail) return `waiting for ${detail}`;
+  return detail === 'done' ? `${state} (done)` : state;
 }
 export class GroupNode {
   readonly kind = 'group';
@@ -77,7 +89,7 @@ export class SessionsTreeProvider extends Disposable implements vscode.TreeDataP
 
   getChildren(node?: SessionsNode): SessionsNode[] {
     if (!node) {
-      const live = (this.terminals?.list() ?? []).map(s => new TerminalSessionNode(s.record, s.terminal.state, true));
+      const live = (this.terminals?.list() ?? []).map(s => new TerminalSessionNode(s.record, s.terminal.state, true, s.terminal.stateSource, s.terminal.stateDetail));
       const connected = this.sessions.list({ status: 'active', limit: 200 }).length;
       const history = this.terminals?.history(1).length ?? 0;
       return [
@@ -147,11 +159,13 @@ function terminalItemOf(node: TerminalSessionNode): vscode.TreeItem {
   const [icon, color] = STATE_ICON[node.state];
   item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
   const ended = r.endedAt ? `${r.endReason ?? 'ended'}${r.exitCode === null ? '' : ` (exit ${r.exitCode})`}` : '';
-  item.description = [r.id, node.live ? node.state : ended, r.branch, node.live ? duration(Date.now() - Date.parse(r.startedAt)) : r.endedAt && new Date(r.endedAt).toLocaleString()]
+  const stateText = stateLabel(node.state, node.detail);
+  const sourceText = node.source === 'hooks' ? 'state from hooks' : 'state from the screen';
+  item.description = [r.id, node.live ? (node.source === 'hooks' ? `${stateText} (hooks)` : stateText) : ended, r.branch, node.live ? duration(Date.now() - Date.parse(r.startedAt)) : r.endedAt && new Date(r.endedAt).toLocaleString()]
     .filter(Boolean).join(' · ');
   const tip = new vscode.MarkdownString();
   tip.appendMarkdown(`**${r.title}** — ${r.id}\n\n`);
-  tip.appendMarkdown(`State: ${node.state}${ended ? ` — ${ended}` : ''}  \nCommand: \`${r.command.replace(/`/g, "'")}\`  \nFolder: ${r.cwd}`);
+  tip.appendMarkdown(`State: ${node.live ? `${stateText} (${sourceText})` : node.state}${ended ? ` — ${ended}` : ''}  \nCommand: \`${r.command.replace(/`/g, "'")}\`  \nFolder: ${r.cwd}`);
   if (r.worktree) tip.appendMarkdown(`  \nWorktree: ${r.worktree} (branch ${r.branch})`);
   if (r.tmuxSession) tip.appendMarkdown(`  \ntmux: ${r.tmuxSession}`);
   if (!node.live && r.lastOutput) {
