@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type * as SmolToml from 'smol-toml' with { 'resolution-mode': 'import' };
 import type { AgentProfile } from './profiles';
 import type { SessionState, StateDetail } from './stateDetector';
-import { linkOrCopy, stripJsonComments } from './mcpWiring';
+import { linkOrCopy, stripJsonComments, writePrivate } from './mcpWiring';
 
 // See mcpWiring.ts: smol-toml's CommonJS build, its ESM-only types.
 const { parse: parseToml } = require('smol-toml') as typeof SmolToml;
@@ -383,14 +383,3 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Writes `text` to `file` readable by the user only (0600), replacing what was there. */
-function writePrivate(file: string, text: string): string {
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // not there
-  }
-  fs.writeFileSync(file, text, { mode: 0o600, flag: 'wx' });
-  fs.chmodSync(file, 0o600);
-  return file;
-}

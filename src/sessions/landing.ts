@@ -128,6 +128,11 @@ export interface LanderOptions {
 }
 
 const BATON: Actor = { kind: 'system', name: 'baton' };
+/**
+ * Landings of one repository run one at a time. This queue is Baton's landing queue, apart from
+ * WorktreeManager's (worktrees.ts): a landing releases its worktree through WorktreeManager, which takes
+ * that queue, so sharing one would deadlock.
+ */
 const queues = new Map<string, Promise<unknown>>();
 
 function serialize<T>(key: string, fn: () => Promise<T>): Promise<T> {

@@ -247,7 +247,7 @@ function isTable(value: unknown): value is Record<string, unknown> {
 }
 
 /** Writes `text` to `file` readable by the user only (0600), replacing a file or link that was there. */
-function writePrivate(file: string, text: string): string {
+export function writePrivate(file: string, text: string): string {
   try {
     fs.unlinkSync(file);
   } catch {
