@@ -438,24 +438,61 @@ function watchPlan(server: McpServer, { plan }: BatonServices): void {
     return {};
   }));
 
-  let counts = planShape(plan);
-  let pending: { taskIds: Set<string>; sprints: boolean; all: boolean } | null = null;
-  const flush = () => {
-    const change = pending!;
-    pending = null;
+  const unwatch = planChanges(plan).watch((change, shapeMoved) => {
     if (!server.isConnected()) return;
-    const now = planShape(plan);
-    if (change.all || now.tasks !== counts.tasks || now.sprints !== counts.sprints) server.sendResourceListChanged();
-    counts = now;
+    if (shapeMoved) server.sendResourceListChanged();
+    if (!subscribed.size) return;
     const updated = new Set<string>();
     for (const [key, uris] of subscribed) {
       const hit = change.all || (key === 'tasks' ? change.taskIds.size > 0 : key === 'sprints' ? change.sprints || change.taskIds.size > 0 : change.taskIds.has(key));
       if (hit) for (const uri of uris) updated.add(uri);
     }
     for (const uri of updated) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+  });
+  const previousClose = server.server.onclose;
+  server.server.onclose = () => {
+    unwatch();
+    previousClose?.();
   };
-  const subscription = plan.onDidChangePlan(change => {
-    // Coalesced per tick: a burst of writes (an import) gives one notification per resource.
+}
+
+/** The plan changes of one event-loop turn, coalesced (see {@link planChanges}). */
+interface CoalescedChange { taskIds: Set<string>; sprints: boolean; all: boolean }
+
+/** Per plan: the one listener all connected sessions share. */
+const PLAN_CHANGES = new WeakMap<PlanService, { watch(fn: (change: CoalescedChange, shapeMoved: boolean) => void): () => void }>();
+
+/**
+ * One listener on `plan.onDidChangePlan` for every MCP session: the changes of one event-loop turn (a
+ * burst of writes, an import) are coalesced and handed to each watching session once, after the turn
+ * (`setImmediate`), with whether the plan's shape moved (tasks or sprints added or removed: counted once,
+ * not per session). A write with N sessions connected costs one deferred callback, not N.
+ * `watch` returns the function that stops watching.
+ */
+function planChanges(plan: PlanService): { watch(fn: (change: CoalescedChange, shapeMoved: boolean) => void): () => void } {
+  let hub = PLAN_CHANGES.get(plan);
+  if (hub) return hub;
+  const watchers = new Set<(change: CoalescedChange, shapeMoved: boolean) => void>();
+  let shape: { tasks: number; sprints: number } | undefined;
+  let pending: CoalescedChange | null = null;
+  const shapeNow = () => ({ tasks: plan.allTasks().length, sprints: plan.listSprints().length });
+  const flush = () => {
+    const change = pending!;
+    pending = null;
+    if (!watchers.size) return;
+    const now = shapeNow();
+    const moved = change.all || !shape || now.tasks !== shape.tasks || now.sprints !== shape.sprints;
+    shape = now;
+    for (const fn of [...watchers]) {
+      try {
+        fn(change, moved);
+      } catch {
+        // one session's failure to notify must not stop the others'
+      }
+    }
+  };
+  plan.onDidChangePlan(change => {
+    if (!watchers.size) return;
     if (!pending) {
       pending = { taskIds: new Set(), sprints: false, all: false };
       setImmediate(flush);
@@ -464,31 +501,15 @@ function watchPlan(server: McpServer, { plan }: BatonServices): void {
     pending.sprints ||= change.sprintIds.length > 0;
     pending.all ||= !!change.all;
   });
-  const previousClose = server.server.onclose;
-  server.server.onclose = () => {
-    subscription.dispose();
-    previousClose?.();
+  hub = {
+    watch(fn) {
+      if (!watchers.size) shape = shapeNow(); // the shape the first watcher starts from
+      watchers.add(fn);
+      return () => { watchers.delete(fn); };
+    },
   };
-}
-
-/** Per plan: its task and sprint counts, computed once per change for all the sessions watching it. */
-const PLAN_SHAPES = new WeakMap<PlanService, { shape?: { tasks: number; sprints: number } }>();
-
-/**
- * How many tasks and sprints `plan` has. Every session's `watchPlan` asks after each change (to send
- * `list_changed` when the numbers moved); the answer is cached per PlanService and dropped on its next
- * change, so a write costs one count, not one per connected session.
- */
-function planShape(plan: PlanService): { tasks: number; sprints: number } {
-  let entry = PLAN_SHAPES.get(plan);
-  if (!entry) {
-    const fresh: { shape?: { tasks: number; sprints: number } } = {};
-    plan.onDidChangePlan(() => { fresh.shape = undefined; });
-    PLAN_SHAPES.set(plan, fresh);
-    entry = fresh;
-  }
-  entry.shape ??= { tasks: plan.allTasks().length, sprints: plan.listSprints().length };
-  return entry.shape;
+  PLAN_CHANGES.set(plan, hub);
+  return hub;
 }
 
 function registerPrompts(server: McpServer): void {

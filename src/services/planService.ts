@@ -624,7 +624,7 @@ export class PlanService {
    * pipeline in force (the status hook) the task goes to IN_REVIEW instead and its reviewers are asked.
    */
   completeTask(id: string, summary: string, actor: Actor): Task {
-    const text = this.sanitize(this.requireText('Summary', summary, MAX_TEXT));
+    const text = this.requireText('Summary', summary, MAX_TEXT); // requireText redacts
     return this.setStatus(id, 'DONE', actor, { summary: text });
   }
 
@@ -654,7 +654,7 @@ export class PlanService {
   addNote(id: string, text: string, actor: Actor): Note {
     const task = this.cachedTask(id);
     if (!task) throw notFound(`No task with id "${id}".`);
-    const body = this.sanitize(this.requireText('Note', text, MAX_TEXT));
+    const body = this.requireText('Note', text, MAX_TEXT); // requireText redacts
     const note: Note = { id: this.newId('N'), taskId: id, author: actor, text: body, createdAt: this.stamp() };
     this.repo.transaction(tx => {
       this.repo.insertNote(tx, note);

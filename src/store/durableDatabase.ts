@@ -164,8 +164,8 @@ export interface RecoveryReport {
 export interface RunResult {
   /** Rows inserted/updated/deleted by the statement(s) (sum over statements in `sql`). */
   changes: number;
-  /** `last_insert_rowid()` after the statement(s). */
-  lastInsertRowid: number;
+  /** `last_insert_rowid()` after the statement(s); read it before the transaction runs another statement. */
+  readonly lastInsertRowid: number;
 }
 
 /** Handle passed to the {@link DurableDatabase.transaction} callback. Valid only during that callback. */
@@ -1174,10 +1174,19 @@ export class DurableDatabase {
     return done;
   }
 
-  /** Issues one fdatasync for every record appended so far, unless a running one covers them or too many run. */
-  private issueFlush(): void {
+  /**
+   * Issues one fdatasync for every record appended so far, unless a running one covers them or too many run.
+   * Only when someone waits in {@link durable}, unless `early` (a group-commit record just appended, before
+   * its caller asks).
+   */
+  private issueFlush(early = false): void {
     this.releaseWaiters(this.syncedSeq); // a snapshot or close() may have synced them meanwhile
-    if (this.durableWaiters.length === 0 || this.issuedSeq >= this._seq || this.flushesInFlight >= MAX_FLUSHES_IN_FLIGHT) return;
+    if (this.broken) {
+      // After a failed fdatasync a later one may succeed without the lost pages: never acknowledge again.
+      this.rejectWaiters(new Error(`Baton: the journal could not be flushed to disk: ${this.broken.message}`));
+      return;
+    }
+    if ((!early && this.durableWaiters.length === 0) || this.issuedSeq >= this._seq || this.flushesInFlight >= MAX_FLUSHES_IN_FLIGHT) return;
     const fd = this.journalFd;
     if (this.closed || fd === null) {
       // close() and journal rotation sync the journal first (syncJournalNow): only a failed final sync leaves waiters.
@@ -1450,14 +1459,7 @@ export class DurableDatabase {
     } finally {
       stmt.reset();
     }
-    const changes = this.db.getRowsModified();
-    const rowid = this.statement('SELECT last_insert_rowid()');
-    try {
-      rowid.step();
-      return { changes, lastInsertRowid: Number(rowid.get()[0]) };
-    } finally {
-      rowid.reset();
-    }
+    return runResult(this.db, this.db.getRowsModified());
   }
 
   private openJournal(): void {
@@ -1547,7 +1549,12 @@ export class DurableDatabase {
     this.journalBytes = before + line.length;
     this.tailSinceExport?.push(line);
     this._seq = record.seq;
-    if (deferred) return; // state.seq is written once per group-commit flush, after its fdatasync (issueFlush)
+    if (deferred) {
+      // state.seq is written once per group-commit flush, after its fdatasync (issueFlush). With no flush
+      // running, this record's starts now: the caller's remaining work (its answer) overlaps the disk's.
+      if (this.flushesInFlight === 0) this.issueFlush(true);
+      return;
+    }
     this.syncedSeq = record.seq; // fdatasync covered every earlier record too
     this.recordAcked(record.seq);
   }
@@ -1852,8 +1859,20 @@ function executeOn(db: Database, sql: string, params: SqlParams | undefined, gua
       stmt.free();
     }
   }
-  const rowid = db.exec('SELECT last_insert_rowid()');
-  return { changes, lastInsertRowid: Number(rowid[0].values[0][0]) };
+  return runResult(db, changes);
+}
+
+/**
+ * A statement's {@link RunResult}; `last_insert_rowid()` is asked only when `lastInsertRowid` is read
+ * (few callers want it, and asking costs a statement per write), so read it before the next statement.
+ */
+function runResult(db: Database, changes: number): RunResult {
+  return {
+    changes,
+    get lastInsertRowid() {
+      return Number(db.exec('SELECT last_insert_rowid()')[0].values[0][0]);
+    },
+  };
 }
 
 /** Re-applies one journal record inside the caller's transaction; on error only this record is undone. */

@@ -281,8 +281,10 @@ export class PlanRepository {
 
   // ---- checkpoints
   listCheckpoints(taskId?: string): Checkpoint[] {
+    // One task's few rows are sorted here: sql.js runs this lookup ten times slower with an ORDER BY, though
+    // the index gives the order (measured: 12 µs against 1 µs per call, on every claim and get_task).
     const rows = taskId
-      ? this.db.all<Record<string, SqlValue>>('SELECT * FROM checkpoints WHERE task_id = ? ORDER BY position', [taskId])
+      ? this.db.all<Record<string, SqlValue>>('SELECT * FROM checkpoints WHERE task_id = ?', [taskId]).sort((a, b) => (a.position as number) - (b.position as number))
       : this.db.all<Record<string, SqlValue>>('SELECT * FROM checkpoints ORDER BY task_id, position');
     return rows.filter(this.visibleCheckpoint).map(r => ({
       id: r.id as string, taskId: r.task_id as string, title: r.title as string, done: r.done === 1,

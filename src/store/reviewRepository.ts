@@ -85,19 +85,39 @@ const toReview = (r: ReviewRow): ReviewRecord => {
  * transaction as the status move that asked for it.
  */
 export class ReviewRepository {
+  /**
+   * Committed pipelines by `kind:id` (null: none set) and rounds by task, read once and kept: every
+   * get_task and every status change asks for them. Only this class writes `review_pipelines` and
+   * `review_rounds`, and each of its writes drops the entries it touches; nothing is kept from a read made
+   * while a transaction runs (it may see uncommitted rows that a rollback undoes).
+   */
+  private readonly pipelineCache = new Map<string, StoredPipeline | null>();
+  private readonly roundCache = new Map<string, ReviewRound[]>();
+
   constructor(private readonly db: SqlStore) {}
+
+  /** Whether a value read now is committed (no transaction running), so it may be kept. */
+  private get settled(): boolean {
+    return this.db.writing === false;
+  }
 
   transaction<T>(fn: (tx: SqlWriter) => T): T {
     return this.db.transaction(fn);
   }
 
   getPipeline(targetKind: 'task' | 'sprint', targetId: string): StoredPipeline | undefined {
+    const key = `${targetKind}:${targetId}`;
+    const cached = this.pipelineCache.get(key);
+    if (cached !== undefined) return cached ? { ...cached } : undefined;
     const r = this.db.get<{ spec: string; updated_at: string }>('SELECT spec, updated_at FROM review_pipelines WHERE target_kind = ? AND target_id = ?', [targetKind, targetId]);
-    return r && { targetKind, targetId, spec: r.spec, updatedAt: r.updated_at };
+    const found = r ? { targetKind, targetId, spec: r.spec, updatedAt: r.updated_at } : null;
+    if (this.settled) this.pipelineCache.set(key, found);
+    return found ? { ...found } : undefined;
   }
 
   /** Sets (spec) or clears (null) the pipeline of a task or sprint. */
   setPipeline(tx: SqlWriter, targetKind: 'task' | 'sprint', targetId: string, spec: string | null, at: string): void {
+    this.pipelineCache.delete(`${targetKind}:${targetId}`);
     if (spec === null) {
       tx.run('DELETE FROM review_pipelines WHERE target_kind = ? AND target_id = ?', [targetKind, targetId]);
     } else {
@@ -108,12 +128,17 @@ export class ReviewRepository {
 
   /** The task's newest round, or undefined when it was never reviewed. */
   latestRound(taskId: string): ReviewRound | undefined {
-    const r = this.db.get<RoundRow>('SELECT * FROM review_rounds WHERE task_id = ? ORDER BY round DESC LIMIT 1', [taskId]);
-    return r && toRound(r);
+    return this.listRounds(taskId).at(-1);
   }
 
+  /** The task's rounds, oldest first (copies: callers may change them). */
   listRounds(taskId: string): ReviewRound[] {
-    return this.db.all<RoundRow>('SELECT * FROM review_rounds WHERE task_id = ? ORDER BY round', [taskId]).map(toRound);
+    let rounds = this.roundCache.get(taskId);
+    if (!rounds) {
+      rounds = this.db.all<RoundRow>('SELECT * FROM review_rounds WHERE task_id = ? ORDER BY round', [taskId]).map(toRound);
+      if (this.settled) this.roundCache.set(taskId, rounds);
+    }
+    return rounds.map(r => ({ ...r, reviewers: [...r.reviewers] }));
   }
 
   /** Every round in one of `states` (all tasks), oldest first. */
@@ -128,12 +153,14 @@ export class ReviewRepository {
   }
 
   insertRound(tx: SqlWriter, r: ReviewRound): void {
+    this.roundCache.delete(r.taskId);
     tx.run(`INSERT INTO review_rounds (task_id, round, spec, reviewers, gate, state, request_id, implementer, outcome, started_at, ended_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     [r.taskId, r.round, r.spec, JSON.stringify(r.reviewers), r.gate, r.state, r.requestId, r.implementer, r.outcome, r.startedAt, r.endedAt]);
   }
 
   updateRound(tx: SqlWriter, taskId: string, round: number, patch: Partial<Pick<ReviewRound, 'state' | 'requestId' | 'outcome' | 'endedAt'>>): void {
+    this.roundCache.delete(taskId);
     const cols: Record<string, string> = { state: 'state', requestId: 'request_id', outcome: 'outcome', endedAt: 'ended_at' };
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (!entries.length) return;
