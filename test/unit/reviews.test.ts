@@ -292,3 +292,33 @@ test('the reviewer prompt carries the worktree\'s diff against the base branch a
   assert.match(prompt, /Final verdict: approve, or request_changes/);
   assert.match(prompt, new RegExp(`submit_review with task_id "${task.id}"`));
 });
+
+test('review rounds and pipelines read from the cache stay the committed ones: a rolled-back write leaves no trace, a committed one shows at once', async () => {
+  const { ReviewRepository } = await import('../../src/store/reviewRepository');
+  const o = await openTestOwner();
+  try {
+    const repo = new ReviewRepository(o.db);
+    const task = o.plan.createTask({ title: 'Cached reviews' }, { kind: 'user', name: 'ada' });
+    const round = { taskId: task.id, round: 1, spec: 'review: codex', reviewers: ['codex'], gate: 'auto', state: 'reviewing' as const,
+      requestId: null, implementer: 'claude#A-1', outcome: null, startedAt: '2026-12-02T10:00:00.000Z', endedAt: null };
+    assert.deepEqual(repo.listRounds(task.id), []); // now cached as "none"
+    assert.equal(repo.getPipeline('task', task.id), undefined);
+    assert.throws(() => repo.transaction(tx => {
+      repo.insertRound(tx, round);
+      repo.setPipeline(tx, 'task', task.id, 'review: codex', round.startedAt);
+      assert.equal(repo.listRounds(task.id).length, 1, 'inside the transaction its own write is seen');
+      throw new Error('rolled back');
+    }), /rolled back/);
+    assert.deepEqual(repo.listRounds(task.id), [], 'nothing of the rolled-back round is kept');
+    assert.equal(repo.getPipeline('task', task.id), undefined, 'nor of its pipeline');
+    repo.transaction(tx => repo.insertRound(tx, round));
+    assert.equal(repo.latestRound(task.id)?.state, 'reviewing');
+    repo.transaction(tx => repo.updateRound(tx, task.id, 1, { state: 'approved', outcome: 'approved by codex' }));
+    assert.equal(repo.latestRound(task.id)?.state, 'approved');
+    const copy = repo.listRounds(task.id);
+    copy[0].reviewers.push('changed by a caller');
+    assert.deepEqual(repo.listRounds(task.id)[0].reviewers, ['codex'], 'callers get copies');
+  } finally {
+    await o.cleanup();
+  }
+});

@@ -658,6 +658,33 @@ test('group commit: writes made while a flush runs get their own flush beside it
   }
 });
 
+test('group commit: the flush starts when the record is appended, before the caller asks; after a failed fdatasync no later one acknowledges anything', async () => {
+  const src = tmpDir();
+  const db = await DurableDatabase.open(src, opts());
+  const nodeFs = require('node:fs') as typeof fs;
+  const realAsync = nodeFs.fdatasync;
+  const held: ((err?: NodeJS.ErrnoException) => void)[] = [];
+  nodeFs.fdatasync = ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+    held.push(err => (err ? cb(err) : realAsync(fd, cb)));
+  }) as typeof fs.fdatasync;
+  try {
+    db.groupCommit(() => insertRows(db, 1, 1));
+    assert.equal(held.length, 1, 'the fdatasync is issued with the append, while the caller still builds its answer');
+    const first = db.durable();
+    assert.equal(held.length, 1, 'durable() waits for the flush already running');
+    held.shift()!(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    await assert.rejects(first, /could not be flushed to disk: EIO/);
+    // The disk "recovers": a later fdatasync would succeed, but the pages of the failed one may be gone.
+    assert.throws(() => db.groupCommit(() => insertRows(db, 2, 2)), /reopen/);
+    await assert.rejects(db.durable(), /could not be flushed to disk: EIO/);
+    assert.equal(held.length, 0, 'no fdatasync is issued after the failure');
+  } finally {
+    nodeFs.fdatasync = realAsync;
+    for (const release of held) release();
+    db.close();
+  }
+});
+
 test('group commit: a snapshot taken while a flush is running neither fails the flush nor loses writes', async () => {
   const src = tmpDir();
   const db = await DurableDatabase.open(src, opts());
