@@ -255,13 +255,16 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
       };
     },
   });
+  /** Set by the claim's transaction when it attached the task to this session; read and reset by afterTool. */
+  let claimedInTx = false;
   const afterTool = (name: string, result: CallToolResult): CallToolResult => {
     const s = session;
     if (!s) return result;
-    if (name === 'claim_next_task' && !result.isError) {
+    if (name === 'claim_next_task' && !result.isError && !claimedInTx) {
       const claimed = JSON.parse((result.content[0] as { text: string }).text).task;
       if (claimed?.id) sessions.attachTask(s.id, claimed.id);
     }
+    claimedInTx = false;
     if (name !== 'check_messages') {
       const unread = messages.unreadCount({ kind: 'session', id: s.id });
       if (unread) {
@@ -275,7 +278,11 @@ export function createBatonMcpServer(services: BatonServices, options: McpServer
   // The claiming session's current task is written in the claim's own transaction (one journal record);
   // afterTool's attachTask then finds it already set.
   registerPlanTools(wrapped, plan, actorOf, {
-    claimed: (tx, taskId) => { if (session) sessions.attachTaskIn(tx, session.id, taskId); },
+    claimed: (tx, taskId) => {
+      if (!session) return;
+      sessions.attachTaskIn(tx, session.id, taskId);
+      claimedInTx = true; // afterTool need not parse the answer to attach it (the claim's own call, synchronously before it)
+    },
     details: taskId => { // only for tasks with a pipeline or reviews: every key costs the agent tokens
       const review = services.reviews.details(taskId);
       return review.pipeline || review.rounds.length ? { review: reviewSummary(review) } : {};

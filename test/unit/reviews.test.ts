@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import type { Actor, Task } from '../../src/core/model';
 import { readEndpoint } from '../../src/host/endpoint';
 import type { ReviewStarted } from '../../src/services/reviewService';
+import { ReviewRepository } from '../../src/store/reviewRepository';
 import { resolveStorageDir } from '../../src/store/storageLocation';
 import { connectAgent, type ScriptedAgent } from './helpers/agent';
 import { CLI_ARGS, makeCliSandbox } from './helpers/cli';
@@ -294,7 +295,6 @@ test('the reviewer prompt carries the worktree\'s diff against the base branch a
 });
 
 test('review rounds and pipelines read from the cache stay the committed ones: a rolled-back write leaves no trace, a committed one shows at once', async () => {
-  const { ReviewRepository } = await import('../../src/store/reviewRepository');
   const o = await openTestOwner();
   try {
     const repo = new ReviewRepository(o.db);
