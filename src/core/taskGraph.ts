@@ -1,4 +1,5 @@
 import type { Dependency, TaskStatus } from './model';
+import { drain, STEP_SIZE } from './steps';
 
 /** The minimum a graph algorithm needs to know about a task. */
 export interface GraphTask {
@@ -35,12 +36,30 @@ export class TaskGraph {
   private readonly dependents = new Map<string, Set<string>>();
 
   constructor(tasks: Iterable<GraphTask>, dependencies: Iterable<Dependency>) {
+    drain(this.filling(tasks, dependencies));
+  }
+
+  /**
+   * The same graph as `new TaskGraph(tasks, dependencies)`, built in steps (a yield every
+   * {@link STEP_SIZE} tasks or edges), for plans large enough that building it at once would stall the
+   * event loop (see src/core/steps.ts).
+   */
+  static *build(tasks: Iterable<GraphTask>, dependencies: Iterable<Dependency>): Generator<void, TaskGraph, void> {
+    const graph = new TaskGraph([], []);
+    yield* graph.filling(tasks, dependencies);
+    return graph;
+  }
+
+  private *filling(tasks: Iterable<GraphTask>, dependencies: Iterable<Dependency>): Generator<void, void, void> {
+    let k = 0;
     for (const t of tasks) {
       this.tasks.set(t.id, t);
       this.prerequisites.set(t.id, new Set());
       this.dependents.set(t.id, new Set());
+      if (++k % STEP_SIZE === 0) yield;
     }
     for (const d of dependencies) {
+      if (++k % STEP_SIZE === 0) yield;
       if (!this.tasks.has(d.taskId) || !this.tasks.has(d.dependsOnId)) continue;
       this.prerequisites.get(d.taskId)!.add(d.dependsOnId);
       this.dependents.get(d.dependsOnId)!.add(d.taskId);
@@ -108,9 +127,16 @@ export class TaskGraph {
    * Edges naming an unknown task, or already present, are ignored.
    */
   addEdges(edges: readonly Dependency[]): { edge: Dependency; cycle: string[] }[] {
+    return drain(this.addingEdges(edges));
+  }
+
+  /** {@link addEdges} in steps (a yield every {@link STEP_SIZE} edges or nodes sorted), same result. */
+  *addingEdges(edges: readonly Dependency[]): Generator<void, { edge: Dependency; cycle: string[] }[], void> {
     const added: Dependency[] = [];
     const refused: { edge: Dependency; cycle: string[] }[] = [];
+    let k = 0;
     for (const e of edges) {
+      if (++k % STEP_SIZE === 0) yield;
       if (!this.tasks.has(e.taskId) || !this.tasks.has(e.dependsOnId)) continue;
       if (e.taskId === e.dependsOnId) { refused.push({ edge: e, cycle: [e.taskId, e.taskId] }); continue; }
       const deps = this.prerequisites.get(e.taskId)!;
@@ -119,7 +145,7 @@ export class TaskGraph {
       this.dependents.get(e.dependsOnId)!.add(e.taskId);
       added.push(e);
     }
-    const sorted = new Set(this.topologicalOrderOfAcyclicPart());
+    const sorted = new Set(yield* this.topologicalOrderOfAcyclicPart());
     if (sorted.size === this.tasks.size) return refused;
     const suspect = added.filter(e => !sorted.has(e.taskId) && !sorted.has(e.dependsOnId));
     for (const e of suspect) {
@@ -137,11 +163,14 @@ export class TaskGraph {
   }
 
   /** Kahn's pass over the graph: the ids that lie on no cycle nor downstream of one, prerequisites first. */
-  private topologicalOrderOfAcyclicPart(): string[] {
+  private *topologicalOrderOfAcyclicPart(): Generator<void, string[], void> {
     const remaining = new Map<string, number>();
     for (const [id, deps] of this.prerequisites) remaining.set(id, deps.size);
+    yield;
     const queue = [...this.tasks.keys()].filter(id => remaining.get(id) === 0);
+    yield;
     for (let head = 0; head < queue.length; head++) {
+      if (head % STEP_SIZE === STEP_SIZE - 1) yield;
       for (const dependent of this.dependents.get(queue[head])!) {
         const left = remaining.get(dependent)! - 1;
         remaining.set(dependent, left);

@@ -424,9 +424,9 @@ export function* prepareImport(
   plan.backlog.forEach(collect);
   yield;
   if (wanted.length) {
-    const graph = new TaskGraph([...snapshot.allTasks, ...created], [...snapshot.dependencies]);
+    const graph = yield* TaskGraph.build([...snapshot.allTasks, ...created], snapshot.dependencies);
     yield;
-    const refused = new Map(graph.addEdges(wanted.map(w => w.edge)).map(r => [r.edge, r.cycle]));
+    const refused = new Map((yield* graph.addingEdges(wanted.map(w => w.edge))).map(r => [r.edge, r.cycle]));
     yield;
     for (const w of wanted) {
       const cycle = refused.get(w.edge);

@@ -21,6 +21,7 @@ import {
   TASK_PRIORITIES,
 } from '../core/model';
 import { assertTransition, progressFromCheckpoints } from '../core/statusRules';
+import { sortInSteps } from '../core/steps';
 import { TaskGraph } from '../core/taskGraph';
 import type { Baseline, PlanRepository, SqlWriter } from '../store/planRepository';
 import { prepareImport, type ImportConflict, type ImportSnapshot, type PreparedImport } from './planImport';
@@ -1116,13 +1117,13 @@ export class PlanService {
       const sp = t.sprintId === null ? undefined : sprintPos.get(t.sprintId);
       return { i, backlog: sp === undefined ? 1 : 0, sprint: sp ?? 0, position: t.position, num: taskNumber(t.id) };
     });
-    keys.sort((a, b) => a.backlog - b.backlog || a.sprint - b.sprint || a.position - b.position || a.num - b.num);
+    yield* sortInSteps(keys, (a, b) => a.backlog - b.backlog || a.sprint - b.sprint || a.position - b.position || a.num - b.num);
     const sorted = keys.map(k => tasks[k.i]);
     tasks.length = 0;
     for (const t of sorted) tasks.push(t);
     yield;
     const dependencies = [...p.snapshot.dependencies, ...p.dependencies];
-    return { tasks, graph: new TaskGraph(tasks, dependencies), dependencies };
+    return { tasks, graph: yield* TaskGraph.build(tasks, dependencies), dependencies };
   }
 
   /**

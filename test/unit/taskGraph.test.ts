@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TaskStatus } from '../../src/core/model';
 import { DependencyCycleError, TaskGraph, type GraphTask } from '../../src/core/taskGraph';
+import { sortInSteps, STEP_SIZE } from '../../src/core/steps';
 
 const t = (id: string, status: TaskStatus = 'TODO', estimate: number | null = 1): GraphTask => ({ id, status, estimate });
 const dep = (taskId: string, dependsOnId: string) => ({ taskId, dependsOnId });
@@ -62,4 +63,46 @@ test('deep chains do not overflow the stack', () => {
   const g = new TaskGraph(tasks, deps);
   assert.equal(g.findCycle('T0', `T${n - 1}`)!.length, n + 1);
   assert.equal(g.criticalPath().taskIds.length, n);
+});
+
+test('sortInSteps sorts like Array.prototype.sort (stable), in steps, at sizes around its run length', () => {
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (const n of [0, 1, 5, STEP_SIZE - 1, STEP_SIZE, STEP_SIZE + 1, 3 * STEP_SIZE + 17, 9 * STEP_SIZE]) {
+    const items = Array.from({ length: n }, (_, i) => ({ key: Math.floor(rand() * 50), i }));
+    const expected = [...items].sort((a, b) => a.key - b.key);
+    let steps = 0;
+    const work = sortInSteps(items, (a, b) => a.key - b.key);
+    let r = work.next();
+    while (!r.done) { steps++; r = work.next(); }
+    assert.deepEqual(r.value.map(x => x.i), expected.map(x => x.i), `n = ${n}: same order, ties kept in input order`);
+    assert.equal(r.value, items, 'sorted in place');
+    if (n > 2 * STEP_SIZE) assert.ok(steps >= Math.floor(n / STEP_SIZE), `n = ${n}: paused ${steps} times`);
+  }
+});
+
+test('TaskGraph.build and addingEdges give what the constructor and addEdges give, pausing on large plans', () => {
+  const n = 3 * STEP_SIZE + 5;
+  const tasks = Array.from({ length: n }, (_, i) => ({ id: `T-${i + 1}`, status: 'TODO' as const, estimate: 1 }));
+  const chain = tasks.slice(1).map((t, i) => ({ taskId: t.id, dependsOnId: tasks[i].id }));
+  const built = TaskGraph.build(tasks, chain.slice(0, 100));
+  let steps = 0;
+  let r = built.next();
+  while (!r.done) { steps++; r = built.next(); }
+  assert.ok(steps >= 3, `building paused ${steps} times`);
+  const stepped = r.value;
+  const direct = new TaskGraph(tasks, chain.slice(0, 100));
+  // The rest of the chain plus one edge closing a cycle (T-1 waits for T-50).
+  const more = [...chain.slice(100), { taskId: 'T-1', dependsOnId: 'T-50' }];
+  const refusedDirect = direct.addEdges(more);
+  const adding = stepped.addingEdges(more);
+  let a = adding.next();
+  steps = 0;
+  while (!a.done) { steps++; a = adding.next(); }
+  assert.ok(steps >= 3, `adding edges paused ${steps} times`);
+  assert.deepEqual(a.value, refusedDirect);
+  assert.equal(a.value.length, 1);
+  assert.deepEqual(a.value[0].cycle.slice(0, 2), ['T-1', 'T-50']);
+  for (const id of ['T-1', 'T-2', `T-${n}`]) assert.deepEqual(stepped.dependenciesOf(id), direct.dependenciesOf(id));
+  assert.deepEqual(stepped.readyTasks(), direct.readyTasks());
 });
