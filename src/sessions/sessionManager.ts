@@ -269,6 +269,7 @@ export class SessionManager {
       command: [profile.command, ...profile.args].join(' '), taskId: task?.id ?? null, cwd, worktree: worktree?.path ?? null,
       branch: worktree?.branch ?? null, tmuxSession: terminal.tmuxSession ?? null, pid: terminal.pid ?? null, state: terminal.state,
       startedAt: this.now().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
+      reviewTaskId: review?.task.id ?? null,
     };
     this.options.repo.insert(num, record);
     const live: LiveSession = { record, terminal, profile, hookCoverage: hooks.coverage };
