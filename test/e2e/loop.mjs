@@ -324,6 +324,7 @@ const STEPS = [
       const id = ctx.ids[CHANGES];
       const row = await gateRow(page, id);
       log('inbox row:', (await row.innerText()).replace(/\s+/g, ' '));
+      await row.hover(); // its inline Approve / Reject actions show, for the screenshot
       await page.screenshot({ path: path.join(OUT, `${String(ctx.stepNo()).padStart(2, '0')}-inbox-gate-before-approval.png`) });
       if (statusOf(ctx, id) !== 'IN_REVIEW') throw new Error(`${id} is ${statusOf(ctx, id)} before the person approved`);
       await approveInInbox(ctx, id);
@@ -468,6 +469,26 @@ const STEPS = [
       const logText = git(ctx.workspace, 'log', '--oneline', '--graph', 'main');
       fs.writeFileSync(path.join(OUT, 'git-log-main.txt'), logText + '\n');
       log('git log main:\n' + logText);
+    },
+  },
+  {
+    name: "the merged result in VS Code's Source Control graph: main with every task's commit merged",
+    shot: 'merged-result-git-graph',
+    needs: ['the merged result: main holds every task\'s commits and files, Sprints & Tasks shows all DONE'],
+    async run(ctx) {
+      const { page } = ctx;
+      await page.locator('.part.activitybar [aria-label^="Source Control"]').first().click();
+      const graph = page.locator('.part.sidebar .pane', { has: page.locator('.pane-header', { hasText: /Graph/ }) });
+      const header = graph.locator('.pane-header').first();
+      await header.waitFor({ timeout: 30_000 }).catch(() => { throw new Error("no 'Graph' section in the Source Control view"); });
+      if ((await header.getAttribute('aria-expanded')) !== 'true') await header.click();
+      for (const [t, id] of Object.entries(ctx.ids)) {
+        const subject = new RegExp(`${id} ${t} \\(attempt \\d\\)`);
+        await graph.locator('.monaco-list-row', { hasText: subject }).first().waitFor({ timeout: 20_000 }).catch(async () => {
+          const seen = (await graph.locator('.pane-body').innerText().catch(() => '')).replace(/\s+/g, ' ');
+          throw new Error(`the Source Control graph shows no commit '${subject.source}': ${JSON.stringify(seen.slice(0, 300))}`);
+        });
+      }
     },
   },
 ];
