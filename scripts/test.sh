@@ -10,6 +10,8 @@
 #   vsix         test/package/vsix.test.mjs: what the VSIX holds
 #   integration  scripts/run-host-tests.mjs: mocha inside VS Code's extension host (code-server)
 #   e2e          test/e2e/run.mjs: the UI in Chromium (against the VSIX when packaging passed)
+#   e2e-loop     test/e2e/loop.mjs: the whole orchestration loop in Chromium with the real agent CLIs
+#                (autopilot, reviews, the Inbox gate, landing, cost, the lease), likewise against the VSIX
 # Logs: .test-output/logs/<stage>.log. Prints a table of stages and a last line `N passed, N failed`
 # counting tests (stages without tests count as one failure when they fail). Exit 1 when anything failed.
 # ONLY=stage1,stage2 runs just those stages (for quick iterations).
@@ -100,6 +102,15 @@ e2e_tests() {
   fi
 }
 
+e2e_loop_tests() {
+  if [ "${RESULT[package]:-}" = pass ] && [ -f dist-vsix/baton.vsix ]; then
+    E2E_VSIX=dist-vsix/baton.vsix node --import tsx test/e2e/loop.mjs
+  else
+    echo "(packaging did not pass: testing the extension under development instead of the VSIX)"
+    node --import tsx test/e2e/loop.mjs
+  fi
+}
+
 T0=$SECONDS
 run_stage deps deps
 run_stage setup-host without_npm_env bash scripts/setup-host.sh
@@ -118,6 +129,8 @@ if [ -f "$OUT/integration/integration-results.json" ] && [ "${RESULT[integration
 fi
 run_stage e2e e2e_tests
 count_summary_line e2e "$LOGS/e2e.log"
+run_stage e2e-loop e2e_loop_tests
+count_summary_line e2e-loop "$LOGS/e2e-loop.log"
 
 echo
 echo "━━━━━━━━ summary ($((SECONDS - T0)) s; logs in .test-output/logs)"

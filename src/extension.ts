@@ -292,6 +292,7 @@ async function startAgentSessions(
     hooks,
     mcpEndpoint: mcpConfig,
     startPoint: taskId => current.services.landing.startPoint(taskId),
+    resumePoint: taskId => current.services.landing.resumePoint(taskId),
     telemetryEndpoint: () => current.telemetryEndpoint(),
     cliPath: path.join(context.extensionPath, 'dist', 'cli.js'),
     pty: () => ('error' in pty ? pty.error : pty.pty),

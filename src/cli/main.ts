@@ -458,6 +458,21 @@ export function buildProgram(): Command {
       });
     });
 
+  program.command('activity')
+    .description('the activity log, oldest first: who did what when, for the whole plan or one task (the newest --limit entries)')
+    .addOption(ws).addOption(verbose)
+    .option('--task <id>', 'only this task, e.g. T-3')
+    .option('--limit <n>', 'at most this many entries (1–500)', v => Number(v), 200)
+    .option('--json', 'print JSON')
+    .action(async opts => {
+      if (!Number.isInteger(opts.limit) || opts.limit < 1 || opts.limit > 500) throw new Error(`--limit must be a whole number from 1 to 500, got ${JSON.stringify(String(opts.limit))}.`);
+      await withConnection(opts, async conn => {
+        const { activity } = await conn.call<{ activity: ActivityRow[] }>('list_activity', { ...(opts.task ? { task_id: opts.task } : {}), limit: opts.limit });
+        activity.reverse();
+        process.stdout.write(opts.json ? JSON.stringify(activity, null, 2) + '\n' : activity.map(formatActivity).join(''));
+      });
+    });
+
   program.command('watch')
     .description('live activity: who does what, as it happens (Ctrl+C to stop)')
     .addOption(ws).addOption(verbose)

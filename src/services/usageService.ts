@@ -64,11 +64,11 @@ export class UsageService {
 
   /**
    * Stores `samples` reported by terminal session `sessionId` (`run-3`), attributed to the session's task
-   * as recorded when it started. Model names and series keys pass secret redaction. Returns how many
+   * as recorded when it started (a reviewer session's: the task it reviews). Model names and series keys pass secret redaction. Returns how many
    * samples were stored. @throws BatonError NOT_FOUND when the session is not one Baton recorded.
    */
   record(sessionId: string, samples: UsageSample[], now: Date = new Date()): number {
-    const session = this.db.get<{ task_id: string | null }>('SELECT task_id FROM terminal_sessions WHERE id = ?', [sessionId]);
+    const session = this.db.get<{ task_id: string | null }>('SELECT COALESCE(task_id, review_task_id) AS task_id FROM terminal_sessions WHERE id = ?', [sessionId]);
     if (!session) throw notFound(`No terminal session ${sessionId} is recorded: usage can only be reported for a session Baton started.`);
     if (!samples.length) return 0;
     const at = now.toISOString();
@@ -106,8 +106,8 @@ export class UsageService {
     const sprint = sprintId ? this.plan.getSprint(sprintId) : null;
     const sessions = this.db.all<{ id: string; profile: string; task_id: string | null }>(
       sprint
-        ? 'SELECT s.id, s.profile, s.task_id FROM terminal_sessions s JOIN tasks t ON t.id = s.task_id WHERE t.sprint_id = ? ORDER BY s.num'
-        : 'SELECT id, profile, task_id FROM terminal_sessions ORDER BY num',
+        ? 'SELECT s.id, s.profile, COALESCE(s.task_id, s.review_task_id) AS task_id FROM terminal_sessions s JOIN tasks t ON t.id = COALESCE(s.task_id, s.review_task_id) WHERE t.sprint_id = ? ORDER BY s.num'
+        : 'SELECT id, profile, COALESCE(task_id, review_task_id) AS task_id FROM terminal_sessions ORDER BY num',
       sprint ? [sprint.id] : [],
     );
     const rows = sprint

@@ -277,6 +277,19 @@ export class Lander implements Disposable {
   }
 
   /**
+   * Where a new session on `taskRef` goes on from its task's own earlier work: the branch of its newest
+   * earlier session that still exists and holds commits not on its base yet (a reviewer asked for
+   * changes, or the session died and the claim lease gave the task back), so the next session builds on
+   * those commits and its landing brings them into the base too; null when there is no such branch
+   * (none, landed, or no repository). Never throws: an unreadable repository is null.
+   */
+  async resumePoint(taskRef: string): Promise<{ baseRef: string; baseBranch: string; branch: string; sessionId: string } | null> {
+    const b = await this.branchOf(taskRef).catch(() => null);
+    if (!b || b.landed) return null;
+    return { baseRef: b.branchCommit, baseBranch: b.base, branch: b.branch, sessionId: b.sessionId };
+  }
+
+  /**
    * Where a new worktree for `taskRef` starts (`baton.worktrees.startFrom = dependency-branch`): the
    * branch of its one dependency that is DONE but not landed yet, still landing into that branch's
    * base; null (start from the base) when every DONE dependency is landed or has no branch, or when

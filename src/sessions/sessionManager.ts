@@ -66,6 +66,11 @@ export interface SessionManagerOptions {
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** Where a task's worktree starts under `startFrom: dependency-branch` (Lander.startPoint); null: the base. */
   startPoint?: (taskId: string) => Promise<{ baseRef: string; baseBranch: string; dependency: string } | null>;
+  /**
+   * Where a task's new worktree goes on from the task's own earlier, unlanded work (Lander.resumePoint):
+   * it wins over `startPoint` and the base; null: none.
+   */
+  resumePoint?: (taskId: string) => Promise<{ baseRef: string; baseBranch: string; branch: string; sessionId: string } | null>;
   /** tmux socket name (tests use their own). */
   tmuxSocket?: string;
   now?: () => Date;
@@ -201,13 +206,17 @@ export class SessionManager {
     } else if (input.worktree ?? settings.useWorktrees) {
       const manager = await this.worktreeManager();
       if (!manager) throw invalid('Worktrees need the workspace to be a git repository with at least one commit.');
-      const start = task && settings.startFrom === 'dependency-branch' && this.options.startPoint
+      // The task's own unlanded commits first (an earlier session's branch), else a dependency's branch.
+      const resume = task && this.options.resumePoint ? await this.options.resumePoint(task.id).catch(() => null) : null;
+      const start = !resume && task && settings.startFrom === 'dependency-branch' && this.options.startPoint
         ? await this.options.startPoint(task.id).catch(error => {
           this.options.log('warn', `[Worktrees] ${task.id} starts from the base: ${(error as Error).message}`);
           return null;
         })
         : null;
-      worktree = await manager.create({ taskId: task?.id ?? null, sessionId: id, ...(start ? { baseRef: start.baseRef, baseBranch: start.baseBranch } : {}) });
+      const from = resume ?? start;
+      worktree = await manager.create({ taskId: task?.id ?? null, sessionId: id, ...(from ? { baseRef: from.baseRef, baseBranch: from.baseBranch } : {}) });
+      if (resume) this.options.log('info', `[Worktrees] ${id} goes on from ${resume.branch} (${resume.baseRef.slice(0, 10)}), ${task!.id}'s work of ${resume.sessionId} not landed yet; it lands into ${resume.baseBranch}`);
       if (start) this.options.log('info', `[Worktrees] ${id} starts from ${start.baseRef}, the branch of ${start.dependency} (done, not landed yet); it lands into ${start.baseBranch}`);
       cwd = worktree.path;
     }
@@ -260,6 +269,7 @@ export class SessionManager {
       command: [profile.command, ...profile.args].join(' '), taskId: task?.id ?? null, cwd, worktree: worktree?.path ?? null,
       branch: worktree?.branch ?? null, tmuxSession: terminal.tmuxSession ?? null, pid: terminal.pid ?? null, state: terminal.state,
       startedAt: this.now().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
+      reviewTaskId: review?.task.id ?? null,
     };
     this.options.repo.insert(num, record);
     const live: LiveSession = { record, terminal, profile, hookCoverage: hooks.coverage };

@@ -382,4 +382,12 @@ CREATE INDEX usage_samples_task ON usage_samples(task_id);
 CREATE INDEX usage_samples_series ON usage_samples(session_id, series, start_ns);
 `,
   },
+  {
+    version: 10,
+    description: 'terminal sessions: the task a reviewer session reviews (its tokens count to that task)',
+    // review_task_id: set for reviewer sessions (orchestration/reviewers.ts), which hold no task (task_id NULL).
+    sql: `
+ALTER TABLE terminal_sessions ADD COLUMN review_task_id TEXT;
+`,
+  },
 ];

@@ -27,13 +27,15 @@ export interface TerminalSessionRecord {
    * (sessions/landing.ts); null until it is.
    */
   landing?: string | null;
+  /** For a reviewer session (which holds no task): the task it reviews; else null. */
+  reviewTaskId?: string | null;
 }
 
 type Row = Record<string, SqlValue>;
 const COLUMNS: Record<keyof Omit<TerminalSessionRecord, 'id'>, string> = {
   profile: 'profile', title: 'title', command: 'command', taskId: 'task_id', cwd: 'cwd', worktree: 'worktree', branch: 'branch',
   tmuxSession: 'tmux_session', pid: 'pid', state: 'state', startedAt: 'started_at', endedAt: 'ended_at', exitCode: 'exit_code',
-  endReason: 'end_reason', lastOutput: 'last_output', landing: 'landing',
+  endReason: 'end_reason', lastOutput: 'last_output', landing: 'landing', reviewTaskId: 'review_task_id',
 };
 
 function toRecord(r: Row): TerminalSessionRecord {
@@ -43,6 +45,7 @@ function toRecord(r: Row): TerminalSessionRecord {
     pid: r.pid as number | null, state: r.state as string, startedAt: r.started_at as string, endedAt: r.ended_at as string | null,
     exitCode: r.exit_code as number | null, endReason: r.end_reason as string | null, lastOutput: r.last_output as string,
     landing: (r.landing as string | null | undefined) ?? null,
+    reviewTaskId: (r.review_task_id as string | null | undefined) ?? null,
   };
 }
 
@@ -56,9 +59,9 @@ export class TerminalSessionRepository {
 
   insert(num: number, r: TerminalSessionRecord): void {
     this.db.transaction((tx: SqlWriter) => tx.run(
-      `INSERT INTO terminal_sessions (id, num, profile, title, command, task_id, cwd, worktree, branch, tmux_session, pid, state, started_at, ended_at, exit_code, end_reason, last_output)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [r.id, num, r.profile, r.title, r.command, r.taskId, r.cwd, r.worktree, r.branch, r.tmuxSession, r.pid, r.state, r.startedAt, r.endedAt, r.exitCode, r.endReason, r.lastOutput],
+      `INSERT INTO terminal_sessions (id, num, profile, title, command, task_id, cwd, worktree, branch, tmux_session, pid, state, started_at, ended_at, exit_code, end_reason, last_output, review_task_id)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [r.id, num, r.profile, r.title, r.command, r.taskId, r.cwd, r.worktree, r.branch, r.tmuxSession, r.pid, r.state, r.startedAt, r.endedAt, r.exitCode, r.endReason, r.lastOutput, r.reviewTaskId ?? null],
     ));
   }
 

@@ -24,14 +24,18 @@ export function taskDocumentUri(taskId: string): vscode.Uri {
 export class TaskDocumentProvider extends Disposable implements vscode.TextDocumentContentProvider {
   private readonly _onDidChange = this._register(new vscode.EventEmitter<vscode.Uri>());
   readonly onDidChange = this._onDidChange.event;
+  /** Per task document shown: the other tasks it lists (dependencies, dependents, subtasks). */
+  private readonly shown = new Map<string, Set<string>>();
 
   constructor(private readonly plan: PlanService, private readonly services?: Pick<BatonServices, 'artifacts' | 'inbox' | 'sessions' | 'reviews'> & Partial<Pick<BatonServices, 'usage'>>) {
     super();
     this._register(vscode.workspace.registerTextDocumentContentProvider(TASK_SCHEME, this));
+    // A document also shows its dependencies', dependents' and subtasks' statuses: a change of one of them re-renders it.
     const refresh = (taskIds: (string | null)[], all = false) => {
       for (const doc of vscode.workspace.textDocuments.filter(d => d.uri.scheme === TASK_SCHEME)) {
         const id = doc.uri.path.replace(/^\//, '').replace(/\.md$/, '');
-        if (all || taskIds.includes(id)) this._onDidChange.fire(doc.uri);
+        const shown = this.shown.get(id);
+        if (all || taskIds.includes(id) || (shown && taskIds.some(t => t !== null && shown.has(t)))) this._onDidChange.fire(doc.uri);
       }
     };
     this._register(plan.onDidChangePlan(change => refresh(change.taskIds, change.all)));
@@ -47,6 +51,7 @@ export class TaskDocumentProvider extends Disposable implements vscode.TextDocum
     const id = uri.path.replace(/^\//, '').replace(/\.md$/, '');
     try {
       const details = this.plan.getTaskDetails(id);
+      this.shown.set(id, new Set([...details.dependsOn, ...details.dependents, ...details.subtasks].map(t => t.id)));
       const extras = this.services ? {
         artifacts: this.services.artifacts.list({ taskId: details.task.id }, { limit: 100 }).items,
         requests: this.services.inbox.list({ includeResolved: true, taskId: details.task.id, limit: 50 }),

@@ -112,6 +112,22 @@ test('the quick operations work on the CLI, and baton show prints the task whole
   assert.match(missing.err, /T-99/);
 });
 
+test('baton activity: the log oldest first, of the plan or one task, the newest --limit entries; a bad --limit is refused', () => {
+  const all = JSON.parse(ok('activity', '--json'));
+  assert.ok(all.length > 0);
+  const times = all.map((e: { at: string }) => e.at);
+  assert.deepEqual(times, [...times].sort(), 'oldest first');
+  const t2 = JSON.parse(ok('activity', '--task', 'T-2', '--json'));
+  assert.ok(t2.length > 0 && t2.every((e: { task_id: string }) => e.task_id === 'T-2'));
+  assert.ok(t2.some((e: { detail: string }) => /TODO → IN_PROGRESS/.test(e.detail)), JSON.stringify(t2));
+  const last = JSON.parse(ok('activity', '--task', 'T-2', '--limit', '1', '--json'));
+  assert.deepEqual(last, t2.slice(-1), 'the newest entry');
+  assert.match(ok('activity', '--task', 'T-2'), /T-2 {2}.*IN_PROGRESS/);
+  const bad = run(['activity', '--limit', '0', '--workspace', workspace]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /--limit must be a whole number from 1 to 500/);
+});
+
 test('16 baton commands started at once all succeed (they wait their turn for the state)', async () => {
   const started = Date.now();
   const runs = await Promise.all(Array.from({ length: 16 }, (_, i) => new Promise<{ code: number | null; out: string; err: string }>(resolve => {

@@ -106,12 +106,12 @@ after(async () => {
   await owner?.cleanup();
 });
 
-/** Records terminal session `run-<n>` as SessionManager does, on `taskId`. */
-function recordSession(taskId: string | null, profile = 'claude'): string {
+/** Records terminal session `run-<n>` as SessionManager does, on `taskId` (or, a reviewer session, reviewing `reviewTaskId`). */
+function recordSession(taskId: string | null, profile = 'claude', reviewTaskId: string | null = null): string {
   const num = sessions.nextNumber();
   const record: TerminalSessionRecord = {
     id: `run-${num}`, profile, title: profile, command: profile, taskId, cwd: '/tmp', worktree: null, branch: null, tmuxSession: null, pid: null,
-    state: 'exited', startedAt: new Date().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '',
+    state: 'exited', startedAt: new Date().toISOString(), endedAt: null, exitCode: null, endReason: null, lastOutput: '', reviewTaskId,
   };
   sessions.insert(num, record);
   return record.id;
@@ -204,6 +204,21 @@ test('attribution: sessions → their task → its sprint; cumulative exports re
   assert.ok(!report.sessions.some(s => s.sessionId === claudeOnC));
   assert.match(formatUsage(owner.services.usage.forSession(qwenOnA)), /40,016 tokens \(40,000 in, 16 out\) · cost not reported/);
   assert.equal(owner.services.usage.forTask(c.id).tokens.input, 12005);
+});
+
+test("a reviewer session's tokens count to the task it reviews (it holds no task), in the task's and its sprint's totals", async () => {
+  const sprint = owner.plan.createSprint({ name: 'Reviewed sprint' }, user);
+  const task = owner.plan.createTask({ title: 'Reviewed task', sprintId: sprint.id }, user);
+  const endpoint = owner.telemetryEndpoint()!;
+  const implementer = recordSession(task.id, 'claude');
+  const reviewer = recordSession(null, 'qwen', task.id);
+  await post('metrics', fixture('claude-2.1.329-metrics.json'), bearer(endpoint.tokenFor(implementer)));
+  await post('metrics', fixture('qwen-0.24.4-metrics.json'), bearer(endpoint.tokenFor(reviewer)));
+  assert.equal(sessions.get(reviewer)?.taskId, null, 'the reviewer still holds no task');
+  assert.equal(owner.services.usage.forTask(task.id).tokens.input, 12005 + 30231, "the implementer's and the reviewer's tokens");
+  const report = owner.services.usage.report(sprint.id);
+  assert.deepEqual(report.tasks.map(t => [t.taskId, t.tokens.input, t.sources]), [[task.id, 12005 + 30231, ['claude', 'qwen']]]);
+  assert.deepEqual(report.sessions.map(s => [s.sessionId, s.taskId]), [[implementer, task.id], [reviewer, task.id]], 'the reviewer is listed on the task it reviewed');
 });
 
 test('get_cost over MCP: read-only (annotated), not in the core tier, in full and operator; a sprint filter; an unknown sprint is a tool error naming it', async () => {

@@ -329,6 +329,32 @@ test('startPoint (baton.worktrees.startFrom = dependency-branch): a dependency d
   assert.equal(await f.lander.startPoint(next.id), null, 'landed: start from the updated base');
 });
 
+test("resumePoint: a task's next session goes on from its earlier session's unlanded branch, so landing brings both sessions' commits; none once landed", async t => {
+  const f = await fixture(t);
+  const first = await f.session('Farewell');
+  const firstCommit = commitFile(first.worktree, 'farewell.txt', 'Bye\n', 'first attempt');
+  // The session ended: its worktree goes, its branch (with a commit on no other branch) stays.
+  await f.worktrees.release(first.worktree, 'preserve-and-remove');
+  assert.equal(fs.existsSync(first.worktree), false);
+  const resume = await f.lander.resumePoint(first.taskId);
+  assert.deepEqual(resume, { baseRef: firstCommit, baseBranch: 'main', branch: first.branch, sessionId: first.sessionId });
+  // The next session (a reviewer asked for changes) starts there, as SessionManager does with it.
+  const num = f.sessions.nextNumber();
+  const wt = await f.worktrees.create({ taskId: first.taskId, sessionId: `run-${num}`, baseRef: resume!.baseRef, baseBranch: resume!.baseBranch });
+  f.sessions.insert(num, {
+    id: `run-${num}`, profile: 'claude', title: 'Farewell', command: 'claude', taskId: first.taskId, cwd: wt.path, worktree: wt.path, branch: wt.branch,
+    tmuxSession: null, pid: null, state: 'exited', startedAt: new Date(Date.now() + 1000).toISOString(), endedAt: null, exitCode: 0, endReason: 'exited', lastOutput: '',
+  });
+  assert.equal(fs.readFileSync(path.join(wt.path, 'farewell.txt'), 'utf8'), 'Bye\n', "the first session's work is there");
+  commitFile(wt.path, 'farewell.txt', 'Goodbye, and thank you.\n', 'the fix');
+  await f.lander.land(first.taskId, 'merge', ada);
+  const subjects = git(f.repo, 'log', '--format=%s', 'main').trim().split('\n');
+  assert.deepEqual(subjects.slice(0, 2), ['the fix', 'first attempt'], 'main has both sessions\' commits');
+  assert.equal(await f.lander.resumePoint(first.taskId), null, 'landed: nothing to go on from');
+  const fresh = f.owner.plan.createTask({ title: 'Never started' }, ada);
+  assert.equal(await f.lander.resumePoint(fresh.id), null, 'no session branch: the base');
+});
+
 test('a branch without upstream lands into the workspace checkout; a branch already in its base is "already landed" and released', async t => {
   const f = await fixture(t);
   const s = await f.session('Older session');

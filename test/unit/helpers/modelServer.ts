@@ -100,10 +100,10 @@ export interface ModelServer extends ScriptState {
 
 /**
  * Starts a scripted model server on 127.0.0.1 at a free port. `finalText` answers every request after
- * the script's last turn. Never throws on bad requests: it answers HTTP 400/404 with an error JSON and
+ * the script's last turn; `idPrefix` starts every tool call id (`<idPrefix>call_N`). Never throws on bad requests: it answers HTTP 400/404 with an error JSON and
  * records the request with `error`.
  */
-export async function startModelServer(script: ScriptTurn[], options: { finalText?: string; model?: string } = {}): Promise<ModelServer> {
+export async function startModelServer(script: ScriptTurn[], options: { finalText?: string; model?: string; idPrefix?: string } = {}): Promise<ModelServer> {
   const requests: RecordedRequest[] = [];
   const results: ToolResultSeen[] = [];
   const issued = new Map<string, string>(); // call id → exposed tool name
@@ -111,6 +111,8 @@ export async function startModelServer(script: ScriptTurn[], options: { finalTex
   let ids = 0;
   const model = options.model ?? 'scripted-model';
   const finalText = options.finalText ?? 'Done.';
+  // Call ids are `<idPrefix>call_N`: a router in front of several servers finds which one a conversation is with.
+  const idPrefix = options.idPrefix ?? '';
 
   const state: ScriptState = {
     requests,
@@ -174,14 +176,14 @@ export async function startModelServer(script: ScriptTurn[], options: { finalTex
     } else if (turn < script.length && needsWait(rec.tools, body, script[turn])) {
       // The MCP server is still connecting (Claude Code's TUI sends its first request before): wait for it,
       // as its own model would, without using a turn.
-      const callId = `call_${++ids}`;
+      const callId = `${idPrefix}call_${++ids}`;
       issued.set(callId, WAIT_TOOL);
       reply = { calls: [{ callId, name: WAIT_TOOL, args: {} }] };
     } else if (turn < script.length) {
       const t = script[turn];
       const calls = 'tools' in t ? t.tools.map(c => {
         const args = typeof c.args === 'function' ? c.args(state) : (c.args ?? {});
-        const callId = `call_${++ids}`;
+        const callId = `${idPrefix}call_${++ids}`;
         const bridged = bridgedName(rec.tools, body, c.tool);
         if (bridged) {
           // A deferred tool, reached through the CLI's bridge tool as its own model would.
