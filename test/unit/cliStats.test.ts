@@ -50,8 +50,8 @@ test('baton stats prints the burndown, velocity and forecast (text and JSON)', (
   const s = JSON.parse(ok('sprint', 'new', 'Today', '--start', new Date().toISOString().slice(0, 10), '--state', 'active', '--json'));
   const json = JSON.parse(ok('stats', '--sprint', s.id, '--json'));
   assert.ok(isSprintStats(json));
-  assert.equal(json.sprint.id, s.id);
-  assert.equal(json.burndown.points.length, 1, 'a sprint starting today has one day so far');
+  assert.equal(json.sprint!.id, s.id);
+  assert.equal(json.burndown!.points.length, 1, 'a sprint starting today has one day so far');
   assert.equal(json.forecast.kind, 'insufficient');
   const text = ok('stats', '--sprint', s.id);
   assert.match(text, /Burndown \(hours\)\n  date +remaining +done +scope +ideal +unestimated\n  \d{4}-\d{2}-\d{2} +0 +0 +0 +–/);
