@@ -1,4 +1,5 @@
 import type { ImportReport } from '../services/planService';
+import type { SprintStats } from '../shared/analytics';
 
 /** A task as the `list_tasks` tool returns it. */
 export interface TaskRow {
@@ -9,7 +10,7 @@ export interface TaskRow {
 }
 /** A sprint as the `list_sprints` tool returns it. */
 export interface SprintRow {
-  id: string; name: string; goal: string; state: string; tasks_done: number; tasks_total: number; percent_done: number;
+  id: string; name: string; goal: string; state: string; start_date?: string | null; end_date?: string | null; tasks_done: number; tasks_total: number; percent_done: number;
   /** The sprint's default agent (`profile[:role]`), or null. */
   agent?: string | null;
 }
@@ -40,7 +41,7 @@ export function formatTasks(tasks: TaskRow[], sprints: SprintRow[]): string {
 export function formatSprints(sprints: SprintRow[]): string {
   if (!sprints.length) return 'No sprints.\n';
   return sprints
-    .map(s => `${s.id.padEnd(5)} ${s.name}  —  ${s.tasks_done}/${s.tasks_total} done (${s.percent_done}%)  [${s.state}]${s.agent ? `  agent ${s.agent}` : ''}`)
+    .map(s => `${s.id.padEnd(5)} ${s.name}  —  ${s.tasks_done}/${s.tasks_total} done (${s.percent_done}%)  [${s.state}]${s.start_date || s.end_date ? `  ${s.start_date ?? '?'} → ${s.end_date ?? '?'}` : ''}${s.agent ? `  agent ${s.agent}` : ''}`)
     .join('\n') + '\n';
 }
 
@@ -265,6 +266,58 @@ export function formatCost(r: CostRow): string {
   if (r.sessions.length) {
     lines.push('', 'By session:');
     for (const s of r.sessions) lines.push(`  ${s.session_id}  ${s.profile ?? '?'}${s.task_id ? ` on ${s.task_id}` : ''}: ${s.usage}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * `baton stats` as text: the sprint's progress, its burndown table (one row per day: remaining, done,
+ * scope, ideal, open unestimated tasks) with scope changes, velocity per closed sprint, and the forecast
+ * with its basis (or why there is none).
+ */
+export function formatStats(st: SprintStats): string {
+  const lines: string[] = [];
+  const n = (x: number | null) => (x === null ? '–' : String(x));
+  if (st.sprint) {
+    const s = st.sprint;
+    lines.push(`${s.id}  ${s.name}  [${s.state}]  ${s.startDate ?? '?'} → ${s.endDate ?? '?'}  ${s.tasksDone}/${s.tasksTotal} tasks done`);
+  } else {
+    lines.push('No active or planned sprint.');
+  }
+  const bd = st.burndown;
+  if (bd) {
+    lines.push('', `Burndown (${bd.unit})`);
+    if (bd.note) lines.push(`  ${bd.note}`);
+    else {
+      lines.push(`  ${'date'.padEnd(10)}  ${'remaining'.padStart(9)}  ${'done'.padStart(6)}  ${'scope'.padStart(6)}  ${'ideal'.padStart(6)}  unestimated`);
+      for (const p of bd.points) {
+        lines.push(`  ${p.date}  ${n(p.remaining).padStart(9)}  ${n(p.done).padStart(6)}  ${n(p.scope).padStart(6)}  ${n(p.ideal).padStart(6)}  ${p.unestimatedOpen || ''}`.trimEnd());
+      }
+    }
+    for (const c of bd.scopeChanges) {
+      const delta = c.delta === null ? 'estimate unknown' : `${c.delta > 0 ? '+' : ''}${c.delta} ${bd.unit}`;
+      lines.push(`  ${c.date}  ${c.taskId} ${c.kind} (${delta})`);
+    }
+    if (bd.unestimated.length) lines.push(`  Not counted, no estimate: ${bd.unestimated.join(', ')}`);
+    if (bd.otherUnit.length) lines.push(`  Not counted, estimated in ${bd.unit === 'hours' ? 'points' : 'hours'}: ${bd.otherUnit.join(', ')}`);
+  }
+  lines.push('', `Velocity (${st.velocity.unit} completed per closed sprint)`);
+  if (!st.velocity.sprints.length) lines.push('  No closed sprints yet.');
+  for (const v of st.velocity.sprints) {
+    lines.push(`  ${v.sprintId.padEnd(6)} ${v.name}: ${v.completed} of ${v.committed} ${st.velocity.unit}, ${v.tasksDone}/${v.tasksTotal} tasks`);
+  }
+  if (st.velocity.average !== null) lines.push(`  average ${st.velocity.average} ${st.velocity.unit}`);
+  lines.push('', 'Forecast');
+  const f = st.forecast;
+  if (f.kind === 'insufficient') lines.push(`  ${f.reason}`);
+  else {
+    for (const r of [f.sprint, f.plan]) {
+      if (!r) continue;
+      const when = r.remainingTasks === 0 ? 'nothing left' : `50 % by ${r.p50 ?? 'not within 10 years'}, 85 % by ${r.p85 ?? 'not within 10 years'}`;
+      const chance = r.chanceByEnd === null ? '' : `; ${Math.round(r.chanceByEnd * 100)} % chance by the sprint's end`;
+      lines.push(`  ${r.scope === 'plan' ? 'Whole plan' : r.scope}: ${r.remainingTasks} open tasks, ${when}${chance}`);
+    }
+    lines.push(`  Basis: ${f.basis.method}; ${f.basis.days} days of history (${f.basis.from} – ${f.basis.to}), ${f.basis.completions} tasks completed, ${f.basis.trials} trials.`);
   }
   return lines.join('\n') + '\n';
 }

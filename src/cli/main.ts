@@ -13,9 +13,11 @@ import { HOOK_TOKEN_ENV, NoHookReceiverError, sendHookEvent } from '../sessions/
 import { readSessionStates } from '../sessions/sessionStateFile';
 import { DEFAULT_LANDING_SETTINGS, MERGE_STRATEGIES } from '../sessions/landing';
 import { decodeTextFile } from '../core/encoding';
+import { SPRINT_STATES } from '../core/model';
+import type { SprintStats } from '../shared/analytics';
 import { redactSecrets } from '../core/redaction';
 import { connect, type BatonConnection } from './connection';
-import { formatActivity, formatAutopilotStatus, formatDiff, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatTaskDetails, formatTasks, formatCost, type CostRow, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
+import { formatActivity, formatAutopilotStatus, formatDiff, type AutopilotStatusRow, formatImportReport, formatInbox, formatMessages, formatReviews, formatSprints, formatStats, formatTaskDetails, formatTasks, formatCost, type CostRow, type ActivityRow, type DiffRow, type InboxRow, type MessageRow, type ReviewRow, type SprintRow, type TaskDetailsRow, type TaskRow } from './format';
 
 declare const BATON_VERSION: string | undefined;
 const VERSION = typeof BATON_VERSION === 'string' ? BATON_VERSION : '0.1.0';
@@ -162,6 +164,65 @@ export function buildProgram(): Command {
       await withConnection(opts, async conn => {
         const { sprints } = await conn.call<{ sprints: SprintRow[] }>('list_sprints');
         process.stdout.write(opts.json ? JSON.stringify(sprints, null, 2) + '\n' : formatSprints(sprints));
+      });
+    });
+
+  // Checks the shape only ("none" stays a string: commander turns a parser's null into ''); PlanService checks the date.
+  const dateOrNone = (option: string) => (value: string): string => {
+    if (value !== 'none' && !/^\d{4}-\d{2}-\d{2}$/.test(value)) throw new InvalidArgumentError(`${option} must be a date as YYYY-MM-DD or "none", got "${value}".`);
+    return value;
+  };
+  const dateField = (value: string): string | null => (value === 'none' ? null : value);
+  program.command('sprint')
+    .description('create a sprint (baton sprint new "Name") or change one (baton sprint S-1 --start 2026-12-01 --end 2026-12-14 --state active)')
+    .argument('<id>', 'sprint id, e.g. S-1, or "new" to create one')
+    .argument('[name...]', 'the new sprint\'s name (with "new")')
+    .option('--start <date>', 'start date, YYYY-MM-DD ("none" clears it)', dateOrNone('--start'))
+    .option('--end <date>', 'end date, YYYY-MM-DD, not before the start ("none" clears it)', dateOrNone('--end'))
+    .addOption(new Option('--state <state>', 'sprint state').choices([...SPRINT_STATES]))
+    .option('--name <name>', 'rename it')
+    .option('--goal <text>', 'its goal')
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async (id: string, name: string[], opts) => {
+      const fields: Record<string, unknown> = {};
+      if (opts.start !== undefined) fields.start_date = dateField(opts.start);
+      if (opts.end !== undefined) fields.end_date = dateField(opts.end);
+      if (opts.state !== undefined) fields.state = opts.state;
+      if (opts.goal !== undefined) fields.goal = opts.goal;
+      const creating = id.toLowerCase() === 'new';
+      if (creating) {
+        const title = opts.name ?? name.join(' ');
+        if (!title.trim()) throw new InvalidArgumentError('Give the new sprint a name: baton sprint new "Sprint 3".');
+        fields.name = title;
+      } else {
+        if (name.length) throw new InvalidArgumentError(`Unexpected "${name.join(' ')}": rename a sprint with --name.`);
+        if (opts.name !== undefined) fields.name = opts.name;
+        if (!Object.keys(fields).length) throw new InvalidArgumentError('Nothing to change: give --start, --end, --state, --name or --goal.');
+        fields.sprint_id = id;
+      }
+      await withConnection(opts, async conn => {
+        const sprint = await conn.call<SprintRow>(creating ? 'create_sprint' : 'update_sprint', fields);
+        process.stdout.write(opts.json ? JSON.stringify(sprint, null, 2) + '\n' : `${creating ? 'Created' : 'Updated'} ${formatSprints([sprint])}`);
+      });
+    });
+
+  program.command('stats')
+    .description('sprint statistics: burndown per day, velocity of the last closed sprints, and a completion forecast')
+    .option('--sprint <id>', 'the sprint (default: the active one, else the first planned)')
+    .option('--velocity <n>', 'closed sprints velocity covers (default 6)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 50) throw new InvalidArgumentError(`--velocity must be a whole number from 1 to 50, got "${v}".`);
+      return n;
+    })
+    .addOption(ws).addOption(verbose)
+    .option('--json', 'print JSON')
+    .action(async opts => {
+      await withConnection(opts, async conn => {
+        const stats = await conn.call<SprintStats>('get_stats', {
+          ...(opts.sprint ? { sprint_id: opts.sprint } : {}), ...(opts.velocity ? { velocity_sprints: opts.velocity } : {}),
+        });
+        process.stdout.write(opts.json ? JSON.stringify(stats, null, 2) + '\n' : formatStats(stats));
       });
     });
 

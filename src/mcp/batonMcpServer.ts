@@ -78,6 +78,8 @@ const write = (destructive: boolean, idempotent: boolean): Hints =>
 export const TOOL_ANNOTATIONS: Record<string, Hints> = {
   list_sprints: read, get_sprint: read, list_tasks: read, get_task: read,
   create_task: write(false, false),
+  create_sprint: write(false, false),
+  get_stats: read,
   update_sprint: write(true, true), // overwrites the sprint's fields; the same arguments again change nothing more
   update_task: write(true, false), // overwrites fields (title, description, …); a note with a status move is added each time
   add_dependency: write(false, true),

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { formatAgentRef, parseAgentRef } from '../core/agent';
 import { ESTIMATE_UNITS, SPRINT_STATES, TASK_PRIORITIES, TASK_STATUSES, type Actor, type Sprint, type Task } from '../core/model';
+import { AnalyticsService } from '../services/analyticsService';
 import type { PlanService } from '../services/planService';
 import type { SqlWriter } from '../store/planRepository';
 import { runTool } from './toolResult';
@@ -12,6 +13,8 @@ export type ActorResolver = (extra: { sessionId?: string }) => Actor;
 const taskId = z.string().min(1).max(100).describe('Task id, e.g. "T-12" (or just 12)');
 const sprintId = z.string().min(1).max(100).describe('Sprint id, e.g. "S-2"');
 const status = z.enum(TASK_STATUSES);
+/** The calendar date's shape; PlanService checks it is a real date and names the field otherwise. */
+const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'dates are YYYY-MM-DD, e.g. "2026-12-01"');
 /** `profile` or `profile:role` (a leading `@` is allowed); names are letters, digits, `-`, `_`, `.` (1–64). */
 const agentRef = z.string().max(130)
   .regex(/^@?[A-Za-z0-9._-]{1,64}(?::[A-Za-z0-9._-]{1,64})?$/,
@@ -50,6 +53,7 @@ export interface PlanToolHooks {
 
 export function registerPlanTools(server: McpServer, plan: PlanService, actorOf: ActorResolver, hooks: PlanToolHooks = {}): void {
   const resolve = (ref: string) => plan.resolveTask(ref).id;
+  const analytics = new AnalyticsService(plan);
 
   server.registerTool('list_sprints', {
     title: 'List sprints',
@@ -66,20 +70,47 @@ export function registerPlanTools(server: McpServer, plan: PlanService, actorOf:
     return { ...sprintSummary(sprint, plan), tasks: plan.listTasks({ sprintId: sprint.id }, { limit: 500 }).items.map(taskSummary) };
   }));
 
+  server.registerTool('create_sprint', {
+    title: 'Create a sprint',
+    description: 'Adds a sprint at the end of the plan, optionally with goal, start/end dates (YYYY-MM-DD), state and default agent.',
+    inputSchema: z.object({
+      name: z.string().min(1).max(500),
+      goal: z.string().max(200_000).optional(),
+      start_date: isoDate.nullable().optional(),
+      end_date: isoDate.nullable().optional(),
+      state: z.enum(SPRINT_STATES).optional(),
+      agent: agentRef.nullable().optional().describe('Default agent of the sprint\'s tasks: "claude", "codex:reviewer"'),
+    }).strict(),
+  }, (args, extra) => runTool(() => sprintSummary(plan.createSprint({
+    name: args.name, goal: args.goal, startDate: args.start_date, endDate: args.end_date, state: args.state,
+    agent: args.agent ? parseAgentRef(args.agent) : null,
+  }, actorOf(extra)), plan)));
+
   server.registerTool('update_sprint', {
     title: 'Update a sprint',
-    description: 'Changes a sprint\'s name, goal, state or default agent (the agent its tasks get when they name none; null clears it).',
+    description: 'Changes a sprint\'s name, goal, start/end dates (null clears one), state or default agent (the agent its tasks get when they name none; null clears it).',
     inputSchema: z.object({
       sprint_id: sprintId,
       name: z.string().min(1).max(500).optional(),
       goal: z.string().max(200_000).optional(),
+      start_date: isoDate.nullable().optional().describe('YYYY-MM-DD; null clears it'),
+      end_date: isoDate.nullable().optional().describe('YYYY-MM-DD, not before the start; null clears it'),
       state: z.enum(SPRINT_STATES).optional(),
       agent: agentRef.nullable().optional().describe('Default agent of the sprint\'s tasks: "claude", "codex:reviewer"; null clears it'),
     }).strict(),
   }, (args, extra) => runTool(() => sprintSummary(plan.updateSprint(args.sprint_id, {
-    name: args.name, goal: args.goal, state: args.state,
+    name: args.name, goal: args.goal, startDate: args.start_date, endDate: args.end_date, state: args.state,
     agent: args.agent === undefined ? undefined : args.agent === null ? null : parseAgentRef(args.agent),
   }, actorOf(extra)), plan)));
+
+  server.registerTool('get_stats', {
+    title: 'Sprint statistics',
+    description: 'A sprint\'s burndown (remaining estimate per day against the ideal line, scope changes), velocity over the last closed sprints, and a Monte Carlo forecast (50 %/85 % dates) for the sprint and the plan, or why there is not enough history for one. Default sprint: the active one.',
+    inputSchema: z.object({
+      sprint_id: sprintId.optional(),
+      velocity_sprints: z.number().int().min(1).max(50).optional().describe('How many closed sprints velocity covers (default 6)'),
+    }).strict(),
+  }, args => runTool(() => analytics.stats({ sprintId: args.sprint_id, velocitySprints: args.velocity_sprints })));
 
   server.registerTool('list_tasks', {
     title: 'List tasks',

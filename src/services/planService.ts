@@ -382,6 +382,11 @@ export class PlanService {
     return this.repo.listActivity({ ...filter, limit: filter.limit ?? 100 });
   }
 
+  /** Every activity entry with one of `actions`, oldest first, in one read (analytics' history; see core/analytics.ts). */
+  activityOfActions(actions: readonly string[]): ActivityEntry[] {
+    return this.repo.listActivityOfActions(actions);
+  }
+
   /** Finds a task by id (`T-12`, `t12`, `12`) or, failing that, by a unique title match. */
   resolveTask(ref: string): Task {
     const trimmed = ref.trim();
@@ -401,6 +406,7 @@ export class PlanService {
     const name = this.requireText('Sprint name', input.name, MAX_TITLE);
     this.checkDate('startDate', input.startDate);
     this.checkDate('endDate', input.endDate);
+    this.checkDateOrder(input.startDate ?? null, input.endDate ?? null);
     if (input.state !== undefined && !SPRINT_STATES.includes(input.state)) {
       throw invalid(`Sprint state must be one of ${SPRINT_STATES.join(', ')}, got "${input.state}".`);
     }
@@ -431,8 +437,14 @@ export class PlanService {
       next.state = patch.state;
     }
     if (patch.agent !== undefined) next.agent = this.checkAgent(patch.agent);
+    this.checkDateOrder(next.startDate !== undefined ? next.startDate : sprint.startDate, next.endDate !== undefined ? next.endDate : sprint.endDate);
     next.updatedAt = this.stamp();
-    const agentNote = next.agent !== undefined ? `, default agent ${next.agent ? formatAgentRef(next.agent) : 'none'}` : '';
+    const notes: string[] = [];
+    if (next.startDate !== undefined && next.startDate !== sprint.startDate) notes.push(`start ${next.startDate ?? 'none'}`);
+    if (next.endDate !== undefined && next.endDate !== sprint.endDate) notes.push(`end ${next.endDate ?? 'none'}`);
+    if (next.state !== undefined && next.state !== sprint.state) notes.push(`state ${sprint.state} → ${next.state}`);
+    if (next.agent !== undefined) notes.push(`default agent ${next.agent ? formatAgentRef(next.agent) : 'none'}`);
+    const agentNote = notes.map(n => `, ${n}`).join('');
     this.repo.transaction(tx => {
       this.repo.updateSprint(tx, id, next);
       this.log(tx, actor, 'sprint.updated', null, id, `updated sprint "${sprint.name}"${agentNote}`);
@@ -470,7 +482,7 @@ export class PlanService {
       checkpoints.forEach((c, i) =>
         this.repo.insertCheckpoint(tx, { id: this.newId('C'), taskId: task.id, title: c, done: false, position: i, sourceKey: null }),
       );
-      this.log(tx, actor, 'task.created', task.id, sprintId, `created task "${title}"${agent ? ` for agent ${formatAgentRef(agent)}` : ''}`);
+      this.log(tx, actor, 'task.created', task.id, sprintId, `created task "${title}"${agent ? ` for agent ${formatAgentRef(agent)}` : ''}, ${estimateNote(task)}`);
     });
     this.changed([task.id], sprintId ? [sprintId] : [], false, true);
     return task;
@@ -483,7 +495,7 @@ export class PlanService {
     if (patch.title !== undefined) { next.title = this.requireText('Task title', patch.title, MAX_TITLE); changes.push('title'); }
     if (patch.description !== undefined) { next.description = this.sanitize(this.optionalText('description', patch.description)); changes.push('description'); }
     if (patch.priority !== undefined) { next.priority = this.checkPriority(patch.priority); changes.push(`priority ${patch.priority}`); }
-    if (patch.estimate !== undefined) { next.estimate = this.checkEstimate(patch.estimate); changes.push(`estimate ${patch.estimate ?? 'none'}`); }
+    if (patch.estimate !== undefined) { next.estimate = this.checkEstimate(patch.estimate); changes.push(`estimate ${task.estimate ?? 'none'} → ${next.estimate ?? 'none'}`); }
     if (patch.estimateUnit !== undefined) { next.estimateUnit = this.checkUnit(patch.estimateUnit); changes.push(`unit ${patch.estimateUnit}`); }
     if (patch.assignee !== undefined) { next.assignee = patch.assignee?.trim() ? this.sanitize(patch.assignee.trim()) : null; changes.push(`assignee ${next.assignee ?? 'none'}`); }
     if (patch.sprintId !== undefined) {
@@ -512,7 +524,7 @@ export class PlanService {
     const task = this.getTask(id);
     this.repo.transaction(tx => {
       this.repo.deleteTask(tx, task);
-      this.log(tx, actor, 'task.deleted', null, task.sprintId, `deleted task ${task.id} "${task.title}"`);
+      this.log(tx, actor, 'task.deleted', null, task.sprintId, `deleted task ${task.id} "${task.title}", ${estimateNote(task)}`);
     });
     this.changed([id], task.sprintId ? [task.sprintId] : [], true);
   }
@@ -1429,10 +1441,22 @@ export class PlanService {
     return e;
   }
 
+  /** Refuses anything but a real calendar date as YYYY-MM-DD (2026-02-30 too), naming the field and the value. */
   private checkDate(what: string, d: string | null | undefined): void {
     if (d === undefined || d === null) return;
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(d) || Number.isNaN(Date.parse(d))) throw invalid(`${what} must be a date as YYYY-MM-DD, got "${d}".`);
+    const ok = typeof d === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(d))
+      && new Date(`${d}T00:00:00Z`).toISOString().slice(0, 10) === d;
+    if (!ok) throw invalid(`${what} must be a date as YYYY-MM-DD, got "${d}".`);
   }
+  /** A sprint's end may not come before its start. */
+  private checkDateOrder(start: string | null, end: string | null): void {
+    if (start && end && end < start) throw invalid(`Sprint endDate ${end} is before its startDate ${start}.`);
+  }
+}
+
+/** `estimate 5 hours` or `no estimate`: how created and deleted tasks' activity entries record the estimate (core/analytics.ts reads it). */
+function estimateNote(t: Task): string {
+  return t.estimate === null ? 'no estimate' : `estimate ${t.estimate} ${t.estimateUnit}`;
 }
 
 function oneLine(text: string, max = 120): string {

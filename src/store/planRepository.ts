@@ -349,6 +349,17 @@ export class PlanRepository {
     }));
   }
 
+  /** Every activity entry with one of `actions`, oldest first: one query (a scan of the table), for analytics. */
+  listActivityOfActions(actions: readonly string[]): ActivityEntry[] {
+    if (!actions.length) return [];
+    return this.db.all<Record<string, SqlValue>>(
+      `SELECT * FROM activity WHERE action IN (${actions.map(() => '?').join(', ')}) ORDER BY id`, [...actions],
+    ).map(r => ({
+      id: r.id as number, at: r.at as string, actor: { kind: r.actor_kind as Actor['kind'], name: r.actor_name as string },
+      action: r.action as string, taskId: r.task_id as string | null, sprintId: r.sprint_id as string | null,
+      detail: r.detail as string,
+    }));
+  }
 
   // ---- paged reads (for work done in slices): rows after `afterRowid` in rowid order, at most `limit`
   /** A page of tasks in rowid order; `last` is the rowid to continue after (null when the page is empty). */

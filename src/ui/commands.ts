@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { statusLabel, estimateTotal } from './labels';
-import { TASK_STATUSES, type Actor, type Task, type TaskStatus } from '../core/model';
+import { SPRINT_STATES, TASK_STATUSES, type Actor, type Sprint, type SprintState, type Task, type TaskStatus } from '../core/model';
 import { STATUS_TRANSITIONS } from '../core/statusRules';
 import type { ImportReport, PlanService } from '../services/planService';
 import { commandRegistrar, currentUser } from './commandRegistry';
@@ -103,6 +103,44 @@ export function registerCommands(context: vscode.ExtensionContext, deps: Command
     const goal = await vscode.window.showInputBox({ prompt: vscode.l10n.t('Sprint goal (optional)'), ignoreFocusOut: true });
     if (goal === undefined) return undefined;
     return plan.createSprint({ name, goal }, user());
+  });
+
+  /**
+   * Baton: Edit Sprint… — a sprint's start and end dates and state. `arg`: the tree's sprint item or a
+   * sprint id (asked for when absent); `fields`: the changes (dates YYYY-MM-DD, null clears one), asked
+   * for one after the other when absent (an empty date clears it). PlanService validates (real dates,
+   * end not before start) and changes nothing on error. Returns the sprint, undefined when cancelled.
+   */
+  register(COMMANDS.editSprint, async (arg?: SprintNode | string, fields?: { startDate?: string | null; endDate?: string | null; state?: SprintState }): Promise<Sprint | undefined> => {
+    let sprint: Sprint | undefined = arg instanceof SprintNode ? plan.getSprint(arg.sprint.id) : typeof arg === 'string' ? plan.getSprint(arg) : undefined;
+    if (!sprint) {
+      const sprints = plan.listSprints();
+      if (!sprints.length) { void vscode.window.showInformationMessage(vscode.l10n.t('No sprint yet: create one first.')); return undefined; }
+      const pick = await vscode.window.showQuickPick(sprints.map(s => ({ label: `$(milestone) ${s.name}`, description: `${s.id} · ${s.state}`, sprint: s })),
+        { placeHolder: vscode.l10n.t('Edit which sprint?') });
+      sprint = pick?.sprint;
+      if (!sprint) return undefined;
+    }
+    if (!fields) {
+      const dateInput = async (prompt: string, value: string | null) => {
+        const v = await vscode.window.showInputBox({
+          prompt, value: value ?? '', placeHolder: 'YYYY-MM-DD', ignoreFocusOut: true,
+          validateInput: t => (!t.trim() || /^\d{4}-\d{2}-\d{2}$/.test(t.trim()) ? undefined : vscode.l10n.t('A date as YYYY-MM-DD, e.g. 2026-12-01 (empty clears it).')),
+        });
+        return v === undefined ? undefined : v.trim() || null;
+      };
+      const startDate = await dateInput(vscode.l10n.t('Start date of {0} (empty: none)', sprint.name), sprint.startDate);
+      if (startDate === undefined) return undefined;
+      const endDate = await dateInput(vscode.l10n.t('End date of {0} (empty: none)', sprint.name), sprint.endDate);
+      if (endDate === undefined) return undefined;
+      const current = sprint.state;
+      const state = await vscode.window.showQuickPick(
+        SPRINT_STATES.map(s => ({ label: s, description: s === current ? vscode.l10n.t('current') : undefined, state: s })),
+        { placeHolder: vscode.l10n.t('State of {0}', sprint.name) });
+      if (!state) return undefined;
+      fields = { startDate, endDate, state: state.state };
+    }
+    return plan.updateSprint(sprint.id, fields, user());
   });
 
   register(COMMANDS.createTask, async (arg?: SprintNode | string, title?: string) => {

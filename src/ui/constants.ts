@@ -10,6 +10,7 @@ export const COMMANDS = {
   importPlan: 'baton.importPlan',
   refresh: 'baton.refresh',
   createSprint: 'baton.createSprint',
+  editSprint: 'baton.editSprint',
   createTask: 'baton.createTask',
   startTask: 'baton.startTask',
   completeTask: 'baton.completeTask',

@@ -221,6 +221,7 @@ export class TasksTreeProvider extends Disposable implements vscode.TreeDataProv
     const pct = tasks.length ? Math.round((done / tasks.length) * 100) : 0;
     item.description = [
       `${done}/${tasks.length} done · ${pct}%`,
+      sprint.startDate || sprint.endDate ? `${sprint.startDate ?? '?'} → ${sprint.endDate ?? '?'}` : '',
       ready ? vscode.l10n.t('{0} ready', ready) : '',
       hours ? `${round(hours)}h` : '',
       points ? `${round(points)} pts` : '',

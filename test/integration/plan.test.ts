@@ -113,6 +113,18 @@ suite('Baton plan in the extension host', () => {
     assert.equal(baton.plan.getSprint(sprintId).agent, null);
   });
 
+  test('Baton: Edit Sprint… sets a sprint\'s dates and state, shown in the tree; a bad date is refused and nothing changes', async () => {
+    const sprint = baton.plan.listSprints()[0];
+    const edited = await vscode.commands.executeCommand<{ startDate: string; endDate: string; state: string }>(
+      'baton.editSprint', sprint.id, { startDate: '2026-12-01', endDate: '2026-12-14', state: 'active' });
+    assert.deepEqual([edited?.startDate, edited?.endDate, edited?.state], ['2026-12-01', '2026-12-14', 'active']);
+    assert.ok(render(baton).some(l => l.startsWith(`${sprint.name} `) && l.includes('2026-12-01 → 2026-12-14')), 'the sprint shows its dates');
+    assert.equal(await vscode.commands.executeCommand('baton.editSprint', sprint.id, { endDate: '2026-11-30' }), undefined, 'an end before the start is refused');
+    assert.equal(baton.plan.getSprint(sprint.id).endDate, '2026-12-14');
+    await vscode.commands.executeCommand('baton.editSprint', sprint.id, { startDate: sprint.startDate, endDate: sprint.endDate, state: sprint.state });
+    assert.deepEqual(baton.plan.getSprint(sprint.id).state, sprint.state);
+  });
+
   test('the task details document shows the task', async () => {
     const task = baton.plan.allTasks().find(t => t.status === 'IN_PROGRESS')!;
     const uri = await vscode.commands.executeCommand<vscode.Uri>('baton.openTaskDetails', task.id);
