@@ -1,14 +1,7 @@
+import { mulberry32 } from '../../../src/core/analytics';
+
 /**
- * A seeded pseudo-random generator (mulberry32, Tommy Ettinger's public-domain PRNG): the same seed
- * gives the same sequence, so generated test data is reproducible. Returns floats in [0, 1).
+ * A seeded pseudo-random generator (the core's mulberry32, Tommy Ettinger's public-domain PRNG): the same
+ * seed gives the same sequence, so generated test data is reproducible. Returns floats in [0, 1).
  */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng: (seed: number) => () => number = mulberry32;
